@@ -1,0 +1,12 @@
+//! simdex: find near-duplicate and related texts in large multilingual corpora.
+//!
+//! Data flows one way, and the modules follow it:
+//! [`input`] reads records → [`clean`] decides what is compared → [`model`] embeds →
+//! [`index`] stores vectors and answers nearest-neighbour queries → [`dedup`] builds the
+//! duplicate graph, clusters it and writes outputs. [`cli`] is a thin layer over these.
+
+pub mod clean;
+pub mod dedup;
+pub mod index;
+pub mod input;
+pub mod model;
