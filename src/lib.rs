@@ -10,3 +10,6 @@ pub mod dedup;
 pub mod index;
 pub mod input;
 pub mod model;
+pub mod corpus;
+pub mod embed;
+pub mod jobs;

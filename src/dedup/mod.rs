@@ -1,0 +1,575 @@
+//! Deduplication: exact, near-exact (MinHash-LSH) and semantic (embedding neighbours plus
+//! paragraph evidence) stages feed one duplicate graph; [`cluster`] turns it into stars
+//! around kept records; [`output`] writes the files. Every removal carries its evidence.
+//!
+//! Cheap stages run first: exact copies are settled before anything is embedded, and a
+//! pair settled lexically is not re-judged semantically. This module reads no files.
+
+pub mod cluster;
+pub mod minhash;
+pub mod neighbours;
+pub mod output;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::corpus::PreparedDoc;
+use crate::embed::{embed_documents, DocumentVectors};
+use crate::index::{Index, Level};
+use crate::model::{cosine, Embedder, ModelError, Role};
+pub use cluster::{DuplicateEdge, Evidence, ParagraphMatch, Stage};
+use minhash::MinHashConfig;
+
+/// Default article cosine at or above which a pair with enough paragraph evidence is a
+/// semantic duplicate. Chosen on the Sina benchmark (see README, "How the defaults were
+/// chosen"): e5 cosines are bunched high, so the cosine alone only proposes candidates.
+pub const DEFAULT_THRESHOLD: f32 = 0.93;
+/// Default paragraph cosine at which two paragraphs count as the same passage.
+pub const DEFAULT_PARAGRAPH_THRESHOLD: f32 = 0.95;
+/// Default share of the shorter record's tokens that must lie in matched paragraphs.
+pub const DEFAULT_MIN_COVERAGE: f32 = 0.6;
+/// Default shingle Jaccard for a near-exact duplicate.
+pub const DEFAULT_JACCARD: f32 = 0.6;
+/// Default shingle containment of the shorter record for an excerpt duplicate.
+pub const DEFAULT_CONTAINMENT: f32 = 0.8;
+/// The shorter record needs this many shingles before containment alone may decide.
+pub const DEFAULT_MIN_CONTAINMENT_SHINGLES: usize = 50;
+/// Default article cosine for the `related` label.
+pub const DEFAULT_RELATED_THRESHOLD: f32 = 0.90;
+/// Default neighbours examined per record.
+pub const DEFAULT_NEIGHBOURS: usize = 10;
+/// Paragraph pairs kept as evidence per edge.
+pub const EVIDENCE_PARAGRAPHS: usize = 5;
+
+/// Which record of a duplicate cluster is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeepPolicy {
+    /// The first in input order.
+    First,
+    /// The longest compared text; ties by input order.
+    Longest,
+    /// The fewest cleaning artifacts (chrome, pinyin annotations, mojibake), then longest.
+    Cleanest,
+    /// The smallest value of a JSONL field (e.g. the earliest `date`); records without it
+    /// come last; ties by input order.
+    Field(String),
+}
+
+/// Which stages run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Stages {
+    pub exact: bool,
+    pub near_exact: bool,
+    pub semantic: bool,
+}
+
+impl Default for Stages {
+    fn default() -> Self {
+        Stages {
+            exact: true,
+            near_exact: true,
+            semantic: true,
+        }
+    }
+}
+
+/// All dedup settings, with documented defaults.
+#[derive(Debug, Clone, Serialize)]
+pub struct DedupOptions {
+    pub threshold: f32,
+    pub paragraph_threshold: f32,
+    pub min_coverage: f32,
+    pub jaccard_threshold: f32,
+    pub containment_threshold: f32,
+    pub min_containment_shingles: usize,
+    pub related_threshold: f32,
+    pub neighbours: usize,
+    pub keep: KeepPolicy,
+    pub stages: Stages,
+    pub minhash: MinHashConfig,
+}
+
+impl Default for DedupOptions {
+    fn default() -> Self {
+        DedupOptions {
+            threshold: DEFAULT_THRESHOLD,
+            paragraph_threshold: DEFAULT_PARAGRAPH_THRESHOLD,
+            min_coverage: DEFAULT_MIN_COVERAGE,
+            jaccard_threshold: DEFAULT_JACCARD,
+            containment_threshold: DEFAULT_CONTAINMENT,
+            min_containment_shingles: DEFAULT_MIN_CONTAINMENT_SHINGLES,
+            related_threshold: DEFAULT_RELATED_THRESHOLD,
+            neighbours: DEFAULT_NEIGHBOURS,
+            keep: KeepPolicy::First,
+            stages: Stages::default(),
+            minhash: MinHashConfig::default(),
+        }
+    }
+}
+
+/// What one side of a pair offers as evidence.
+pub struct DocView<'a> {
+    pub article: Option<&'a [f32]>,
+    pub paragraphs: Vec<&'a [f32]>,
+    pub tokens: Vec<usize>,
+    pub shingles: &'a HashSet<u64>,
+}
+
+/// The view of a batch record: its vectors (if embedded) and shingles.
+pub fn doc_view<'a>(v: Option<&'a DocumentVectors>, shingles: &'a HashSet<u64>) -> DocView<'a> {
+    DocView {
+        article: v.map(|v| v.article.as_slice()),
+        paragraphs: v.map_or(Vec::new(), |v| v.paragraphs.iter().map(|p| p.as_slice()).collect()),
+        tokens: v.map_or(Vec::new(), |v| v.paragraph_tokens.clone()),
+        shingles,
+    }
+}
+
+/// The verdict on one pair.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairVerdict {
+    /// The stage that calls the pair a duplicate, if any.
+    pub duplicate: Option<Stage>,
+    /// The deciding score (Jaccard or containment for near-exact, cosine for semantic).
+    pub score: f32,
+    /// Above the related threshold (same event or topic), duplicate or not.
+    pub related: bool,
+    pub evidence: Evidence,
+}
+
+/// Paragraph evidence: coverage of the shorter side (in tokens) by paragraphs whose best
+/// match on the other side reaches `threshold`, and the best pairs (a, b, cosine).
+pub fn paragraph_evidence(a: &DocView, b: &DocView, threshold: f32) -> (f32, Vec<ParagraphMatch>) {
+    let total = |v: &DocView| v.tokens.iter().sum::<usize>().max(1);
+    let a_short = total(a) <= total(b);
+    let (s, l) = if a_short { (a, b) } else { (b, a) };
+    let mut covered = 0usize;
+    let mut matches = Vec::new();
+    for (i, pv) in s.paragraphs.iter().enumerate() {
+        let best = l
+            .paragraphs
+            .iter()
+            .enumerate()
+            .map(|(j, q)| (j, cosine(pv, q)))
+            .max_by(|x, y| x.1.total_cmp(&y.1).then(y.0.cmp(&x.0)));
+        if let Some((j, c)) = best {
+            if c >= threshold {
+                covered += s.tokens.get(i).copied().unwrap_or(0);
+            }
+            let (pa, pb) = if a_short { (i, j) } else { (j, i) };
+            matches.push(ParagraphMatch {
+                a: pa,
+                b: pb,
+                cosine: c,
+            });
+        }
+    }
+    matches.sort_by(|x, y| y.cosine.total_cmp(&x.cosine).then(x.a.cmp(&y.a)));
+    (covered as f32 / total(s) as f32, matches)
+}
+
+/// Judges one pair on every signal available (shared by `dedup` and `explain`).
+pub fn judge(a: &DocView, b: &DocView, opts: &DedupOptions, with_paragraphs: usize) -> PairVerdict {
+    let jaccard = minhash::jaccard(a.shingles, b.shingles);
+    let containment = minhash::containment(a.shingles, b.shingles);
+    let small = a.shingles.len().min(b.shingles.len());
+    let mut ev = Evidence {
+        jaccard: Some(jaccard),
+        containment: Some(containment),
+        ..Default::default()
+    };
+    let mut verdict = None;
+    let mut score = 0.0;
+    if opts.stages.near_exact {
+        if jaccard >= opts.jaccard_threshold {
+            verdict = Some(Stage::NearExact);
+            score = jaccard;
+        } else if containment >= opts.containment_threshold && small >= opts.min_containment_shingles {
+            verdict = Some(Stage::NearExact);
+            score = containment;
+        }
+    }
+    let mut related = false;
+    if let (Some(va), Some(vb)) = (a.article, b.article) {
+        let c = cosine(va, vb);
+        ev.cosine = Some(c);
+        related = c >= opts.related_threshold;
+        if !a.paragraphs.is_empty() && !b.paragraphs.is_empty() {
+            let (coverage, mut pairs) = paragraph_evidence(a, b, opts.paragraph_threshold);
+            pairs.truncate(with_paragraphs);
+            ev.paragraph_coverage = Some(coverage);
+            ev.paragraphs = pairs;
+            if verdict.is_none()
+                && opts.stages.semantic
+                && c >= opts.threshold
+                && coverage >= opts.min_coverage
+            {
+                verdict = Some(Stage::Semantic);
+                score = c;
+            }
+        }
+    }
+    PairVerdict {
+        duplicate: verdict,
+        score,
+        related,
+        evidence: ev,
+    }
+}
+
+/// The record a removed record duplicates: another input record or an indexed one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Original {
+    Input(usize),
+    Indexed(String),
+}
+
+/// One removed record.
+#[derive(Debug, Clone, Serialize)]
+pub struct Removal {
+    pub doc: usize,
+    pub duplicate_of: Original,
+    pub cluster: String,
+    pub stage: Stage,
+    pub score: f32,
+    pub evidence: Evidence,
+}
+
+/// A related (not duplicate) pair of input records.
+#[derive(Debug, Clone, Serialize)]
+pub struct RelatedPair {
+    pub a: usize,
+    pub b: usize,
+    pub cosine: f32,
+}
+
+/// A pair that was looked at, with its scores: the saved neighbour graph.
+#[derive(Debug, Clone, Serialize)]
+pub struct JudgedPair {
+    pub a: usize,
+    pub b: usize,
+    pub verdict: PairVerdict,
+}
+
+/// A cluster as written to `clusters.jsonl`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterSummary {
+    pub cluster: String,
+    pub kept: Original,
+    pub members: Vec<usize>,
+}
+
+/// Everything a dedup run decided.
+#[derive(Debug, Default)]
+pub struct DedupReport {
+    /// Input positions of the kept records, in input order.
+    pub kept: Vec<usize>,
+    pub removed: Vec<Removal>,
+    pub clusters: Vec<ClusterSummary>,
+    pub related: Vec<RelatedPair>,
+    pub pairs: Vec<JudgedPair>,
+    /// Cosine of each embedded record's nearest neighbour (for `--dry-run`'s histogram).
+    pub nearest_cosines: Vec<f32>,
+    /// Vectors of every record (shared by exact copies); empty without the semantic stage.
+    pub vectors: Vec<Option<DocumentVectors>>,
+    pub stage_counts: HashMap<String, usize>,
+    pub timings: Vec<(String, f64)>,
+    /// Tokens embedded.
+    pub tokens: usize,
+}
+
+fn keep_rank(docs: &[PreparedDoc], keep: &KeepPolicy) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..docs.len()).collect();
+    let len = |i: usize| docs[i].paragraphs.iter().map(|p| p.chars().count()).sum::<usize>();
+    match keep {
+        KeepPolicy::First => {}
+        KeepPolicy::Longest => order.sort_by_key(|&i| (std::cmp::Reverse(len(i)), i)),
+        KeepPolicy::Cleanest => {
+            order.sort_by_key(|&i| (docs[i].artifacts(), std::cmp::Reverse(len(i)), i))
+        }
+        KeepPolicy::Field(f) => order.sort_by(|&x, &y| {
+            let key = |i: usize| {
+                docs[i].record.fields.get(f).map(|v| match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+            };
+            match (key(x), key(y)) {
+                (Some(a), Some(b)) => a.cmp(&b).then(x.cmp(&y)),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => x.cmp(&y),
+            }
+        }),
+    }
+    let mut rank = vec![0; docs.len()];
+    for (r, i) in order.into_iter().enumerate() {
+        rank[i] = r;
+    }
+    rank
+}
+
+/// Progress of a run, for a progress bar: (stage, done, total, tokens embedded).
+pub type Progress<'a> = &'a mut dyn FnMut(&str, usize, usize, usize);
+
+/// Runs the dedup pass over prepared records. `embedder` enables the semantic stage;
+/// `against` also removes records that duplicate an indexed record.
+pub fn run(
+    docs: &[PreparedDoc],
+    embedder: Option<&Embedder>,
+    against: Option<&Index>,
+    opts: &DedupOptions,
+    progress: Progress,
+) -> Result<DedupReport, DedupError> {
+    let n = docs.len();
+    let mut report = DedupReport::default();
+    let rank = keep_rank(docs, &opts.keep);
+    let mut edges: Vec<DuplicateEdge> = Vec::new();
+    let mut judged: HashSet<(usize, usize)> = HashSet::new();
+
+    // Stage 1: exact copies of the compared text. The best-ranked copy represents the group.
+    let t = Instant::now();
+    let mut rep_of: Vec<usize> = (0..n).collect();
+    if opts.stages.exact {
+        let mut groups: HashMap<u128, usize> = HashMap::new();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|&i| (rank[i], i));
+        for i in order {
+            match groups.get(&docs[i].exact_key) {
+                Some(&r) => {
+                    rep_of[i] = r;
+                    edges.push(DuplicateEdge {
+                        a: r,
+                        b: i,
+                        stage: Stage::Exact,
+                        score: 1.0,
+                        evidence: Evidence::default(),
+                    });
+                    judged.insert((r.min(i), r.max(i)));
+                }
+                None => {
+                    groups.insert(docs[i].exact_key, i);
+                }
+            }
+        }
+    }
+    let reps: Vec<usize> = (0..n).filter(|&i| rep_of[i] == i).collect();
+    report.timings.push(("exact".into(), t.elapsed().as_secs_f64()));
+
+    // Shingles of every representative: near-exact stage and evidence for semantic pairs.
+    let t = Instant::now();
+    let mut shingles: Vec<HashSet<u64>> = vec![HashSet::new(); n];
+    for &i in &reps {
+        shingles[i] = minhash::shingles(&docs[i].compared_text(), &opts.minhash);
+    }
+
+    // Stage 2: MinHash-LSH candidates, verified on the shingle sets.
+    if opts.stages.near_exact {
+        let sigs: Vec<minhash::Signature> = reps
+            .iter()
+            .map(|&i| minhash::signature(&shingles[i], &opts.minhash))
+            .collect();
+        for (x, y) in minhash::lsh_candidates(&sigs, &opts.minhash) {
+            let (a, b) = (reps[x], reps[y]);
+            judged.insert((a, b));
+            let v = judge(&doc_view(None, &shingles[a]), &doc_view(None, &shingles[b]), opts, 0);
+            if let Some(stage) = v.duplicate {
+                edges.push(DuplicateEdge {
+                    a,
+                    b,
+                    stage,
+                    score: v.score,
+                    evidence: v.evidence.clone(),
+                });
+            }
+            report.pairs.push(JudgedPair { a, b, verdict: v });
+        }
+    }
+    report.timings.push(("near_exact".into(), t.elapsed().as_secs_f64()));
+
+    // Stage 3: embeddings of the representatives, neighbours, paragraph evidence.
+    let mut vectors: Vec<Option<DocumentVectors>> = vec![None; n];
+    if let Some(embedder) = embedder.filter(|_| opts.stages.semantic || against.is_some()) {
+        let t = Instant::now();
+        let paragraphs: Vec<Vec<String>> = reps.iter().map(|&i| docs[i].paragraphs.clone()).collect();
+        let total = reps.len();
+        let vecs = embed_documents(embedder, &paragraphs, Role::Passage, |d, tok| {
+            progress("embedding", d, total, tok)
+        })?;
+        report.tokens = vecs.iter().map(|v| v.paragraph_tokens.iter().sum::<usize>()).sum();
+        for (&i, v) in reps.iter().zip(vecs) {
+            vectors[i] = Some(v);
+        }
+        for i in 0..n {
+            if rep_of[i] != i {
+                vectors[i] = vectors[rep_of[i]].clone();
+            }
+        }
+        report.timings.push(("embedding".into(), t.elapsed().as_secs_f64()));
+
+        let t = Instant::now();
+        let arts: Vec<&[f32]> = reps
+            .iter()
+            .map(|&i| vectors[i].as_ref().map_or(&[][..], |v| v.article.as_slice()))
+            .collect();
+        let nn = neighbours::nearest(&arts, opts.neighbours)?;
+        for (x, list) in nn.iter().enumerate() {
+            if let Some(&(_, c)) = list.first() {
+                report.nearest_cosines.push(c);
+            }
+            for &(y, c) in list {
+                let (a, b) = (reps[x].min(reps[y]), reps[x].max(reps[y]));
+                if c < opts.threshold.min(opts.related_threshold) || !judged.insert((a, b)) {
+                    continue;
+                }
+                let v = judge(
+                    &doc_view(vectors[a].as_ref(), &shingles[a]),
+                    &doc_view(vectors[b].as_ref(), &shingles[b]),
+                    opts,
+                    EVIDENCE_PARAGRAPHS,
+                );
+                if v.related {
+                    report.related.push(RelatedPair { a, b, cosine: c });
+                }
+                if let Some(stage) = v.duplicate {
+                    edges.push(DuplicateEdge {
+                        a,
+                        b,
+                        stage,
+                        score: v.score,
+                        evidence: v.evidence.clone(),
+                    });
+                }
+                report.pairs.push(JudgedPair { a, b, verdict: v });
+            }
+        }
+        report.timings.push(("semantic".into(), t.elapsed().as_secs_f64()));
+    }
+
+    // Against an index: records that duplicate an indexed record are removed first.
+    let mut removed_by_index: HashMap<usize, Removal> = HashMap::new();
+    if let Some(index) = against {
+        let t = Instant::now();
+        for &i in &reps {
+            let Some(v) = vectors[i].as_ref() else { continue };
+            let mut best: Option<(PairVerdict, String)> = None;
+            for hit in index.search(&v.article, opts.neighbours, Level::Article) {
+                if hit.score < opts.threshold.min(opts.related_threshold) {
+                    continue;
+                }
+                let entry = index.document(hit.doc)?;
+                let text: String = entry.paragraphs.iter().map(|p| p.text.as_str()).collect::<Vec<_>>().join("\n");
+                let their_shingles = minhash::shingles(&text, &opts.minhash);
+                let theirs = DocView {
+                    article: Some(index.article_vector(hit.doc)),
+                    paragraphs: index.paragraph_vectors(hit.doc).collect(),
+                    tokens: entry.paragraphs.iter().map(|p| p.tokens).collect(),
+                    shingles: &their_shingles,
+                };
+                let verdict = judge(&doc_view(vectors[i].as_ref(), &shingles[i]), &theirs, opts, EVIDENCE_PARAGRAPHS);
+                if verdict.duplicate.is_some()
+                    && best.as_ref().is_none_or(|(b, _)| verdict.score > b.score)
+                {
+                    best = Some((verdict, hit.id.clone()));
+                }
+            }
+            if let Some((v, id)) = best {
+                // Every exact copy of this representative goes with it.
+                for j in (0..n).filter(|&j| rep_of[j] == i) {
+                    removed_by_index.insert(
+                        j,
+                        Removal {
+                            doc: j,
+                            duplicate_of: Original::Indexed(id.clone()),
+                            cluster: format!("index:{id}"),
+                            stage: v.duplicate.unwrap_or(Stage::Semantic),
+                            score: v.score,
+                            evidence: v.evidence.clone(),
+                        },
+                    );
+                }
+            }
+        }
+        report.timings.push(("against_index".into(), t.elapsed().as_secs_f64()));
+    }
+
+    // Clustering among the records not already removed against the index.
+    let live_edges: Vec<DuplicateEdge> = edges
+        .into_iter()
+        .filter(|e| !removed_by_index.contains_key(&e.a) && !removed_by_index.contains_key(&e.b))
+        .collect();
+    let clusters = cluster::star_clusters(n, &live_edges, &rank);
+    let mut removed_flag = vec![false; n];
+    let mut index_clusters: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut removals: Vec<Removal> = removed_by_index.into_values().collect();
+    for r in &removals {
+        removed_flag[r.doc] = true;
+        if let Original::Indexed(id) = &r.duplicate_of {
+            index_clusters.entry(id.clone()).or_default().push(r.doc);
+        }
+    }
+    for (c_no, c) in clusters.iter().enumerate() {
+        let name = format!("c{}", c_no + 1);
+        for (m, e) in &c.members {
+            removed_flag[*m] = true;
+            removals.push(Removal {
+                doc: *m,
+                duplicate_of: Original::Input(c.kept),
+                cluster: name.clone(),
+                stage: e.stage,
+                score: e.score,
+                evidence: e.evidence.clone(),
+            });
+        }
+        report.clusters.push(ClusterSummary {
+            cluster: name,
+            kept: Original::Input(c.kept),
+            members: std::iter::once(c.kept).chain(c.members.iter().map(|m| m.0)).collect(),
+        });
+    }
+    let mut ids: Vec<_> = index_clusters.into_iter().collect();
+    ids.sort();
+    for (id, mut members) in ids {
+        members.sort();
+        report.clusters.push(ClusterSummary {
+            cluster: format!("index:{id}"),
+            kept: Original::Indexed(id),
+            members,
+        });
+    }
+    removals.sort_by_key(|r| r.doc);
+    for r in &removals {
+        let key = match r.stage {
+            Stage::Exact => "exact",
+            Stage::NearExact => "near_exact",
+            Stage::Semantic => "semantic",
+        };
+        *report.stage_counts.entry(key.into()).or_default() += 1;
+    }
+    report.kept = (0..n).filter(|&i| !removed_flag[i]).collect();
+    report.removed = removals;
+    report.related.sort_by_key(|r| (r.a, r.b));
+    report.pairs.sort_by_key(|p| (p.a, p.b));
+    report.vectors = vectors;
+    Ok(report)
+}
+
+/// Errors of a dedup run.
+#[derive(Debug, thiserror::Error)]
+pub enum DedupError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Index(#[from] crate::index::IndexError),
+    #[error("nearest-neighbour search: {0}")]
+    Search(#[from] candle_core::Error),
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,179 @@
+//! Writes a dedup run's files: `kept.jsonl` (records byte-for-byte as read),
+//! `duplicates.jsonl`, `clusters.jsonl`, `rejected.jsonl`, `related.jsonl`, `pairs.jsonl`
+//! (every judged pair with its scores: the saved neighbour graph) and `summary.json`,
+//! whose counts add up to the records read.
+//!
+//! Each file is written to a temporary name and renamed, so a crash never leaves a
+//! half-written output that looks complete. It decides nothing.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::{DedupError, DedupOptions, DedupReport, Original};
+use crate::corpus::PreparedDoc;
+use crate::input::Rejected;
+
+/// The counts and settings of a run, as written to `summary.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub records_in: usize,
+    pub kept: usize,
+    pub removed: usize,
+    pub rejected: usize,
+    pub removed_by_stage: std::collections::BTreeMap<String, usize>,
+    pub clusters: usize,
+    pub related_pairs: usize,
+    pub tokens_embedded: usize,
+    pub model: Option<serde_json::Value>,
+    pub options: DedupOptions,
+    pub against: Option<String>,
+    pub timings_s: std::collections::BTreeMap<String, f64>,
+}
+
+struct AtomicFile {
+    tmp: PathBuf,
+    dst: PathBuf,
+    w: BufWriter<File>,
+}
+
+impl AtomicFile {
+    fn create(dir: &Path, name: &str) -> Result<AtomicFile, DedupError> {
+        let dst = dir.join(name);
+        let tmp = dir.join(format!(".{name}.tmp"));
+        let f = File::create(&tmp).map_err(|source| DedupError::Io {
+            path: tmp.clone(),
+            source,
+        })?;
+        Ok(AtomicFile {
+            tmp,
+            dst,
+            w: BufWriter::new(f),
+        })
+    }
+    fn line(&mut self, bytes: &[u8]) -> Result<(), DedupError> {
+        self.w
+            .write_all(bytes)
+            .and_then(|_| self.w.write_all(b"\n"))
+            .map_err(|source| DedupError::Io {
+                path: self.tmp.clone(),
+                source,
+            })
+    }
+    fn json(&mut self, v: &impl Serialize) -> Result<(), DedupError> {
+        let bytes = serde_json::to_vec(v).unwrap_or_default();
+        self.line(&bytes)
+    }
+    fn finish(self) -> Result<(), DedupError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| DedupError::Io { path, source }
+        };
+        let f = self.w.into_inner().map_err(|e| DedupError::Io {
+            path: self.tmp.clone(),
+            source: e.into_error(),
+        })?;
+        f.sync_all().map_err(io(&self.tmp))?;
+        fs::rename(&self.tmp, &self.dst).map_err(io(&self.dst))
+    }
+}
+
+fn original_id(docs: &[PreparedDoc], o: &Original) -> String {
+    match o {
+        Original::Input(i) => docs[*i].record.id.clone(),
+        Original::Indexed(id) => id.clone(),
+    }
+}
+
+fn round(x: f32) -> f64 {
+    (x as f64 * 1e6).round() / 1e6
+}
+
+/// Writes every output file of a run into `dir` (created if needed) and returns the summary.
+pub fn write_outputs(
+    dir: &Path,
+    docs: &[PreparedDoc],
+    rejected: &[Rejected],
+    report: &DedupReport,
+    mut summary: Summary,
+) -> Result<Summary, DedupError> {
+    fs::create_dir_all(dir).map_err(|source| DedupError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut kept = AtomicFile::create(dir, "kept.jsonl")?;
+    for &i in &report.kept {
+        kept.line(&docs[i].record.raw)?;
+    }
+    kept.finish()?;
+
+    let mut dups = AtomicFile::create(dir, "duplicates.jsonl")?;
+    for r in &report.removed {
+        let d = &docs[r.doc];
+        dups.json(&json!({
+            "id": d.record.id,
+            "duplicate_of": original_id(docs, &r.duplicate_of),
+            "in_index": matches!(r.duplicate_of, Original::Indexed(_)),
+            "similarity": round(r.score),
+            "level": "article",
+            "stage": r.stage,
+            "cluster": r.cluster,
+            "evidence": r.evidence,
+            "source": d.record.location.to_string(),
+        }))?;
+    }
+    dups.finish()?;
+
+    let mut clusters = AtomicFile::create(dir, "clusters.jsonl")?;
+    for c in &report.clusters {
+        clusters.json(&json!({
+            "cluster": c.cluster,
+            "kept": original_id(docs, &c.kept),
+            "kept_in_index": matches!(c.kept, Original::Indexed(_)),
+            "members": c.members.iter().map(|&m| docs[m].record.id.clone()).collect::<Vec<_>>(),
+        }))?;
+    }
+    clusters.finish()?;
+
+    let mut rej = AtomicFile::create(dir, "rejected.jsonl")?;
+    for r in rejected {
+        rej.json(r)?;
+    }
+    rej.finish()?;
+
+    let mut related = AtomicFile::create(dir, "related.jsonl")?;
+    for r in &report.related {
+        related.json(&json!({
+            "a": docs[r.a].record.id, "b": docs[r.b].record.id, "cosine": round(r.cosine),
+        }))?;
+    }
+    related.finish()?;
+
+    let mut pairs = AtomicFile::create(dir, "pairs.jsonl")?;
+    for p in &report.pairs {
+        pairs.json(&json!({
+            "a": docs[p.a].record.id, "b": docs[p.b].record.id,
+            "duplicate": p.verdict.duplicate, "related": p.verdict.related,
+            "evidence": p.verdict.evidence,
+        }))?;
+    }
+    pairs.finish()?;
+
+    summary.records_in = docs.len() + rejected.len();
+    summary.kept = report.kept.len();
+    summary.removed = report.removed.len();
+    summary.rejected = rejected.len();
+    summary.clusters = report.clusters.len();
+    summary.related_pairs = report.related.len();
+    summary.tokens_embedded = report.tokens;
+    summary.removed_by_stage = report.stage_counts.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    summary.timings_s = report.timings.iter().cloned().collect();
+    let mut s = AtomicFile::create(dir, "summary.json")?;
+    let bytes = serde_json::to_vec_pretty(&summary).unwrap_or_default();
+    s.line(&bytes)?;
+    s.finish()?;
+    Ok(summary)
+}
