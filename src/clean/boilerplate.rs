@@ -544,7 +544,10 @@ fn is_menu_line(s: &str, opts: &CleanOptions) -> bool {
     tokens.len() >= MENU_MIN_TOKENS
         && tokens.iter().all(|t| {
             let n = content_chars(t);
-            n > 0 && n <= MENU_TOKEN_MAX_CHARS && t.chars().all(|c| c.is_alphanumeric())
+            n > 0
+                && n <= MENU_TOKEN_MAX_CHARS
+                && t.chars().all(|c| c.is_alphanumeric())
+                && t.chars().any(is_cjk)
         })
 }
 

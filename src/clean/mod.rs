@@ -647,6 +647,9 @@ mod tests {
             "2024-".into(),
             "ldquo;".into(),
         ];
+        // English text is not mistaken for a menu or code.
+        let english = "I am at home now and the weather is fine today.\nSo we go out.";
+        assert_eq!(clean_text(english, &opts).paragraphs.len(), 2);
         // A small deterministic generator over awkward code points.
         let pool: Vec<char> =
             "字業(yè)?α ㄔ\u{FFFD}\u{E000}\u{3000}\u{200B}<>![](){}\n\r|-:0123456789ldquo;é,。"

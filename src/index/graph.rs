@@ -145,7 +145,9 @@ fn write_flat(
         usize::from(points.get_max_level_observed()) + 1
     };
     let mut per_layer: Vec<Vec<(u32, Vec<u32>)>> = vec![Vec::new(); layers];
-    for point in points {
+    // hnsw_rs's point iterator panics on an empty graph: `layers` is 0 then.
+    let all_points = (layers > 0).then(|| points.into_iter()).into_iter().flatten();
+    for point in all_points {
         let id = point.get_origin_id();
         let id = u32::try_from(id)
             .ok()

@@ -437,3 +437,31 @@ fn reader_keeps_working_across_commits() {
     assert_ne!(new.search(&vectors[5], 1, Level::Article)[0].id, "doc5");
     assert_eq!(new.search(&vectors[250], 1, Level::Article)[0].id, "doc250");
 }
+
+#[test]
+#[ignore = "experiment: prints recall against ef and against hnsw_rs's own search"]
+fn recall_experiment() {
+    use hnsw_rs::prelude::Hnsw;
+    let dir = tempfile::tempdir().unwrap();
+    let vectors = random_vectors(5000, 384, 2);
+    let mut index = build(dir.path(), &vectors);
+    let queries = random_vectors(100, 384, 3);
+    for ef in [64, 128, 256, 512] {
+        index.set_ef_search(ef);
+        eprintln!("ef {ef}: recall {}", recall_at_10(&index, &vectors, &queries));
+    }
+    let s = GraphSettings::default();
+    let h: Hnsw<f32, graph::CosineDistance> =
+        Hnsw::new(s.max_nb_connection, 5000, s.max_layer, s.ef_construction, graph::CosineDistance);
+    for (i, v) in vectors.iter().enumerate() {
+        h.insert_slice((v, i));
+    }
+    for ef in [64, 128, 256] {
+        let mut found = 0;
+        for q in &queries {
+            let truth: HashSet<u32> = brute_force(&vectors, q, 10).into_iter().collect();
+            found += h.search(q, 10, ef).iter().filter(|n| truth.contains(&(n.d_id as u32))).count();
+        }
+        eprintln!("hnsw_rs ef {ef}: recall {}", found as f64 / 1000.0);
+    }
+}
