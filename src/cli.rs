@@ -76,6 +76,9 @@ struct InputArgs {
     /// Compare raw text: no boilerplate removal, normalisation or script folding.
     #[arg(long)]
     no_clean: bool,
+    /// Reject records whose text is longer than this many bytes.
+    #[arg(long, default_value_t = simdex::input::DEFAULT_MAX_RECORD_BYTES)]
+    max_record_bytes: usize,
 }
 
 impl InputArgs {
@@ -85,6 +88,7 @@ impl InputArgs {
             text_field: self.text_field.clone(),
             title_field: self.title_field.clone(),
             on_error: self.on_error,
+            max_record_bytes: self.max_record_bytes,
         }
     }
     fn prepare(&self) -> PrepareOptions {

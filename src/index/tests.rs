@@ -450,12 +450,16 @@ fn recall_experiment() {
         index.set_ef_search(ef);
         eprintln!("ef {ef}: recall {}", recall_at_10(&index, &vectors, &queries));
     }
-    let s = GraphSettings::default();
+    let mut s = GraphSettings::default();
+    s.max_nb_connection = std::env::var("M").map(|m| m.parse().unwrap()).unwrap_or(16);
+    s.ef_construction = std::env::var("EFC").map(|m| m.parse().unwrap()).unwrap_or(200);
+    let t = std::time::Instant::now();
     let h: Hnsw<f32, graph::CosineDistance> =
         Hnsw::new(s.max_nb_connection, 5000, s.max_layer, s.ef_construction, graph::CosineDistance);
     for (i, v) in vectors.iter().enumerate() {
         h.insert_slice((v, i));
     }
+    eprintln!("M {} efc {} build {:?}", s.max_nb_connection, s.ef_construction, t.elapsed());
     for ef in [64, 128, 256] {
         let mut found = 0;
         for q in &queries {

@@ -21,7 +21,13 @@ pub struct InputOptions {
     pub text_field: String,
     pub title_field: String,
     pub on_error: OnError,
+    /// Records whose text is longer than this many bytes are rejected (embedding a 10 MB
+    /// text would take hours and say nothing useful about duplicates).
+    pub max_record_bytes: usize,
 }
+
+/// Default limit on the text of one record: 1 MiB (a long news article is 10–30 KB).
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
 
 impl Default for InputOptions {
     fn default() -> Self {
@@ -30,6 +36,7 @@ impl Default for InputOptions {
             text_field: "text".into(),
             title_field: "title".into(),
             on_error: OnError::Skip,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
         }
     }
 }
@@ -209,6 +216,14 @@ fn read_file(
     if decoded.text.trim().is_empty() {
         return reject(out, opts, location, Some(name.to_string()), "empty text".into());
     }
+    if decoded.text.len() > opts.max_record_bytes {
+        let reason = format!(
+            "text is {} bytes, over the limit of {} (--max-record-bytes)",
+            decoded.text.len(),
+            opts.max_record_bytes
+        );
+        return reject(out, opts, location, Some(name.to_string()), reason);
+    }
     let raw = serde_json::to_vec(&serde_json::json!({"id": name, "text": decoded.text}))
         .unwrap_or_default();
     out.records.push(Record {
@@ -317,6 +332,16 @@ fn parse_jsonl_record(line: &[u8], opts: &InputOptions) -> Result<Parsed, (Optio
     };
     if body.trim().is_empty() {
         return Err((Some(id), "empty text".into()));
+    }
+    if body.len() > opts.max_record_bytes {
+        return Err((
+            Some(id),
+            format!(
+                "text is {} bytes, over the limit of {} (--max-record-bytes)",
+                body.len(),
+                opts.max_record_bytes
+            ),
+        ));
     }
     let title = match fields.get(&opts.title_field) {
         Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
