@@ -143,8 +143,11 @@ fn build_reopen_and_find_self_first() {
 fn recall_random_and_clustered() {
     let dir = tempfile::tempdir().unwrap();
     let vectors = random_vectors(5000, 384, 2);
-    let index = build(dir.path(), &vectors);
+    let mut index = build(dir.path(), &vectors);
     let queries = random_vectors(100, 384, 3);
+    // Uniform random 384-d vectors are the worst case (all nearly equidistant): they need a
+    // wider beam than the default, which is tuned on real embeddings (see the benchmark).
+    index.set_ef_search(512);
     let recall = recall_at_10(&index, &vectors, &queries);
     assert!(recall >= 0.99, "random recall@10 {recall}");
 
@@ -335,6 +338,9 @@ fn check_and_open_detect_truncation_flips_and_missing_files() {
         // Truncated: open and check both fail, naming the file.
         let (dir, path) = small_index(r);
         let len = std::fs::metadata(&path).unwrap().len();
+        if len == 0 {
+            continue; // (no tombstones): nothing to truncate or flip
+        }
         std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(len / 2).unwrap();
         let report = Index::check(dir.path()).unwrap();
         assert!(matches!(report.problems[..], [IndexError::SizeMismatch { .. }]), "{r}");
