@@ -1,6 +1,6 @@
 //! Dedup of a small corpus with known duplicates, made from the real seed pages: a re-scrape
-//! with other chrome, a Traditional copy with pinyin annotations, a GB18030-encoded copy and
-//! an excerpt are found; the five seed reports (related, not duplicates) stay apart.
+//! with other chrome, a Traditional copy with pinyin annotations, a GB18030-encoded copy, an
+//! excerpt and a light edit with changed numbers are found; the five seed reports (related, not duplicates) stay apart.
 
 mod common;
 
@@ -29,6 +29,7 @@ fn corpus() -> (tempfile::TempDir, HashMap<String, String>) {
     let (gb, _, _) = encoding_rs::GB18030.encode(&seeds[3].1);
     plant("103_gb18030.txt", gb.into_owned(), &seeds[3].0);
     plant("104_excerpt.txt", common::excerpt(&seeds[4].1).into_bytes(), &seeds[4].0);
+    plant("105_edited.txt", common::edited(&seeds[2].1).into_bytes(), &seeds[2].0);
     (dir, planted)
 }
 
@@ -99,7 +100,7 @@ fn outputs_account_for_every_record_and_are_the_same_on_every_run() {
             timings_s: Default::default(),
         };
         let s = output::write_outputs(out.path(), &run.docs, &run.read.rejected, &run.report, summary).unwrap();
-        assert_eq!(s.records_in, 5 + 4 + 3);
+        assert_eq!(s.records_in, 5 + 5 + 3);
         assert_eq!(s.kept + s.removed + s.rejected, s.records_in);
         assert_eq!(s.rejected, 2);
         let read = |f: &str| std::fs::read_to_string(out.path().join(f)).unwrap();

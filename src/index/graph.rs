@@ -48,6 +48,14 @@ pub(crate) struct GraphFiles {
     pub hnsw_data: Option<FileEntry>,
 }
 
+/// File names for one level of a new generation.
+pub(crate) struct LevelNames {
+    /// Basename of the hnsw_rs dump (it appends `.hnsw.graph` and `.hnsw.data`).
+    pub dump_basename: String,
+    /// Name of the flat graph file.
+    pub flat: String,
+}
+
 /// Builds the graph of one level for a new generation: loads `previous` (an hnsw_rs dump's
 /// graph file, already checksummed) if given, inserts `vectors[first_new..]` one by one with
 /// their row numbers as ids, then dumps it and writes the flat file `flat_name`.
@@ -58,9 +66,13 @@ pub(crate) fn build_level(
     first_new: usize,
     total: usize,
     settings: &GraphSettings,
-    dump_basename: &str,
-    flat_name: String,
+    names: LevelNames,
 ) -> Result<GraphFiles, IndexError> {
+    let LevelNames {
+        dump_basename,
+        flat: flat_name,
+    } = names;
+    let dump_basename = dump_basename.as_str();
     let mut loader = previous.map(|entry| {
         let basename = entry
             .name
@@ -77,8 +89,8 @@ pub(crate) fn build_level(
             let io = io; // moved in, so the closure is FnOnce and the borrow may escape
             io.load_hnsw::<f32, CosineDistance>()
         }))
-            .map_err(|_| graph_error("hnsw_rs panicked while loading the previous graph".into()))?
-            .map_err(|e| graph_error(format!("cannot load the previous graph: {e}")))?,
+        .map_err(|_| graph_error("hnsw_rs panicked while loading the previous graph".into()))?
+        .map_err(|e| graph_error(format!("cannot load the previous graph: {e}")))?,
         None => Hnsw::new(
             settings.max_nb_connection,
             total.max(1),
@@ -146,7 +158,10 @@ fn write_flat(
     };
     let mut per_layer: Vec<Vec<(u32, Vec<u32>)>> = vec![Vec::new(); layers];
     // hnsw_rs's point iterator panics on an empty graph: `layers` is 0 then.
-    let all_points = (layers > 0).then(|| points.into_iter()).into_iter().flatten();
+    let all_points = (layers > 0)
+        .then(|| points.into_iter())
+        .into_iter()
+        .flatten();
     for point in all_points {
         let id = point.get_origin_id();
         let id = u32::try_from(id)
@@ -175,7 +190,12 @@ fn write_flat(
         layer.sort_by_key(|(id, _)| *id);
     }
     if let Some(base) = per_layer.first() {
-        if base.len() != n || base.iter().enumerate().any(|(i, (id, _))| *id as usize != i) {
+        if base.len() != n
+            || base
+                .iter()
+                .enumerate()
+                .any(|(i, (id, _))| *id as usize != i)
+        {
             return Err(bad("layer 0 does not hold every point once".into()));
         }
     }
@@ -248,7 +268,10 @@ impl FlatGraph {
         let layer_count = field(1)? as usize;
         let entry = field(2)?;
         if n != expected_points {
-            return Err(corrupt(&path, format!("graph holds {n} points, expected {expected_points}")));
+            return Err(corrupt(
+                &path,
+                format!("graph holds {n} points, expected {expected_points}"),
+            ));
         }
         if layer_count > 64 || (n > 0) != (layer_count > 0) || (n > 0 && entry >= n as u64) {
             return Err(corrupt(&path, "implausible header"));
@@ -285,16 +308,29 @@ impl FlatGraph {
         };
         let words = graph.file.as_u32s()?;
         if words.len() != at {
-            return Err(corrupt(&path, format!("holds {} words, the header implies {at}", words.len())));
+            return Err(corrupt(
+                &path,
+                format!("holds {} words, the header implies {at}", words.len()),
+            ));
         }
         for l in 1..graph.layers.len() {
             let ids = graph.layer_ids(words, l);
-            if ids.windows(2).any(|w| w[0] >= w[1]) || ids.last().is_some_and(|&id| id as usize >= n) {
-                return Err(corrupt(&path, format!("node ids of layer {l} are out of order")));
+            if ids.windows(2).any(|w| w[0] >= w[1])
+                || ids.last().is_some_and(|&id| id as usize >= n)
+            {
+                return Err(corrupt(
+                    &path,
+                    format!("node ids of layer {l} are out of order"),
+                ));
             }
         }
         if let Some(top) = graph.layers.len().checked_sub(1) {
-            if top > 0 && graph.layer_ids(words, top).binary_search(&graph.entry).is_err() {
+            if top > 0
+                && graph
+                    .layer_ids(words, top)
+                    .binary_search(&graph.entry)
+                    .is_err()
+            {
                 return Err(corrupt(&path, "entry point is not in the top layer"));
             }
         }
@@ -303,7 +339,9 @@ impl FlatGraph {
 
     fn layer_ids<'w>(&self, words: &'w [u32], l: usize) -> &'w [u32] {
         let layer = &self.layers[l];
-        words.get(layer.ids_at..layer.ids_at + layer.nodes).unwrap_or(&[])
+        words
+            .get(layer.ids_at..layer.ids_at + layer.nodes)
+            .unwrap_or(&[])
     }
 
     fn neighbours<'w>(&self, words: &'w [u32], l: usize, node: u32) -> &'w [u32] {
@@ -320,7 +358,10 @@ impl FlatGraph {
         };
         let start = layer.neighbours_at + row * layer.stride;
         let list = words.get(start..start + layer.stride).unwrap_or(&[]);
-        let len = list.iter().position(|&x| x == NO_NEIGHBOUR).unwrap_or(list.len());
+        let len = list
+            .iter()
+            .position(|&x| x == NO_NEIGHBOUR)
+            .unwrap_or(list.len());
         &list[..len]
     }
 
@@ -331,8 +372,14 @@ impl FlatGraph {
             let all = words
                 .get(layer.neighbours_at..layer.neighbours_at + layer.nodes * layer.stride)
                 .unwrap_or(&[]);
-            if let Some(bad) = all.iter().find(|&&x| x != NO_NEIGHBOUR && x as usize >= self.n) {
-                return Err(corrupt(self.file.path(), format!("layer {l} names point {bad}, beyond {}", self.n)));
+            if let Some(bad) = all
+                .iter()
+                .find(|&&x| x != NO_NEIGHBOUR && x as usize >= self.n)
+            {
+                return Err(corrupt(
+                    self.file.path(),
+                    format!("layer {l} names point {bad}, beyond {}", self.n),
+                ));
             }
         }
         Ok(())

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 pub use error::IndexError;
 
 use error::{corrupt, io_err};
-use graph::{build_level, FlatGraph};
+use graph::{build_level, FlatGraph, LevelNames};
 use lock::WriterLock;
 use manifest::{
     generation_file_name, remove_unlisted_files, role, sync_dir, verify_file, FileSink, Manifest,
@@ -42,7 +42,9 @@ use vectors::{write_vector, MappedFile, VectorFile};
 /// Version of the on-disk format this code writes; newer indexes are refused.
 pub const FORMAT_VERSION: u32 = 1;
 /// Beam width of a search (at least `k`): higher finds more true neighbours, more slowly.
-pub const DEFAULT_EF_SEARCH: usize = 128;
+/// 512 gives recall@10 ≥ 0.99 even on uniform random 384-d vectors (the worst case; 128 gives
+/// 0.86 there, 256 gives 0.97); see `tests::recall_experiment`.
+pub const DEFAULT_EF_SEARCH: usize = 512;
 /// How far from 1 a vector's L2 norm may be before `add` refuses it.
 pub const NORM_TOLERANCE: f32 = 1e-2;
 /// Times `open` re-reads the manifest when a writer removed the files it named meanwhile.
@@ -296,6 +298,10 @@ impl Index {
         let docs = usize::try_from(manifest.docs).map_err(|_| too_big())?;
         let paragraphs = usize::try_from(manifest.paragraphs).map_err(|_| too_big())?;
         let dim = manifest.meta.dim;
+        // Every listed file must be there with its size (a stat each; checksums are for check).
+        for entry in manifest.files.values() {
+            verify_file(dir, entry, generation, false)?;
+        }
         let map = |role: &str| match manifest.file(role) {
             Some(entry) => MappedFile::open(dir, entry, generation),
             None => Err(corrupt(&manifest_path, format!("names no {role} file"))),
@@ -457,7 +463,13 @@ impl Index {
         match level {
             Level::Article => self
                 .article_graph
-                .search(query, k, self.ef_search, &self.article_vectors, &is_dead_doc)
+                .search(
+                    query,
+                    k,
+                    self.ef_search,
+                    &self.article_vectors,
+                    &is_dead_doc,
+                )
                 .into_iter()
                 .map(|(doc, score)| Hit {
                     doc,
@@ -509,7 +521,11 @@ fn check_meta(dir: &Path, found: &IndexMeta, expect: Option<&IndexMeta>) -> Resu
         ));
     }
     if expect.dim != found.dim {
-        return Err(mismatch("dimension", expect.dim.to_string(), found.dim.to_string()));
+        return Err(mismatch(
+            "dimension",
+            expect.dim.to_string(),
+            found.dim.to_string(),
+        ));
     }
     Ok(())
 }
@@ -577,11 +593,16 @@ impl IndexWriter {
         }
         for v in std::iter::once(&doc.article_vector).chain(&doc.paragraph_vectors) {
             if v.len() != dim {
-                return Err(invalid(format!("vector of {} dimensions, the index has {dim}", v.len())));
+                return Err(invalid(format!(
+                    "vector of {} dimensions, the index has {dim}",
+                    v.len()
+                )));
             }
             let norm = vectors::dot(v, v).sqrt();
             if !norm.is_finite() || (norm - 1.0).abs() > NORM_TOLERANCE {
-                return Err(invalid(format!("vector is not L2-normalised (norm {norm})")));
+                return Err(invalid(format!(
+                    "vector is not L2-normalised (norm {norm})"
+                )));
             }
         }
         Ok(())
@@ -709,11 +730,12 @@ impl GenerationPlan<'_> {
                 }
                 Source::New(i) => {
                     let new = &self.new[i];
-                    let json = serde_json::to_vec(&new.doc).map_err(|e| IndexError::InvalidDocument {
-                        path: dir.to_path_buf(),
-                        id: new.doc.id.clone(),
-                        reason: e.to_string(),
-                    })?;
+                    let json =
+                        serde_json::to_vec(&new.doc).map_err(|e| IndexError::InvalidDocument {
+                            path: dir.to_path_buf(),
+                            id: new.doc.id.clone(),
+                            reason: e.to_string(),
+                        })?;
                     docs.push(&json)?;
                     ids.push(new.doc.id.as_bytes())?;
                     write_vector(&mut articles, &new.article_vector)?;
@@ -769,13 +791,21 @@ impl GenerationPlan<'_> {
             levels
         {
             // The graph is fed from the vector file just written, mapped.
-            let vectors = VectorFile::open(MappedFile::open(dir, &vector_entry, generation)?, dim, total)?;
+            let vectors = VectorFile::open(
+                MappedFile::open(dir, &vector_entry, generation)?,
+                dim,
+                total,
+            )?;
             let previous = if self.incremental {
                 self.previous.file(hnsw_graph_role)
             } else {
                 None
             };
-            let first_new = if previous.is_some() { base_len.unwrap_or(0) } else { 0 };
+            let first_new = if previous.is_some() {
+                base_len.unwrap_or(0)
+            } else {
+                0
+            };
             let built = build_level(
                 dir,
                 previous,
@@ -783,8 +813,10 @@ impl GenerationPlan<'_> {
                 first_new,
                 total,
                 &manifest.graph,
-                &name(level),
-                name(flat_role),
+                LevelNames {
+                    dump_basename: name(level),
+                    flat: name(flat_role),
+                },
             )?;
             manifest.files.insert(flat_role.into(), built.flat);
             if let Some(f) = built.hnsw_graph {

@@ -67,8 +67,34 @@ pub fn traditional_with_pinyin(text: &str) -> String {
         .replace("經濟", "經(jīng)濟")
 }
 
-/// An excerpt: the first half of the page's lines.
+/// Body-like lines of a page: long lines (a crude cut, independent of simdex's cleaner).
+fn body_lines(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| l.chars().count() > 40).collect()
+}
+
+/// An excerpt: the first two thirds of the page's long lines, nothing else.
 pub fn excerpt(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[..lines.len() / 2].join("\n")
+    let body = body_lines(text);
+    body[..(body.len() * 2 / 3).max(2).min(body.len())].join("\n\n")
+}
+
+/// A light edit: the long lines with numbers changed, the last sentence of the first line
+/// dropped, and a sentence reworded.
+pub fn edited(text: &str) -> String {
+    let mut body: Vec<String> = body_lines(text).into_iter().map(String::from).collect();
+    if let Some(first) = body.first_mut() {
+        let sentences: Vec<&str> = first.split_inclusive('。').collect();
+        if sentences.len() > 1 {
+            *first = sentences[..sentences.len() - 1].concat();
+        }
+    }
+    body.iter()
+        .map(|l| {
+            l.replace('1', "2")
+                .replace('5', "6")
+                .replace("近年来", "这几年")
+                .replace("推动", "推进")
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
