@@ -6,6 +6,7 @@
 
 pub mod batch;
 pub mod bert;
+pub mod cache;
 pub mod import;
 pub mod source;
 pub mod tokenize;

@@ -1,0 +1,164 @@
+//! A persistent cache of embeddings keyed by the hash of (model settings fingerprint, token
+//! sequence), so re-running a pass or re-indexing unchanged documents embeds nothing twice.
+//!
+//! One append-only file per settings fingerprint: records of a 16-byte key and `dim` f32.
+//! A torn last record (a crash mid-append) is ignored on load. The cache never decides
+//! anything about texts; a miss only costs time.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use xxhash_rust::xxh3::xxh3_128;
+
+use super::ModelError;
+
+/// Environment variable naming the cache folder (empty or `off` disables the cache).
+pub const CACHE_ENV: &str = "SIMDEX_CACHE_DIR";
+
+/// The default cache folder: `$SIMDEX_CACHE_DIR`, else `$XDG_CACHE_HOME/simdex`, else
+/// `~/.cache/simdex`; `None` when disabled.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    match std::env::var(CACHE_ENV) {
+        Ok(v) if v.is_empty() || v == "off" => return None,
+        Ok(v) => return Some(PathBuf::from(v)),
+        Err(_) => {}
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("simdex"))
+}
+
+/// Embeddings already computed for one model-settings fingerprint.
+pub struct VectorCache {
+    path: PathBuf,
+    dim: usize,
+    map: HashMap<u128, Vec<f32>>,
+    pending: Mutex<Vec<(u128, Vec<f32>)>>,
+}
+
+fn key(ids: &[u32]) -> u128 {
+    let bytes: Vec<u8> = ids.iter().flat_map(|i| i.to_le_bytes()).collect();
+    xxh3_128(&bytes)
+}
+
+impl VectorCache {
+    /// Opens (or starts) the cache file for a fingerprint in `dir`.
+    pub fn open(dir: &Path, fingerprint: &str, dim: usize) -> Result<VectorCache, ModelError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| ModelError::Io { path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let path = dir.join(format!("vectors-{fingerprint}-{dim}.bin"));
+        let mut map = HashMap::new();
+        if let Ok(mut f) = File::open(&path) {
+            let mut bytes = Vec::new();
+            f.read_to_end(&mut bytes).map_err(io(&path))?;
+            let rec = 16 + 4 * dim;
+            let whole = bytes.len() / rec * rec;
+            if whole != bytes.len() {
+                // Drop the torn tail so later appends stay aligned.
+                OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|f| f.set_len(whole as u64))
+                    .map_err(io(&path))?;
+            }
+            for r in bytes[..whole].chunks_exact(rec) {
+                let mut k = [0u8; 16];
+                k.copy_from_slice(&r[..16]);
+                let v: Vec<f32> = r[16..]
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                map.insert(u128::from_le_bytes(k), v);
+            }
+        }
+        Ok(VectorCache {
+            path,
+            dim,
+            map,
+            pending: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Entries loaded from disk.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether nothing was loaded.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The cached vector of a token sequence.
+    pub fn get(&self, ids: &[u32]) -> Option<&[f32]> {
+        self.map.get(&key(ids)).map(|v| v.as_slice())
+    }
+
+    /// Remembers a new vector (written by [`VectorCache::flush`]).
+    pub fn put(&self, ids: &[u32], v: &[f32]) {
+        if v.len() == self.dim {
+            if let Ok(mut p) = self.pending.lock() {
+                p.push((key(ids), v.to_vec()));
+            }
+        }
+    }
+
+    /// Appends the new vectors to the cache file and syncs it.
+    pub fn flush(&self) -> Result<(), ModelError> {
+        let mut pending = match self.pending.lock() {
+            Ok(mut p) => std::mem::take(&mut *p),
+            Err(_) => return Ok(()),
+        };
+        if pending.is_empty() {
+            return Ok(());
+        }
+        pending.sort_by_key(|(k, _)| *k);
+        pending.dedup_by_key(|(k, _)| *k);
+        let io = |source| ModelError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let f = OpenOptions::new().create(true).append(true).open(&self.path).map_err(io)?;
+        let mut w = BufWriter::new(f);
+        for (k, v) in pending.iter().filter(|(k, _)| !self.map.contains_key(k)) {
+            w.write_all(&k.to_le_bytes()).map_err(io)?;
+            for x in v {
+                w.write_all(&x.to_le_bytes()).map_err(io)?;
+            }
+        }
+        let f = w.into_inner().map_err(|e| io(e.into_error()))?;
+        f.sync_data().map_err(io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vectors_survive_a_reopen_and_a_torn_tail_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = VectorCache::open(dir.path(), "fp", 3).unwrap();
+        c.put(&[1, 2, 3], &[0.5, 0.25, -1.0]);
+        c.flush().unwrap();
+        let path = dir.path().join("vectors-fp-3.bin");
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&[7u8; 20]).unwrap(); // half a record, as a crash would leave
+        let c = VectorCache::open(dir.path(), "fp", 3).unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.get(&[1, 2, 3]), Some(&[0.5f32, 0.25, -1.0][..]));
+        assert_eq!(c.get(&[1, 2]), None);
+        c.put(&[9], &[1.0, 2.0, 3.0]);
+        c.flush().unwrap();
+        let c = VectorCache::open(dir.path(), "fp", 3).unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(c.get(&[9]), Some(&[1.0f32, 2.0, 3.0][..]));
+    }
+}
