@@ -6,10 +6,10 @@
 //! duplicate graph, clusters it and writes outputs. [`cli`] is a thin layer over these.
 
 pub mod clean;
+pub mod corpus;
 pub mod dedup;
+pub mod embed;
 pub mod index;
 pub mod input;
-pub mod model;
-pub mod corpus;
-pub mod embed;
 pub mod jobs;
+pub mod model;

@@ -45,7 +45,12 @@ fn bad_records_are_rejected_with_file_and_line_and_counts_add_up() {
     let dir = tempfile::tempdir().unwrap();
     let input = messy_jsonl(dir.path());
     let out = dir.path().join("out");
-    let o = simdex(&["dedup", input.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let o = simdex(&[
+        "dedup",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
@@ -56,30 +61,67 @@ fn bad_records_are_rejected_with_file_and_line_and_counts_add_up() {
     let rejected = std::fs::read_to_string(out.join("rejected.jsonl")).unwrap();
     let lines: Vec<u64> = rejected
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["line"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["line"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     let mut sorted = lines.clone();
     sorted.sort();
     assert_eq!(sorted, vec![2, 3, 4, 5, 6, 7, 9]);
-    for needle in ["malformed JSON", "must be a string", "invalid UTF-8", "empty text", "over the limit", "duplicate id", "EOF"] {
+    for needle in [
+        "malformed JSON",
+        "must be a string",
+        "invalid UTF-8",
+        "empty text",
+        "over the limit",
+        "duplicate id",
+        "EOF",
+    ] {
         assert!(rejected.contains(needle), "{needle} missing in {rejected}");
     }
     // Each rejection is also said on stderr with file:line.
-    assert!(text(&o.stderr).contains("messy.jsonl:4: invalid UTF-8"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("messy.jsonl:4: invalid UTF-8"),
+        "{}",
+        text(&o.stderr)
+    );
 
     // --on-error fail stops at the first bad line, naming it.
-    let o = simdex(&["dedup", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--on-error", "fail"]);
+    let o = simdex(&[
+        "dedup",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--on-error",
+        "fail",
+    ]);
     assert!(!o.status.success());
-    assert!(text(&o.stderr).contains("messy.jsonl:2: malformed JSON"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("messy.jsonl:2: malformed JSON"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]
 fn a_missing_model_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let o = simdex(&["embed", "tests/fixtures/seeds", "--model", dir.path().to_str().unwrap()]);
+    let o = simdex(&[
+        "embed",
+        "tests/fixtures/seeds",
+        "--model",
+        dir.path().to_str().unwrap(),
+    ]);
     assert!(!o.status.success());
     let err = text(&o.stderr);
-    assert!(err.contains("no model found") && err.contains("models/fetch.sh") && err.contains("config.json"), "{err}");
+    assert!(
+        err.contains("no model found")
+            && err.contains("models/fetch.sh")
+            && err.contains("config.json"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -88,14 +130,28 @@ fn clean_shows_the_report_without_the_chrome() {
     let o = simdex(&["clean", "tests/fixtures/seeds/001_3d5679437f7de4eb.txt"]);
     assert!(o.status.success());
     let out = text(&o.stdout);
-    assert!(out.contains("推动高质量发展,创新是核心动力和关键变量"), "{out}");
-    assert!(!out.contains("网易首页") && !out.contains("分享至"), "{out}");
-    let o = simdex(&["clean", "--json", "tests/fixtures/seeds/002_470d4a6dd312ca84.txt"]);
+    assert!(
+        out.contains("推动高质量发展,创新是核心动力和关键变量"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("网易首页") && !out.contains("分享至"),
+        "{out}"
+    );
+    let o = simdex(&[
+        "clean",
+        "--json",
+        "tests/fixtures/seeds/002_470d4a6dd312ca84.txt",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["pinyin_annotations"].as_u64().unwrap() > 0);
     assert!(v["mojibake_runs"].as_u64().unwrap() > 0);
     assert_eq!(v["encoding"], "UTF-8");
-    assert!(v["removed"].as_array().unwrap().iter().all(|r| r["reason"].is_string()));
+    assert!(v["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["reason"].is_string()));
 }
 
 #[test]
@@ -106,9 +162,20 @@ fn embed_prints_one_vector_per_record_and_explain_says_why() {
     let b = dir.path().join("b.txt");
     std::fs::write(&a, &seeds[1].1).unwrap();
     std::fs::write(&b, common::rescrape(&seeds[1].1)).unwrap();
-    let o = simdex(&["embed", a.to_str().unwrap(), b.to_str().unwrap(), "--level", "raw", "--as", "query"]);
+    let o = simdex(&[
+        "embed",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--level",
+        "raw",
+        "--as",
+        "query",
+    ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    let lines: Vec<serde_json::Value> = text(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["vector"].as_array().unwrap().len(), 384);
 

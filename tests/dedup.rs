@@ -24,12 +24,28 @@ fn corpus() -> (tempfile::TempDir, HashMap<String, String>) {
         std::fs::write(dir.path().join(name), bytes).unwrap();
         planted.insert(name.to_string(), of.to_string());
     };
-    plant("101_rescrape.txt", common::rescrape(&seeds[1].1).into_bytes(), &seeds[1].0);
-    plant("102_traditional.txt", common::traditional_with_pinyin(&seeds[0].1).into_bytes(), &seeds[0].0);
+    plant(
+        "101_rescrape.txt",
+        common::rescrape(&seeds[1].1).into_bytes(),
+        &seeds[1].0,
+    );
+    plant(
+        "102_traditional.txt",
+        common::traditional_with_pinyin(&seeds[0].1).into_bytes(),
+        &seeds[0].0,
+    );
     let (gb, _, _) = encoding_rs::GB18030.encode(&seeds[3].1);
     plant("103_gb18030.txt", gb.into_owned(), &seeds[3].0);
-    plant("104_excerpt.txt", common::excerpt(&seeds[4].1).into_bytes(), &seeds[4].0);
-    plant("105_edited.txt", common::edited(&seeds[2].1).into_bytes(), &seeds[2].0);
+    plant(
+        "104_excerpt.txt",
+        common::excerpt(&seeds[4].1).into_bytes(),
+        &seeds[4].0,
+    );
+    plant(
+        "105_edited.txt",
+        common::edited(&seeds[2].1).into_bytes(),
+        &seeds[2].0,
+    );
     (dir, planted)
 }
 
@@ -52,14 +68,27 @@ fn planted_duplicates_are_found_and_the_seed_reports_stay_apart() {
     assert_eq!(kept, seeds, "exactly the five seed reports are kept");
     let mut found = HashMap::new();
     for r in &run.report.removed {
-        let Original::Input(o) = r.duplicate_of else { panic!("no index here") };
+        let Original::Input(o) = r.duplicate_of else {
+            panic!("no index here")
+        };
         found.insert(id(r.doc), id(o));
         assert!(r.score > 0.0);
-        println!("{} -> {} by {:?} ({:.4}) {:?}", id(r.doc), id(o), r.stage, r.score, r.evidence.paragraph_coverage);
+        println!(
+            "{} -> {} by {:?} ({:.4}) {:?}",
+            id(r.doc),
+            id(o),
+            r.stage,
+            r.score,
+            r.evidence.paragraph_coverage
+        );
     }
     assert_eq!(found, planted);
     // The GB18030 copy was decoded and says so.
-    let gb = run.docs.iter().find(|d| d.record.id == "103_gb18030.txt").unwrap();
+    let gb = run
+        .docs
+        .iter()
+        .find(|d| d.record.id == "103_gb18030.txt")
+        .unwrap();
     assert_eq!(gb.record.encoding, "GB18030");
 }
 
@@ -99,17 +128,34 @@ fn outputs_account_for_every_record_and_are_the_same_on_every_run() {
             against: None,
             timings_s: Default::default(),
         };
-        let s = output::write_outputs(out.path(), &run.docs, &run.read.rejected, &run.report, summary).unwrap();
+        let s = output::write_outputs(
+            out.path(),
+            &run.docs,
+            &run.read.rejected,
+            &run.report,
+            summary,
+        )
+        .unwrap();
         assert_eq!(s.records_in, 5 + 5 + 3);
         assert_eq!(s.kept + s.removed + s.rejected, s.records_in);
         assert_eq!(s.rejected, 2);
         let read = |f: &str| std::fs::read_to_string(out.path().join(f)).unwrap();
         let rejected = read("rejected.jsonl");
-        assert!(rejected.contains("\"line\":2") && rejected.contains("malformed JSON"), "{rejected}");
-        assert!(rejected.contains("\"line\":3") && rejected.contains("must be a string"), "{rejected}");
+        assert!(
+            rejected.contains("\"line\":2") && rejected.contains("malformed JSON"),
+            "{rejected}"
+        );
+        assert!(
+            rejected.contains("\"line\":3") && rejected.contains("must be a string"),
+            "{rejected}"
+        );
         assert_eq!(read("kept.jsonl").lines().count(), s.kept);
         assert_eq!(read("duplicates.jsonl").lines().count(), s.removed);
-        outs.push((read("kept.jsonl"), read("duplicates.jsonl"), read("clusters.jsonl")));
+        outs.push((
+            read("kept.jsonl"),
+            read("duplicates.jsonl"),
+            read("clusters.jsonl"),
+        ));
     }
     assert_eq!(outs[0], outs[1]);
 }
@@ -118,10 +164,14 @@ fn outputs_account_for_every_record_and_are_the_same_on_every_run() {
 fn kept_jsonl_records_are_byte_for_byte_as_read() {
     let dir = tempfile::tempdir().unwrap();
     let seeds = common::seeds();
-    let line_a = serde_json::json!({"id": "a", "text": seeds[0].1, "date": "2024-02-01"}).to_string();
+    let line_a =
+        serde_json::json!({"id": "a", "text": seeds[0].1, "date": "2024-02-01"}).to_string();
     // Same report, keys in another order and a later date: removed under --keep-by date? No:
     // kept is the earliest date, so with the copy dated earlier the copy is kept.
-    let line_b = format!("{{ \"date\":\"2024-01-01\", \"text\": {}, \"id\":\"b\" }}", serde_json::to_string(&seeds[0].1).unwrap());
+    let line_b = format!(
+        "{{ \"date\":\"2024-01-01\", \"text\": {}, \"id\":\"b\" }}",
+        serde_json::to_string(&seeds[0].1).unwrap()
+    );
     let path = dir.path().join("in.jsonl");
     std::fs::write(&path, format!("{line_a}\n{line_b}\n")).unwrap();
     let inputs = vec![path];

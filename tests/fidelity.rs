@@ -12,7 +12,10 @@ fn raw_embeddings_match_the_reference_implementation() {
         common::fixtures().join("reference/multilingual-e5-small-q4.reference.jsonl"),
     )
     .unwrap();
-    let items: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let items: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(items.len(), 80);
     let mut worst = (1.0f32, String::new());
     for (prefix, role) in [("query: ", Role::Query), ("passage: ", Role::Passage)] {
@@ -32,8 +35,16 @@ fn raw_embeddings_match_the_reference_implementation() {
                 .encode_truncated(&format!("{prefix}{}", item["text"].as_str().unwrap()))
                 .unwrap();
             assert_eq!(ids.len() as u64, item["input_ids_len"].as_u64().unwrap());
-            let head: Vec<u64> = item["input_ids_head"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
-            assert_eq!(ids.iter().take(8).map(|&x| x as u64).collect::<Vec<_>>(), head);
+            let head: Vec<u64> = item["input_ids_head"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap())
+                .collect();
+            assert_eq!(
+                ids.iter().take(8).map(|&x| x as u64).collect::<Vec<_>>(),
+                head
+            );
             let c = cosine(v, &reference);
             if c < worst.0 {
                 worst = (c, item["text"].as_str().unwrap().chars().take(30).collect());
@@ -41,7 +52,12 @@ fn raw_embeddings_match_the_reference_implementation() {
         }
     }
     println!("worst cosine {:.7} on {:?}", worst.0, worst.1);
-    assert!(worst.0 >= 0.9999, "worst cosine {} on {:?}", worst.0, worst.1);
+    assert!(
+        worst.0 >= 0.9999,
+        "worst cosine {} on {:?}",
+        worst.0,
+        worst.1
+    );
 }
 
 #[test]

@@ -34,7 +34,16 @@ fn similar_answers_from_a_reopened_index() {
     let seeds = common::seeds();
     let query = Query::Text(common::rescrape(&seeds[1].1));
     let opts = DedupOptions::default();
-    let hits = jobs::similar(&index, Some(e), query, 3, Level::Article, &PrepareOptions::default(), &opts).unwrap();
+    let hits = jobs::similar(
+        &index,
+        Some(e),
+        query,
+        3,
+        Level::Article,
+        &PrepareOptions::default(),
+        &opts,
+    )
+    .unwrap();
     assert_eq!(hits[0].id, seeds[1].0);
     assert_eq!(hits[0].label, "duplicate");
     assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
@@ -44,13 +53,31 @@ fn similar_answers_from_a_reopened_index() {
     }
 
     // By id: the record itself is not among its neighbours.
-    let hits = jobs::similar(&index, None, Query::Id(seeds[2].0.clone()), 10, Level::Article, &PrepareOptions::default(), &opts).unwrap();
+    let hits = jobs::similar(
+        &index,
+        None,
+        Query::Id(seeds[2].0.clone()),
+        10,
+        Level::Article,
+        &PrepareOptions::default(),
+        &opts,
+    )
+    .unwrap();
     assert_eq!(hits.len(), 4);
     assert!(hits.iter().all(|h| h.id != seeds[2].0));
 
     // Paragraph level: a paragraph of seed 3 finds its own paragraph.
     let para = docs[3].paragraphs[2].clone();
-    let hits = jobs::similar(&index, Some(e), Query::Text(para), 1, Level::Paragraph, &PrepareOptions::default(), &opts).unwrap();
+    let hits = jobs::similar(
+        &index,
+        Some(e),
+        Query::Text(para),
+        1,
+        Level::Paragraph,
+        &PrepareOptions::default(),
+        &opts,
+    )
+    .unwrap();
     assert_eq!(hits[0].id, seeds[3].0);
     assert!(hits[0].paragraph.is_some() && hits[0].score > 0.99);
 }
@@ -70,7 +97,11 @@ fn ingest_removes_what_the_index_holds_and_adds_the_rest() {
     std::fs::write(batch.join(&seeds[3].0), &seeds[3].1).unwrap();
     std::fs::write(batch.join(&seeds[4].0), &seeds[4].1).unwrap();
     std::fs::write(batch.join("r0.txt"), common::rescrape(&seeds[0].1)).unwrap();
-    std::fs::write(batch.join("t4.txt"), common::traditional_with_pinyin(&seeds[4].1)).unwrap();
+    std::fs::write(
+        batch.join("t4.txt"),
+        common::traditional_with_pinyin(&seeds[4].1),
+    )
+    .unwrap();
     let index = Index::open(&idx, Some(&jobs::index_meta(e))).unwrap();
     let inputs = vec![batch.clone()];
     let job = DedupJob {
@@ -103,13 +134,29 @@ fn ingest_removes_what_the_index_holds_and_adds_the_rest() {
         ]
     );
     drop(index);
-    let kept: Vec<_> = run.report.kept.iter().map(|&i| run.docs[i].clone()).collect();
-    let vectors: Vec<_> = run.report.kept.iter().map(|&i| run.report.vectors[i].clone()).collect();
+    let kept: Vec<_> = run
+        .report
+        .kept
+        .iter()
+        .map(|&i| run.docs[i].clone())
+        .collect();
+    let vectors: Vec<_> = run
+        .report
+        .kept
+        .iter()
+        .map(|&i| run.report.vectors[i].clone())
+        .collect();
     let rep = jobs::add_to_index(&idx, e, &kept, Some(&vectors), false, &mut |_, _| {}).unwrap();
-    assert_eq!((rep.added, rep.tokens_embedded, rep.documents_in_index), (2, 0, 5));
+    assert_eq!(
+        (rep.added, rep.tokens_embedded, rep.documents_in_index),
+        (2, 0, 5)
+    );
     // Adding the same records again: all already present, nothing embedded.
     let rep = jobs::add_to_index(&idx, e, &kept, None, false, &mut |_, _| {}).unwrap();
-    assert_eq!((rep.added, rep.already_present.len(), rep.tokens_embedded), (0, 2, 0));
+    assert_eq!(
+        (rep.added, rep.already_present.len(), rep.tokens_embedded),
+        (0, 2, 0)
+    );
 }
 
 #[test]
@@ -123,13 +170,24 @@ fn removed_records_are_never_answered_and_errors_are_clear() {
 
     let mut w = Index::open_writer(&idx, None).unwrap();
     // A second writer is refused while the first holds the lock.
-    let err = Index::open_writer(&idx, None).err().expect("second writer must fail");
+    let err = Index::open_writer(&idx, None)
+        .err()
+        .expect("second writer must fail");
     assert!(err.to_string().contains("locked by PID"), "{err}");
     assert_eq!(w.remove(&[seeds[1].0.clone()]).unwrap(), 1);
     w.commit().unwrap();
     let index = Index::open(&idx, None).unwrap();
     let q = Query::Text(seeds[1].1.clone());
-    let hits = jobs::similar(&index, Some(e), q, 10, Level::Article, &PrepareOptions::default(), &DedupOptions::default()).unwrap();
+    let hits = jobs::similar(
+        &index,
+        Some(e),
+        q,
+        10,
+        Level::Article,
+        &PrepareOptions::default(),
+        &DedupOptions::default(),
+    )
+    .unwrap();
     assert_eq!(hits.len(), 4);
     assert!(hits.iter().all(|h| h.id != seeds[1].0));
 
@@ -139,8 +197,13 @@ fn removed_records_are_never_answered_and_errors_are_clear() {
         settings_hash: "0000000000000000".into(),
         dim: 384,
     };
-    let err = Index::open(&idx, Some(&other)).err().expect("settings mismatch must fail");
+    let err = Index::open(&idx, Some(&other))
+        .err()
+        .expect("settings mismatch must fail");
     let msg = err.to_string();
-    assert!(msg.contains("0000000000000000") && msg.contains(&jobs::index_meta(e).settings_hash), "{msg}");
+    assert!(
+        msg.contains("0000000000000000") && msg.contains(&jobs::index_meta(e).settings_hash),
+        "{msg}"
+    );
     let _ = PathBuf::new();
 }

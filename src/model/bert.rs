@@ -70,7 +70,11 @@ impl WordTable {
         let row_bytes = self.hidden * 4;
         for &id in ids {
             // Out-of-range ids cannot come from the tokenizer; map them to row 0 defensively.
-            let id = if (id as usize) < self.rows { id as usize } else { 0 };
+            let id = if (id as usize) < self.rows {
+                id as usize
+            } else {
+                0
+            };
             let off = self.start + id * row_bytes;
             let bytes = &self.map[off..off + row_bytes];
             out.extend(
@@ -153,24 +157,39 @@ impl BertEncoder {
         h.update((map.len() as u64).to_le_bytes());
         h.update(&map[..map.len().min(8 + hlen + DIGEST_SPAN)]);
         h.update(&map[map.len().saturating_sub(DIGEST_SPAN)..]);
-        let digest: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let digest: String = h
+            .finalize()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect();
 
         // SAFETY: as above, the mapped file is never modified while simdex runs.
         let tensors = unsafe { candle_core::safetensors::MmapedSafetensors::new(&path)? };
         let get = |name: &str| -> Result<Tensor, ModelError> {
-            tensors.load(name, &device).map_err(|e| ModelError::BadModelFile {
-                path: path.clone(),
-                msg: format!("{name}: {e}"),
-            })
+            tensors
+                .load(name, &device)
+                .map_err(|e| ModelError::BadModelFile {
+                    path: path.clone(),
+                    msg: format!("{name}: {e}"),
+                })
         };
         let word_name = "embeddings.word_embeddings.weight";
-        let entry = header.get(word_name).ok_or_else(|| ModelError::BadModelFile {
-            path: path.clone(),
-            msg: format!("no {word_name}"),
-        })?;
-        let offs = entry["data_offsets"].as_array().cloned().unwrap_or_default();
+        let entry = header
+            .get(word_name)
+            .ok_or_else(|| ModelError::BadModelFile {
+                path: path.clone(),
+                msg: format!("no {word_name}"),
+            })?;
+        let offs = entry["data_offsets"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let shape = entry["shape"].as_array().cloned().unwrap_or_default();
-        let (start, end) = match (offs.first().and_then(|v| v.as_u64()), offs.get(1).and_then(|v| v.as_u64())) {
+        let (start, end) = match (
+            offs.first().and_then(|v| v.as_u64()),
+            offs.get(1).and_then(|v| v.as_u64()),
+        ) {
             (Some(s), Some(e)) => (8 + hlen + s as usize, 8 + hlen + e as usize),
             _ => {
                 return Err(ModelError::BadModelFile {
@@ -180,7 +199,8 @@ impl BertEncoder {
             }
         };
         let rows = shape.first().and_then(|v| v.as_u64()).unwrap_or(0) as usize;
-        if entry["dtype"] != "F32" || end > map.len() || (end - start) != rows * cfg.hidden_size * 4 {
+        if entry["dtype"] != "F32" || end > map.len() || (end - start) != rows * cfg.hidden_size * 4
+        {
             return Err(ModelError::BadModelFile {
                 path,
                 msg: "word embeddings must be f32 [vocab, hidden]".into(),
@@ -197,13 +217,21 @@ impl BertEncoder {
             let q_w = (t("attention.self.query.weight")? * scale)?;
             let q_b = (t("attention.self.query.bias")? * scale)?;
             let qkv_w = Tensor::cat(
-                &[q_w, t("attention.self.key.weight")?, t("attention.self.value.weight")?],
+                &[
+                    q_w,
+                    t("attention.self.key.weight")?,
+                    t("attention.self.value.weight")?,
+                ],
                 0,
             )?
             .t()?
             .contiguous()?;
             let qkv_b = Tensor::cat(
-                &[q_b, t("attention.self.key.bias")?, t("attention.self.value.bias")?],
+                &[
+                    q_b,
+                    t("attention.self.key.bias")?,
+                    t("attention.self.value.bias")?,
+                ],
                 0,
             )?;
             layers.push(Layer {
@@ -314,7 +342,9 @@ impl BertEncoder {
         let dh = h / heads;
         for l in &self.layers {
             let qkv = x.matmul(&l.qkv_w)?.broadcast_add(&l.qkv_b)?;
-            let qkv = qkv.reshape((b, s, 3, heads, dh))?.permute((2, 0, 3, 1, 4))?;
+            let qkv = qkv
+                .reshape((b, s, 3, heads, dh))?
+                .permute((2, 0, 3, 1, 4))?;
             let q = qkv.get(0)?.contiguous()?;
             let k = qkv.get(1)?.contiguous()?;
             let v = qkv.get(2)?.contiguous()?;
@@ -332,10 +362,7 @@ impl BertEncoder {
         }
         let x = x.reshape((b, s, h))?;
         let pooled = match &keep {
-            Some(k) => x
-                .broadcast_mul(k)?
-                .sum(1)?
-                .broadcast_div(&k.sum(1)?)?,
+            Some(k) => x.broadcast_mul(k)?.sum(1)?.broadcast_div(&k.sum(1)?)?,
             None => x.mean(1)?,
         };
         let norm = pooled.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?;

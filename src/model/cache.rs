@@ -125,7 +125,11 @@ impl VectorCache {
             path: self.path.clone(),
             source,
         };
-        let f = OpenOptions::new().create(true).append(true).open(&self.path).map_err(io)?;
+        let f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(io)?;
         let mut w = BufWriter::new(f);
         for (k, v) in pending.iter().filter(|(k, _)| !self.map.contains_key(k)) {
             w.write_all(&k.to_le_bytes()).map_err(io)?;
