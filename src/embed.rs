@@ -52,12 +52,19 @@ pub fn windows(len: usize, room: usize, overlap: usize) -> Vec<(usize, usize)> {
     out
 }
 
+/// The encoder inputs of one block of documents, and each paragraph's content tokens.
+struct TokenizedBlock {
+    first_doc: usize,
+    chunks: Vec<Chunk>,
+    token_counts: Vec<Vec<usize>>,
+}
+
 fn tokenize_block(
     embedder: &Embedder,
     docs: &[Vec<String>],
     first_doc: usize,
     prefix_ids: &[u32],
-) -> Result<(usize, Vec<Chunk>, Vec<Vec<usize>>), ModelError> {
+) -> Result<TokenizedBlock, ModelError> {
     let tok = &embedder.tokenizer;
     let room = tok.max_content().saturating_sub(prefix_ids.len()).max(1);
     let overlap = embedder.settings.window_overlap.min(room / 2);
@@ -84,7 +91,11 @@ fn tokenize_block(
         }
         token_counts.push(counts);
     }
-    Ok((first_doc, chunks, token_counts))
+    Ok(TokenizedBlock {
+        first_doc,
+        chunks,
+        token_counts,
+    })
 }
 
 /// Embeds documents given as their paragraphs (what is compared, after cleaning).
@@ -123,7 +134,11 @@ pub fn embed_documents(
             }
         });
         for block in rx {
-            let (first, chunks, counts) = block?;
+            let TokenizedBlock {
+                first_doc: first,
+                chunks,
+                token_counts: counts,
+            } = block?;
             let seqs: Vec<Vec<u32>> = chunks.iter().map(|c| c.ids.clone()).collect();
             let vecs = embedder.embed_sequences(&seqs)?;
             for (c, v) in chunks.iter().zip(&vecs) {

@@ -185,7 +185,9 @@ fn dequantize(path: &Path, e: &TensorEntry, bytes: &[u8]) -> Result<Vec<f32>, Mo
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect());
     }
-    if e.elements % Q4_BLOCK_LEN != 0 || data.len() != e.elements / Q4_BLOCK_LEN * Q4_BLOCK_BYTES {
+    if !e.elements.is_multiple_of(Q4_BLOCK_LEN)
+        || data.len() != e.elements / Q4_BLOCK_LEN * Q4_BLOCK_BYTES
+    {
         return Err(bad(format!(
             "{} bytes for {} Q4_0 weights",
             data.len(),

@@ -1,0 +1,302 @@
+//! Index benchmark: build time, add time per 1,000 vectors, open time, RSS after open,
+//! query p50/p99 at k=10, recall@10 against brute force and bytes on disk per vector, on the
+//! real e5-small vectors of sina_news_2018 (research data, read in place) and synthetic
+//! multiples of them (seeded noise, renormalised).
+//!
+//! Also: recall@10 and p50 at several search beam widths (`EF_SWEEP`), and a cold
+//! `similar --id`-like query as a separate process (open, look the id up, one search), whose
+//! whole wall time includes process start; the page cache is warm (the index was just written).
+//!
+//! `cargo run --release --example index_bench -- [NPY] [SIZES…]`
+
+use std::path::Path;
+use std::time::Instant;
+
+use simdex::index::{DocumentEntry, Index, IndexMeta, Level, NewDocument};
+
+type BoxError = Box<dyn std::error::Error>;
+/// Rows of a matrix, each a normalised vector.
+type Rows = Vec<Vec<f32>>;
+
+const DEFAULT_NPY: &str = "/work/shared/eval/sina_news_2018/e5_small_passage_f16.npy";
+const QUERIES: usize = 200;
+const ADD_BATCH: usize = 1000;
+/// Search beam widths whose recall is measured besides the default.
+const EF_SWEEP: [usize; 4] = [64, 128, 256, 512];
+/// Set in the child process that times a cold query: the index directory.
+const COLD_QUERY_ENV: &str = "SIMDEX_BENCH_COLD_QUERY";
+
+fn main() -> Result<(), BoxError> {
+    if let Some(dir) = std::env::var_os(COLD_QUERY_ENV) {
+        return cold_query(Path::new(&dir));
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let npy = args.first().map_or(DEFAULT_NPY, String::as_str);
+    let sizes: Vec<usize> = args.iter().skip(1).filter_map(|s| s.parse().ok()).collect();
+    let (real, dim) = read_f16_npy(Path::new(npy))?;
+    println!("machine: {} cores; {}", cores(), cpu_model());
+    println!("{} real vectors of {dim} dims from {npy}", real.len());
+    let sizes = if sizes.is_empty() {
+        vec![real.len()]
+    } else {
+        sizes
+    };
+    for n in sizes {
+        bench(&real, dim, n)?;
+    }
+    Ok(())
+}
+
+fn bench(real: &[Vec<f32>], dim: usize, n: usize) -> Result<(), BoxError> {
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let vectors: Vec<Vec<f32>> = (0..n + ADD_BATCH)
+        .map(|i| {
+            let base = &real[i % real.len()];
+            if i < real.len() {
+                base.clone()
+            } else {
+                normalise(base.iter().map(|x| x + 0.02 * gauss(&mut rng)).collect())
+            }
+        })
+        .collect();
+    let dir = tempfile::tempdir()?;
+    let meta = IndexMeta {
+        model: "multilingual-e5-small".into(),
+        settings_hash: "bench".into(),
+        dim,
+    };
+    Index::create(dir.path(), meta)?;
+    let t = Instant::now();
+    let mut w = Index::open_writer(dir.path(), None)?;
+    w.add(docs(&vectors[..n], 0))?;
+    w.commit()?;
+    let build = t.elapsed().as_secs_f64();
+    let disk = dir_bytes(dir.path());
+    println!("n={n}: built in {build:.1} s; measuring…");
+
+    let rss_before = rss_kib();
+    let t = Instant::now();
+    let index = Index::open(dir.path(), None)?;
+    let open = t.elapsed().as_secs_f64();
+    let queries: Vec<&Vec<f32>> = (0..QUERIES).map(|i| &vectors[(i * 7919) % n]).collect();
+    let truths: Vec<Vec<u32>> = queries
+        .iter()
+        .map(|q| brute_force(&vectors[..n], q, 10))
+        .collect();
+    let mut index = index;
+    let (p50, p99, recall) = measure(&index, &queries, &truths);
+    let rss_after = rss_kib();
+    let mut sweep = Vec::new();
+    for ef in EF_SWEEP {
+        index.set_ef_search(ef);
+        sweep.push((ef, measure(&index, &queries, &truths)));
+    }
+    drop(index);
+    let cold = cold_query_process(dir.path())?;
+
+    let t = Instant::now();
+    let mut w = Index::open_writer(dir.path(), None)?;
+    w.add(docs(&vectors[n..], n))?;
+    w.commit()?;
+    let add = t.elapsed().as_secs_f64();
+
+    println!(
+        "n={n}: build {build:.1} s ({:.2} ms/vector); add {ADD_BATCH} to it {add:.1} s; \
+         disk {:.0} B/vector; open {:.1} ms; RSS after open+{QUERIES} queries +{:.0} B/vector; \
+         query k=10 p50 {p50:.2} ms p99 {p99:.2} ms; recall@10 {recall:.4} (default ef {})",
+        build * 1e3 / n as f64,
+        disk as f64 / n as f64,
+        open * 1e3,
+        (rss_after.saturating_sub(rss_before) * 1024) as f64 / n as f64,
+        simdex::index::DEFAULT_EF_SEARCH,
+    );
+    for (ef, (p50, p99, recall)) in sweep {
+        println!("n={n}: ef {ef}: recall@10 {recall:.4}, p50 {p50:.2} ms, p99 {p99:.2} ms");
+    }
+    println!("n={n}: cold query process: {cold}");
+    Ok(())
+}
+
+/// Query p50 and p99 (ms) at k=10, and recall@10 against `truths`.
+fn measure(index: &Index, queries: &[&Vec<f32>], truths: &[Vec<u32>]) -> (f64, f64, f64) {
+    let mut times = Vec::new();
+    let mut found = 0;
+    for (q, truth) in queries.iter().zip(truths) {
+        let t = Instant::now();
+        let hits = index.search(q, 10, Level::Article);
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        found += hits.iter().filter(|h| truth.contains(&h.doc)).count();
+    }
+    times.sort_by(f64::total_cmp);
+    (
+        times[times.len() / 2],
+        times[times.len() * 99 / 100],
+        found as f64 / (10 * queries.len()) as f64,
+    )
+}
+
+/// Runs this program again as a cold query process on `dir`; returns its report and wall time.
+fn cold_query_process(dir: &Path) -> Result<String, BoxError> {
+    let t = Instant::now();
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .env(COLD_QUERY_ENV, dir)
+        .output()?;
+    let wall = t.elapsed().as_secs_f64() * 1e3;
+    if !out.status.success() {
+        return Err(format!(
+            "cold query failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(format!(
+        "{} wall {wall:.1} ms",
+        String::from_utf8_lossy(&out.stdout).trim()
+    ))
+}
+
+/// The child side: what `similar --id` does with the index, timed.
+fn cold_query(dir: &Path) -> Result<(), BoxError> {
+    let t = Instant::now();
+    let index = Index::open(dir, None)?;
+    let open = t.elapsed().as_secs_f64() * 1e3;
+    let t = Instant::now();
+    let (doc, _) = index.doc_by_id("doc0")?.ok_or("doc0 not found")?;
+    let lookup = t.elapsed().as_secs_f64() * 1e3;
+    let t = Instant::now();
+    let hits = index.search(index.article_vector(doc), 10, Level::Article);
+    let search = t.elapsed().as_secs_f64() * 1e3;
+    print!(
+        "open {open:.1} ms, id lookup {lookup:.1} ms, search {search:.2} ms ({} hits), RSS {} KiB;",
+        hits.len(),
+        rss_kib()
+    );
+    Ok(())
+}
+
+fn docs(vectors: &[Vec<f32>], first: usize) -> Vec<NewDocument> {
+    vectors
+        .iter()
+        .enumerate()
+        .map(|(i, v)| NewDocument {
+            doc: DocumentEntry {
+                id: format!("doc{}", first + i),
+                title: None,
+                text: String::new(),
+                paragraphs: Vec::new(),
+            },
+            article_vector: v.clone(),
+            paragraph_vectors: Vec::new(),
+        })
+        .collect()
+}
+
+fn brute_force(vectors: &[Vec<f32>], q: &[f32], k: usize) -> Vec<u32> {
+    let mut scored: Vec<(f32, u32)> = vectors
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.iter().zip(q).map(|(a, b)| a * b).sum(), i as u32))
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored.into_iter().take(k).map(|(_, i)| i).collect()
+}
+
+fn normalise(mut v: Vec<f32>) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|x| *x /= norm);
+    v
+}
+
+fn gauss(state: &mut u64) -> f32 {
+    let mut sum = 0.0;
+    for _ in 0..4 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        sum += (*state >> 40) as f32 / (1u64 << 24) as f32;
+    }
+    sum - 2.0
+}
+
+/// Reads a 2-D little-endian float16 `.npy` (C order) into normalised f32 rows.
+fn read_f16_npy(path: &Path) -> Result<(Rows, usize), BoxError> {
+    let bytes = std::fs::read(path)?;
+    if bytes.get(..6) != Some(b"\x93NUMPY".as_slice()) || bytes.len() < 10 {
+        return Err("not an .npy file".into());
+    }
+    let (header_len, start) = if bytes[6] == 1 {
+        (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10)
+    } else {
+        let b: [u8; 4] = bytes.get(8..12).ok_or("short header")?.try_into()?;
+        (u32::from_le_bytes(b) as usize, 12)
+    };
+    let header = std::str::from_utf8(bytes.get(start..start + header_len).ok_or("short header")?)?;
+    if !header.contains("'<f2'") || header.contains("'fortran_order': True") {
+        return Err(format!("unsupported array: {header}").into());
+    }
+    let shape = header
+        .split("'shape': (")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .ok_or("no shape")?;
+    let dims: Vec<usize> = shape
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let [rows, dim] = dims[..] else {
+        return Err("not 2-D".into());
+    };
+    let data = &bytes[start + header_len..];
+    if data.len() != rows * dim * 2 {
+        return Err("data size does not match the shape".into());
+    }
+    let rows = data
+        .chunks_exact(dim * 2)
+        .map(|row| {
+            normalise(
+                row.chunks_exact(2)
+                    .map(|h| half::f16::from_le_bytes([h[0], h[1]]).to_f32())
+                    .collect(),
+            )
+        })
+        .collect();
+    Ok((rows, dim))
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
