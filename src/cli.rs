@@ -288,6 +288,10 @@ struct DedupArgs {
     /// write nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Cut paragraphs that repeat another kept record's paragraph from the kept records'
+    /// text (listed in paragraph_duplicates.jsonl either way).
+    #[arg(long)]
+    strip_repeated_paragraphs: bool,
 }
 
 #[derive(Args)]
@@ -650,25 +654,18 @@ fn summary_of(
     options: DedupOptions,
     against: Option<&Path>,
 ) -> Summary {
-    Summary {
-        records_in: 0,
-        kept: 0,
-        removed: 0,
-        rejected: 0,
-        removed_by_stage: Default::default(),
-        clusters: 0,
-        related_pairs: 0,
-        tokens_embedded: run.report.tokens,
-        model: embedder.map(|e| serde_json::to_value(&e.settings).unwrap_or_default()),
+    let mut s = Summary::new(
         options,
-        against: against.map(|p| p.display().to_string()),
-        timings_s: Default::default(),
-    }
+        embedder.map(|e| serde_json::to_value(&e.settings).unwrap_or_default()),
+        against.map(|p| p.display().to_string()),
+    );
+    s.tokens_embedded = run.report.tokens;
+    s
 }
 
 fn print_summary(s: &Summary, out: &Path) {
     println!(
-        "{} records: {} kept, {} duplicates removed ({}), {} rejected; {} clusters, {} related pairs -> {}",
+        "{} records: {} kept, {} duplicates removed ({}), {} rejected; {} clusters, {} related pairs, {} repeated paragraphs -> {}",
         s.records_in,
         s.kept,
         s.removed,
@@ -676,6 +673,7 @@ fn print_summary(s: &Summary, out: &Path) {
         s.rejected,
         s.clusters,
         s.related_pairs,
+        s.paragraph_duplicates,
         out.display()
     );
 }
@@ -705,7 +703,8 @@ fn dedup_cmd(a: DedupArgs) -> Result<()> {
         return Ok(());
     }
     let out = a.out.clone().context("--out is required")?;
-    let summary = summary_of(&run, embedder.as_ref(), options, a.against.as_deref());
+    let mut summary = summary_of(&run, embedder.as_ref(), options, a.against.as_deref());
+    summary.stripped_repeated_paragraphs = a.strip_repeated_paragraphs;
     let s = write_outputs(&out, &run.docs, &run.read.rejected, &run.report, summary)?;
     print_summary(&s, &out);
     Ok(())

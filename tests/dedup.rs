@@ -114,20 +114,7 @@ fn outputs_account_for_every_record_and_are_the_same_on_every_run() {
         };
         let run = job.run(&mut |_, _, _, _| {}).unwrap();
         let out = tempfile::tempdir().unwrap();
-        let summary = output::Summary {
-            records_in: 0,
-            kept: 0,
-            removed: 0,
-            rejected: 0,
-            removed_by_stage: Default::default(),
-            clusters: 0,
-            related_pairs: 0,
-            tokens_embedded: 0,
-            model: None,
-            options: DedupOptions::default(),
-            against: None,
-            timings_s: Default::default(),
-        };
+        let summary = output::Summary::new(DedupOptions::default(), None, None);
         let s = output::write_outputs(
             out.path(),
             &run.docs,
@@ -194,4 +181,73 @@ fn kept_jsonl_records_are_byte_for_byte_as_read() {
         assert_eq!(run.report.kept.len(), 1);
         assert_eq!(run.docs[run.report.kept[0]].record.raw, expect.as_bytes());
     }
+}
+
+#[test]
+fn a_copied_passage_is_reported_and_can_be_stripped_without_removing_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let seeds = common::seeds();
+    let passage = seeds[0]
+        .1
+        .lines()
+        .find(|l| l.chars().count() > 60)
+        .unwrap()
+        .to_string();
+    // The passage copied into the body of another report (after its third line).
+    let mut host_lines: Vec<&str> = seeds[3].1.lines().collect();
+    host_lines.insert(3, &passage);
+    let host = host_lines.join("\n");
+    let lines = [
+        serde_json::json!({"id": "s0", "text": seeds[0].1}).to_string(),
+        serde_json::json!({"id": "s3-with-passage", "text": host, "source": "mirror"}).to_string(),
+    ];
+    let path = dir.path().join("in.jsonl");
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    let inputs = vec![path];
+    let job = DedupJob {
+        inputs: &inputs,
+        input: InputOptions::default(),
+        prepare: PrepareOptions::default(),
+        options: DedupOptions::default(),
+        against: None,
+        embedder: Some(common::embedder()),
+    };
+    let run = job.run(&mut |_, _, _, _| {}).unwrap();
+    assert_eq!(
+        run.report.kept,
+        vec![0, 1],
+        "different reports are both kept"
+    );
+    let out = tempfile::tempdir().unwrap();
+    let mut summary = output::Summary::new(DedupOptions::default(), None, None);
+    summary.stripped_repeated_paragraphs = true;
+    let s = output::write_outputs(
+        out.path(),
+        &run.docs,
+        &run.read.rejected,
+        &run.report,
+        summary,
+    )
+    .unwrap();
+    assert_eq!(s.paragraph_duplicates, 1);
+    let pd: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(out.path().join("paragraph_duplicates.jsonl"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    assert_eq!(
+        (pd["id"].as_str(), pd["duplicate_of"].as_str()),
+        (Some("s3-with-passage"), Some("s0"))
+    );
+    let kept = std::fs::read_to_string(out.path().join("kept.jsonl")).unwrap();
+    let kept: Vec<serde_json::Value> = kept
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(kept[0]["text"].as_str(), Some(seeds[0].1.as_str()));
+    let stripped = kept[1]["text"].as_str().unwrap();
+    assert!(!stripped.contains(&passage));
+    assert!(stripped.contains(seeds[3].1.lines().nth(2).unwrap().trim()));
+    assert_eq!(kept[1]["source"], "mirror");
 }

@@ -128,8 +128,9 @@ fn change(seed: u64, op: usize) -> Change {
     let add = ids
         .into_iter()
         .map(|id| {
-            let paragraphs: Vec<Vec<f32>> =
-                (0..rng.below(MAX_PARAGRAPHS + 1)).map(|_| rng.vector()).collect();
+            let paragraphs: Vec<Vec<f32>> = (0..rng.below(MAX_PARAGRAPHS + 1))
+                .map(|_| rng.vector())
+                .collect();
             NewDocument {
                 doc: DocumentEntry {
                     title: Some(format!("title of {id}")),
@@ -186,7 +187,11 @@ fn apply_to_model(model: &mut Model, seed: u64, op: usize) {
 /// Whether the index in `dir` holds exactly `model`; `Err` says how it differs.
 fn compare(index: &Index, model: &Model, rng: &mut Rng) -> Result<(), String> {
     if index.len() != model.len() {
-        return Err(format!("{} live documents, expected {}", index.len(), model.len()));
+        return Err(format!(
+            "{} live documents, expected {}",
+            index.len(),
+            model.len()
+        ));
     }
     let mut live = 0;
     for doc in 0..index.doc_count() as u32 {
@@ -203,7 +208,10 @@ fn compare(index: &Index, model: &Model, rng: &mut Rng) -> Result<(), String> {
         }
         let stored: Vec<&[f32]> = index.paragraph_vectors(doc).collect();
         if stored.len() != paragraphs.len()
-            || stored.iter().zip(paragraphs).any(|(a, b)| *a != b.as_slice())
+            || stored
+                .iter()
+                .zip(paragraphs)
+                .any(|(a, b)| *a != b.as_slice())
         {
             return Err(format!("{id}: paragraph vectors differ"));
         }
@@ -215,7 +223,10 @@ fn compare(index: &Index, model: &Model, rng: &mut Rng) -> Result<(), String> {
         }
     }
     if live != model.len() {
-        return Err(format!("{live} live document numbers, expected {}", model.len()));
+        return Err(format!(
+            "{live} live document numbers, expected {}",
+            model.len()
+        ));
     }
     let ids: Vec<&String> = model.keys().collect();
     for _ in 0..SELF_MATCH_SAMPLES.min(ids.len()) {
@@ -223,12 +234,16 @@ fn compare(index: &Index, model: &Model, rng: &mut Rng) -> Result<(), String> {
         let (article, paragraphs) = &model[id];
         let hit = index.search(article, 1, Level::Article);
         if hit.first().map(|h| h.id.as_str()) != Some(id.as_str()) {
-            return Err(format!("{id}: article search does not find itself: {hit:?}"));
+            return Err(format!(
+                "{id}: article search does not find itself: {hit:?}"
+            ));
         }
         if let Some(p) = paragraphs.first() {
             let hit = index.search(p, 1, Level::Paragraph);
             if hit.first().map(|h| (h.id.as_str(), h.paragraph)) != Some((id.as_str(), Some(0))) {
-                return Err(format!("{id}: paragraph search does not find itself: {hit:?}"));
+                return Err(format!(
+                    "{id}: paragraph search does not find itself: {hit:?}"
+                ));
             }
         }
     }
@@ -376,7 +391,10 @@ fn kill_9_during_commits_leaves_the_old_or_the_new_state() {
         // Leftovers of the killed commit go when the next writer opens; they never pile up.
         drop(Index::open_writer(&dir, Some(&meta())).unwrap());
         let files = file_count(&dir);
-        assert!(files <= MAX_FILES, "change {op}: {files} files in the index directory");
+        assert!(
+            files <= MAX_FILES,
+            "change {op}: {files} files in the index directory"
+        );
     }
     eprintln!(
         "{rounds} changes in {:.1} s: killed before durable {killed_before}, killed after \

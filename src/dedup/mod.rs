@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod minhash;
 pub mod neighbours;
 pub mod output;
+pub mod paragraphs;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;

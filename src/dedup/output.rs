@@ -1,7 +1,9 @@
 //! Writes a dedup run's files: `kept.jsonl` (records byte-for-byte as read),
 //! `duplicates.jsonl`, `clusters.jsonl`, `rejected.jsonl`, `related.jsonl`, `pairs.jsonl`
-//! (every judged pair with its scores: the saved neighbour graph) and `summary.json`,
-//! whose counts add up to the records read.
+//! (every judged pair with its scores: the saved neighbour graph),
+//! `paragraph_duplicates.jsonl` and `summary.json`, whose counts add up to the records read.
+//! With `stripped_repeated_paragraphs`, kept records lose their repeated paragraphs
+//! (otherwise they are written byte for byte as read).
 //!
 //! Each file is written to a temporary name and renamed, so a crash never leaves a
 //! half-written output that looks complete. It decides nothing.
@@ -13,7 +15,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{DedupError, DedupOptions, DedupReport, Original};
+use std::collections::HashMap;
+
+use super::{paragraphs, DedupError, DedupOptions, DedupReport, Original};
 use crate::corpus::PreparedDoc;
 use crate::input::Rejected;
 
@@ -27,11 +31,41 @@ pub struct Summary {
     pub removed_by_stage: std::collections::BTreeMap<String, usize>,
     pub clusters: usize,
     pub related_pairs: usize,
+    /// Paragraphs of kept records that repeat a paragraph of another kept record.
+    pub paragraph_duplicates: usize,
+    /// Whether those paragraphs were cut from the text of `kept.jsonl`.
+    pub stripped_repeated_paragraphs: bool,
     pub tokens_embedded: usize,
     pub model: Option<serde_json::Value>,
     pub options: DedupOptions,
     pub against: Option<String>,
     pub timings_s: std::collections::BTreeMap<String, f64>,
+}
+
+impl Summary {
+    /// A summary to be filled in by [`write_outputs`].
+    pub fn new(
+        options: DedupOptions,
+        model: Option<serde_json::Value>,
+        against: Option<String>,
+    ) -> Summary {
+        Summary {
+            records_in: 0,
+            kept: 0,
+            removed: 0,
+            rejected: 0,
+            removed_by_stage: Default::default(),
+            clusters: 0,
+            related_pairs: 0,
+            paragraph_duplicates: 0,
+            stripped_repeated_paragraphs: false,
+            tokens_embedded: 0,
+            model,
+            options,
+            against,
+            timings_s: Default::default(),
+        }
+    }
 }
 
 struct AtomicFile {
@@ -81,6 +115,31 @@ impl AtomicFile {
     }
 }
 
+/// A kept record with repeated paragraphs cut from its text: JSONL records keep every other
+/// field; text-file records are written as `{"id", "text"}`.
+fn stripped_record(doc: &PreparedDoc, paragraphs: &[usize]) -> Vec<u8> {
+    let text = paragraphs::strip(doc, paragraphs);
+    let mut obj = match serde_json::from_slice::<serde_json::Value>(&doc.record.raw) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    // The text field is the one the record's text came from; find it by value.
+    let field = obj
+        .iter()
+        .find(|(_, v)| v.as_str() == Some(doc.record.text.as_str()))
+        .map(|(k, _)| k.clone())
+        .unwrap_or_else(|| "text".to_string());
+    if !obj.contains_key("id")
+        && !obj
+            .values()
+            .any(|v| v.as_str() == Some(doc.record.id.as_str()))
+    {
+        obj.insert("id".into(), json!(doc.record.id));
+    }
+    obj.insert(field, json!(text));
+    serde_json::to_vec(&obj).unwrap_or_default()
+}
+
 fn original_id(docs: &[PreparedDoc], o: &Original) -> String {
     match o {
         Original::Input(i) => docs[*i].record.id.clone(),
@@ -104,11 +163,36 @@ pub fn write_outputs(
         path: dir.to_path_buf(),
         source,
     })?;
+    let repeated = paragraphs::find(docs, report);
+    let mut strip: HashMap<usize, Vec<usize>> = HashMap::new();
+    if summary.stripped_repeated_paragraphs {
+        for r in &repeated {
+            strip.entry(r.doc).or_default().push(r.paragraph);
+        }
+    }
     let mut kept = AtomicFile::create(dir, "kept.jsonl")?;
     for &i in &report.kept {
-        kept.line(&docs[i].record.raw)?;
+        match strip.get(&i) {
+            Some(ps) => kept.line(&stripped_record(&docs[i], ps))?,
+            None => kept.line(&docs[i].record.raw)?,
+        }
     }
     kept.finish()?;
+
+    let mut pd = AtomicFile::create(dir, "paragraph_duplicates.jsonl")?;
+    for r in &repeated {
+        pd.json(&json!({
+            "id": docs[r.doc].record.id,
+            "paragraph": r.paragraph,
+            "duplicate_of": docs[r.of_doc].record.id,
+            "of_paragraph": r.of_paragraph,
+            "similarity": round(r.similarity),
+            "stage": r.stage,
+            "text": docs[r.doc].paragraphs.get(r.paragraph),
+        }))?;
+    }
+    pd.finish()?;
+    summary.paragraph_duplicates = repeated.len();
 
     let mut dups = AtomicFile::create(dir, "duplicates.jsonl")?;
     for r in &report.removed {
