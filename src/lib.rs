@@ -5,11 +5,12 @@
 //! [`index`] stores vectors and answers nearest-neighbour queries → [`dedup`] builds the
 //! duplicate graph, clusters it and writes outputs. [`cli`] is a thin layer over these.
 
+pub mod bench;
 pub mod clean;
+pub mod corpus;
 pub mod dedup;
+pub mod embed;
 pub mod index;
 pub mod input;
-pub mod model;
-pub mod corpus;
-pub mod embed;
 pub mod jobs;
+pub mod model;

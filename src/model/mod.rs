@@ -6,6 +6,7 @@
 
 pub mod batch;
 pub mod bert;
+pub mod cpu_ops;
 pub mod import;
 pub mod source;
 pub mod tokenize;
