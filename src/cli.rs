@@ -19,11 +19,7 @@ use simdex::jobs::{self, DedupJob, Query};
 use simdex::model::{self, Role};
 
 #[derive(Parser)]
-#[command(
-    name = "simdex",
-    version,
-    about = "Find near-duplicate and related texts in multilingual corpora (scraped Chinese news first), with a local embedding model and an HNSW index."
-)]
+#[command(name = "simdex", version, about = "Find near-duplicate and related texts in multilingual corpora (scraped Chinese news first), with a local embedding model and an HNSW index.")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -427,42 +423,27 @@ fn report_rejects(read: &simdex::input::ReadOutcome) {
 
 fn embed(a: EmbedArgs) -> Result<()> {
     let embedder = load_model(&a.model)?;
-    let (docs, read) =
-        jobs::read_and_prepare(&a.input.inputs, &a.input.options(), &a.input.prepare())?;
+    let (docs, read) = jobs::read_and_prepare(&a.input.inputs, &a.input.options(), &a.input.prepare())?;
     report_rejects(&read);
     let mut w = out_writer(&a.out)?;
     if a.level == EmbedLevel::Raw {
         let texts: Vec<&str> = docs.iter().map(|d| d.record.text.as_str()).collect();
         let vecs = embedder.embed_raw(&texts, a.role)?;
         for (d, v) in docs.iter().zip(vecs) {
-            writeln!(
-                w,
-                "{}",
-                json!({"id": d.record.id, "level": "raw", "vector": v})
-            )?;
+            writeln!(w, "{}", json!({"id": d.record.id, "level": "raw", "vector": v}))?;
         }
     } else {
         let pb = progress_bar("embedding");
         pb.set_length(docs.len() as u64);
         let paragraphs: Vec<Vec<String>> = docs.iter().map(|d| d.paragraphs.clone()).collect();
-        let vecs = simdex::embed::embed_documents(&embedder, &paragraphs, a.role, |d, _| {
-            pb.set_position(d as u64)
-        })?;
+        let vecs = simdex::embed::embed_documents(&embedder, &paragraphs, a.role, |d, _| pb.set_position(d as u64))?;
         pb.finish_and_clear();
         for (d, v) in docs.iter().zip(vecs) {
             if a.level == EmbedLevel::Article {
-                writeln!(
-                    w,
-                    "{}",
-                    json!({"id": d.record.id, "level": "article", "vector": v.article})
-                )?;
+                writeln!(w, "{}", json!({"id": d.record.id, "level": "article", "vector": v.article}))?;
             } else {
                 for (i, p) in v.paragraphs.iter().enumerate() {
-                    writeln!(
-                        w,
-                        "{}",
-                        json!({"id": d.record.id, "level": "paragraph", "paragraph": i, "vector": p})
-                    )?;
+                    writeln!(w, "{}", json!({"id": d.record.id, "level": "paragraph", "paragraph": i, "vector": p}))?;
                 }
             }
         }
@@ -474,20 +455,14 @@ fn embed(a: EmbedArgs) -> Result<()> {
 fn build_or_add(a: IndexBuildArgs, create: bool) -> Result<()> {
     let embedder = load_model(&a.model)?;
     if create && a.index.join("manifest.json").exists() {
-        bail!(
-            "{}: an index already exists here (use `simdex index add`)",
-            a.index.display()
-        );
+        bail!("{}: an index already exists here (use `simdex index add`)", a.index.display());
     }
-    let (docs, read) =
-        jobs::read_and_prepare(&a.input.inputs, &a.input.options(), &a.input.prepare())?;
+    let (docs, read) = jobs::read_and_prepare(&a.input.inputs, &a.input.options(), &a.input.prepare())?;
     report_rejects(&read);
     let pb = progress_bar("embedding");
     pb.set_length(docs.len() as u64);
-    let mut rep = jobs::add_to_index(&a.index, &embedder, &docs, None, create, &mut |d, _| {
-        pb.set_position(d as u64)
-    })
-    .with_context(|| format!("index {}", a.index.display()))?;
+    let mut rep = jobs::add_to_index(&a.index, &embedder, &docs, None, create, &mut |d, _| pb.set_position(d as u64))
+        .with_context(|| format!("index {}", a.index.display()))?;
     pb.finish_and_clear();
     rep.records_in += read.rejected.len();
     rep.rejected = read.rejected.len();
@@ -508,24 +483,21 @@ fn index(c: IndexCommand) -> Result<()> {
         IndexCommand::Build(a) => build_or_add(a, true),
         IndexCommand::Add(a) => build_or_add(a, false),
         IndexCommand::Remove(a) => {
-            let mut w = Index::open_writer(&a.index, None)
-                .with_context(|| format!("index {}", a.index.display()))?;
+            let mut w = Index::open_writer(&a.index, None).with_context(|| format!("index {}", a.index.display()))?;
             let n = w.remove(&a.ids)?;
             w.commit()?;
             println!("{}: {n} of {} ids removed", a.index.display(), a.ids.len());
             Ok(())
         }
         IndexCommand::Compact(a) => {
-            let w = Index::open_writer(&a.index, None)
-                .with_context(|| format!("index {}", a.index.display()))?;
+            let w = Index::open_writer(&a.index, None).with_context(|| format!("index {}", a.index.display()))?;
             w.compact()?;
             let i = Index::open(&a.index, None)?;
             println!("{}: compacted, {} documents", a.index.display(), i.len());
             Ok(())
         }
         IndexCommand::Check(a) => {
-            let report =
-                Index::check(&a.dir).with_context(|| format!("index {}", a.dir.display()))?;
+            let report = Index::check(&a.dir).with_context(|| format!("index {}", a.dir.display()))?;
             println!(
                 "{}: generation {}, {} documents ({} live), {} paragraphs, {} files ({} bytes) checked",
                 a.dir.display(),
@@ -549,8 +521,7 @@ fn index(c: IndexCommand) -> Result<()> {
 }
 
 fn similar(a: SimilarArgs) -> Result<()> {
-    let index =
-        Index::open(&a.index, None).with_context(|| format!("index {}", a.index.display()))?;
+    let index = Index::open(&a.index, None).with_context(|| format!("index {}", a.index.display()))?;
     let query = match (&a.text, &a.file, &a.id) {
         (Some(t), None, None) => Query::Text(t.clone()),
         (None, Some(f), None) => {
@@ -574,58 +545,25 @@ fn similar(a: SimilarArgs) -> Result<()> {
         }
         Query::Id(_) => None,
     };
-    let level = if a.level == LevelArg::Paragraph {
-        Level::Paragraph
-    } else {
-        Level::Article
-    };
-    let hits = jobs::similar(
-        &index,
-        embedder.as_ref(),
-        query,
-        a.k,
-        level,
-        &prepare_options(a.no_clean),
-        &a.thresholds.options(),
-    )?;
+    let level = if a.level == LevelArg::Paragraph { Level::Paragraph } else { Level::Article };
+    let hits = jobs::similar(&index, embedder.as_ref(), query, a.k, level, &prepare_options(a.no_clean), &a.thresholds.options())?;
     if a.json {
         println!("{}", serde_json::to_string(&hits)?);
         return Ok(());
     }
-    println!(
-        "{:>4}  {:>7}  {:<9}  {:<40}  title",
-        "rank", "cosine", "label", "id"
-    );
+    println!("{:>4}  {:>7}  {:<9}  {:<40}  title", "rank", "cosine", "label", "id");
     for (r, h) in hits.iter().enumerate() {
         let id = match h.paragraph {
             Some(p) => format!("{} ¶{p}", h.id),
             None => h.id.clone(),
         };
-        let title: String = h
-            .title
-            .clone()
-            .unwrap_or_default()
-            .chars()
-            .take(40)
-            .collect();
-        println!(
-            "{:>4}  {:>7.4}  {:<9}  {:<40}  {}",
-            r + 1,
-            h.score,
-            h.label,
-            id,
-            title
-        );
+        let title: String = h.title.clone().unwrap_or_default().chars().take(40).collect();
+        println!("{:>4}  {:>7.4}  {:<9}  {:<40}  {}", r + 1, h.score, h.label, id, title);
     }
     Ok(())
 }
 
-fn dedup_options(
-    t: &ThresholdArgs,
-    keep: KeepArg,
-    keep_by: Option<String>,
-    no_semantic: bool,
-) -> DedupOptions {
+fn dedup_options(t: &ThresholdArgs, keep: KeepArg, keep_by: Option<String>, no_semantic: bool) -> DedupOptions {
     let mut o = t.options();
     o.keep = match (keep_by, keep) {
         (Some(f), _) => KeepPolicy::Field(f),
@@ -666,12 +604,7 @@ fn run_dedup_job(
     Ok(run)
 }
 
-fn summary_of(
-    run: &jobs::DedupRun,
-    embedder: Option<&model::Embedder>,
-    options: DedupOptions,
-    against: Option<&Path>,
-) -> Summary {
+fn summary_of(run: &jobs::DedupRun, embedder: Option<&model::Embedder>, options: DedupOptions, against: Option<&Path>) -> Summary {
     Summary {
         records_in: 0,
         kept: 0,
@@ -704,11 +637,7 @@ fn print_summary(s: &Summary, out: &Path) {
 
 fn dedup_cmd(a: DedupArgs) -> Result<()> {
     let options = dedup_options(&a.thresholds, a.keep, a.keep_by.clone(), a.no_semantic);
-    let embedder = if a.no_semantic && a.against.is_none() {
-        None
-    } else {
-        Some(load_model(&a.model)?)
-    };
+    let embedder = if a.no_semantic && a.against.is_none() { None } else { Some(load_model(&a.model)?) };
     let against = match &a.against {
         Some(p) => {
             let meta = embedder.as_ref().map(jobs::index_meta);
@@ -716,12 +645,7 @@ fn dedup_cmd(a: DedupArgs) -> Result<()> {
         }
         None => None,
     };
-    let run = run_dedup_job(
-        &a.input,
-        embedder.as_ref(),
-        against.as_ref(),
-        options.clone(),
-    )?;
+    let run = run_dedup_job(&a.input, embedder.as_ref(), against.as_ref(), options.clone())?;
     if a.dry_run {
         print!("{}", dry_run_report(&run, &options));
         return Ok(());
@@ -738,11 +662,7 @@ fn dedup_cmd(a: DedupArgs) -> Result<()> {
 fn dry_run_report(run: &jobs::DedupRun, o: &DedupOptions) -> String {
     let mut s = String::new();
     let c = &run.report.nearest_cosines;
-    s.push_str(&format!(
-        "nearest-neighbour cosine of {} records (threshold {}):\n",
-        c.len(),
-        o.threshold
-    ));
+    s.push_str(&format!("nearest-neighbour cosine of {} records (threshold {}):\n", c.len(), o.threshold));
     let bins: Vec<f32> = (0..=20).map(|i| 0.80 + 0.01 * i as f32).collect();
     let max = bins
         .windows(2)
@@ -753,47 +673,27 @@ fn dry_run_report(run: &jobs::DedupRun, o: &DedupOptions) -> String {
     let below = c.iter().filter(|&&x| x < 0.80).count();
     s.push_str(&format!("  < 0.80  {below:>6}\n"));
     for w in bins.windows(2) {
-        let n = c
-            .iter()
-            .filter(|&&x| x >= w[0] && (x < w[1] || w[1] >= 1.0))
-            .count();
+        let n = c.iter().filter(|&&x| x >= w[0] && (x < w[1] || w[1] >= 1.0)).count();
         let bar = "#".repeat((n * 40).div_ceil(max));
-        let mark = if o.threshold >= w[0] && o.threshold < w[1] {
-            " <- threshold"
-        } else {
-            ""
-        };
+        let mark = if o.threshold >= w[0] && o.threshold < w[1] { " <- threshold" } else { "" };
         s.push_str(&format!("  {:.2}    {n:>6} {bar}{mark}\n", w[0]));
     }
     let mut near: Vec<&dedup::JudgedPair> = run
         .report
         .pairs
         .iter()
-        .filter(|p| {
-            p.verdict
-                .evidence
-                .cosine
-                .is_some_and(|x| (x - o.threshold).abs() <= 0.02)
-        })
+        .filter(|p| p.verdict.evidence.cosine.is_some_and(|x| (x - o.threshold).abs() <= 0.02))
         .collect();
     near.sort_by(|x, y| {
-        let (a, b) = (
-            x.verdict.evidence.cosine.unwrap_or(0.0),
-            y.verdict.evidence.cosine.unwrap_or(0.0),
-        );
+        let (a, b) = (x.verdict.evidence.cosine.unwrap_or(0.0), y.verdict.evidence.cosine.unwrap_or(0.0));
         b.total_cmp(&a).then((x.a, x.b).cmp(&(y.a, y.b)))
     });
-    s.push_str(&format!(
-        "\n{} judged pairs within ±0.02 of the threshold (up to 20 shown):\n",
-        near.len()
-    ));
+    s.push_str(&format!("\n{} judged pairs within ±0.02 of the threshold (up to 20 shown):\n", near.len()));
     for p in near.iter().take(20) {
         let e = &p.verdict.evidence;
         s.push_str(&format!(
             "  {:<10} cos {:.4}  coverage {:.2}  jaccard {:.3}  containment {:.3}  {} ~ {}\n",
-            p.verdict
-                .duplicate
-                .map_or("-".to_string(), |st| format!("{st:?}").to_lowercase()),
+            p.verdict.duplicate.map_or("-".to_string(), |st| format!("{st:?}").to_lowercase()),
             e.cosine.unwrap_or(0.0),
             e.paragraph_coverage.unwrap_or(0.0),
             e.jaccard.unwrap_or(0.0),
@@ -817,33 +717,15 @@ fn ingest(a: IngestArgs) -> Result<()> {
     let meta = jobs::index_meta(&embedder);
     let create = !a.index.join("manifest.json").exists();
     if create {
-        Index::create(&a.index, meta.clone())
-            .with_context(|| format!("index {}", a.index.display()))?;
+        Index::create(&a.index, meta.clone()).with_context(|| format!("index {}", a.index.display()))?;
     }
-    let index = Index::open(&a.index, Some(&meta))
-        .with_context(|| format!("index {}", a.index.display()))?;
+    let index = Index::open(&a.index, Some(&meta)).with_context(|| format!("index {}", a.index.display()))?;
     let run = run_dedup_job(&a.input, Some(&embedder), Some(&index), options.clone())?;
     drop(index);
-    let kept: Vec<simdex::corpus::PreparedDoc> = run
-        .report
-        .kept
-        .iter()
-        .map(|&i| run.docs[i].clone())
-        .collect();
-    let vectors: Vec<Option<simdex::embed::DocumentVectors>> = run
-        .report
-        .kept
-        .iter()
-        .map(|&i| run.report.vectors[i].clone())
-        .collect();
-    let rep = jobs::add_to_index(
-        &a.index,
-        &embedder,
-        &kept,
-        Some(&vectors),
-        false,
-        &mut |_, _| {},
-    )?;
+    let kept: Vec<simdex::corpus::PreparedDoc> = run.report.kept.iter().map(|&i| run.docs[i].clone()).collect();
+    let vectors: Vec<Option<simdex::embed::DocumentVectors>> =
+        run.report.kept.iter().map(|&i| run.report.vectors[i].clone()).collect();
+    let rep = jobs::add_to_index(&a.index, &embedder, &kept, Some(&vectors), false, &mut |_, _| {})?;
     let summary = summary_of(&run, Some(&embedder), options, Some(&a.index));
     let s = write_outputs(&a.out, &run.docs, &run.read.rejected, &run.report, summary)?;
     print_summary(&s, &a.out);
@@ -861,21 +743,14 @@ fn explain(a: ExplainArgs) -> Result<()> {
     let opts = a.thresholds.options();
     let (da, db) = match &a.index {
         Some(dir) => {
-            let index =
-                Index::open(dir, None).with_context(|| format!("index {}", dir.display()))?;
-            (
-                jobs::indexed_document(&index, &a.a)?,
-                jobs::indexed_document(&index, &a.b)?,
-            )
+            let index = Index::open(dir, None).with_context(|| format!("index {}", dir.display()))?;
+            (jobs::indexed_document(&index, &a.a)?, jobs::indexed_document(&index, &a.b)?)
         }
         None => {
             let embedder = load_model(&a.model)?;
             let (docs, read) = jobs::read_and_prepare(
                 &[PathBuf::from(&a.a), PathBuf::from(&a.b)],
-                &InputOptions {
-                    on_error: OnError::Fail,
-                    ..Default::default()
-                },
+                &InputOptions { on_error: OnError::Fail, ..Default::default() },
                 &prepare_options(a.no_clean),
             )?;
             report_rejects(&read);
@@ -896,13 +771,7 @@ fn explain(a: ExplainArgs) -> Result<()> {
         return Ok(());
     }
     let ev = &e.verdict.evidence;
-    println!(
-        "A: {}  ({} paragraphs)\nB: {}  ({} paragraphs)",
-        e.a.id,
-        e.a.paragraphs.len(),
-        e.b.id,
-        e.b.paragraphs.len()
-    );
+    println!("A: {}  ({} paragraphs)\nB: {}  ({} paragraphs)", e.a.id, e.a.paragraphs.len(), e.b.id, e.b.paragraphs.len());
     println!("decision: {}", e.decision);
     println!(
         "stages: exact {}  |  near-exact: Jaccard {:.3}, containment {:.3}  |  semantic: cosine {:.4}, paragraph coverage {:.2}",
@@ -916,29 +785,15 @@ fn explain(a: ExplainArgs) -> Result<()> {
     let mut pairs = ev.paragraphs.clone();
     pairs.sort_by_key(|p| (p.a, p.b));
     for p in &pairs {
-        let show = |s: Option<&String>| -> String {
-            s.map(|s| s.chars().take(60).collect()).unwrap_or_default()
-        };
-        let mark = if p.cosine >= opts.paragraph_threshold {
-            "="
-        } else {
-            " "
-        };
-        println!(
-            "  {mark} {:.4}  A¶{:<3} {}\n                B¶{:<3} {}",
-            p.cosine,
-            p.a,
-            show(e.a.paragraphs.get(p.a)),
-            p.b,
-            show(e.b.paragraphs.get(p.b))
-        );
+        let show = |s: Option<&String>| -> String { s.map(|s| s.chars().take(60).collect()).unwrap_or_default() };
+        let mark = if p.cosine >= opts.paragraph_threshold { "=" } else { " " };
+        println!("  {mark} {:.4}  A¶{:<3} {}\n                B¶{:<3} {}", p.cosine, p.a, show(e.a.paragraphs.get(p.a)), p.b, show(e.b.paragraphs.get(p.b)));
     }
     Ok(())
 }
 
 fn clean_cmd(a: CleanArgs) -> Result<()> {
-    let (docs, read) =
-        jobs::read_and_prepare(&a.input.inputs, &a.input.options(), &a.input.prepare())?;
+    let (docs, read) = jobs::read_and_prepare(&a.input.inputs, &a.input.options(), &a.input.prepare())?;
     report_rejects(&read);
     let mut w = out_writer(&None)?;
     for d in &docs {
@@ -989,35 +844,23 @@ fn model_cmd(c: ModelCommand) -> Result<()> {
             }
             Ok(())
         }
-        ModelCommand::Import {
-            from,
-            tokenizer,
-            out,
-        } => {
+        ModelCommand::Import { from, tokenizer, out } => {
             let r = model::import::import_e5s1(&from, &tokenizer, &out, model::DEFAULT_MODEL)?;
             println!(
                 "imported {} tensors ({} parameters, {} layers, hidden {}, vocab {}) into {}",
-                r.tensors,
-                r.parameters,
-                r.header.layers,
-                r.header.hidden,
-                r.header.vocab,
-                r.dir.display()
+                r.tensors, r.parameters, r.header.layers, r.header.hidden, r.header.vocab, r.dir.display()
             );
             Ok(())
         }
         ModelCommand::Info(m) => {
             let (e, source) = jobs::load_embedder(m.model.as_deref())?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&json!({
-                    "source": source,
-                    "dir": source.dir(),
-                    "settings": e.settings,
-                    "fingerprint": e.settings.fingerprint(),
-                    "dim": e.dim(),
-                }))?
-            );
+            println!("{}", serde_json::to_string_pretty(&json!({
+                "source": source,
+                "dir": source.dir(),
+                "settings": e.settings,
+                "fingerprint": e.settings.fingerprint(),
+                "dim": e.dim(),
+            }))?);
             Ok(())
         }
     }

@@ -56,10 +56,7 @@ pub fn prepare(records: Vec<Record>, opts: &PrepareOptions) -> Vec<PreparedDoc> 
     let cleaned: Vec<Option<CleanedText>> = match &opts.clean {
         Some(c) => {
             let texts: Vec<&str> = records.iter().map(|r| r.text.as_str()).collect();
-            clean::clean_corpus(&texts, c)
-                .into_iter()
-                .map(Some)
-                .collect()
+            clean::clean_corpus(&texts, c).into_iter().map(Some).collect()
         }
         None => records.iter().map(|_| None).collect(),
     };

@@ -9,13 +9,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::corpus::{prepare, PrepareOptions, PreparedDoc};
-use crate::dedup::{
-    self, doc_view, judge, minhash, DedupOptions, DedupReport, DocView, PairVerdict, Stage,
-};
+use crate::dedup::{self, doc_view, judge, minhash, DedupOptions, DedupReport, DocView, PairVerdict, Stage};
 use crate::embed::{embed_documents, DocumentVectors};
-use crate::index::{
-    DocumentEntry, Index, IndexError, IndexMeta, Level, NewDocument, ParagraphEntry,
-};
+use crate::index::{DocumentEntry, Index, IndexError, IndexMeta, Level, NewDocument, ParagraphEntry};
 use crate::input::{read_inputs, InputOptions, ReadOutcome};
 use crate::model::{resolve_model_dir, Embedder, ModelSource, Role, DEFAULT_MODEL};
 
@@ -68,12 +64,7 @@ pub fn embed_prepared(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<DocumentVectors>, JobError> {
     let paragraphs: Vec<Vec<String>> = docs.iter().map(|d| d.paragraphs.clone()).collect();
-    Ok(embed_documents(
-        embedder,
-        &paragraphs,
-        Role::Passage,
-        progress,
-    )?)
+    Ok(embed_documents(embedder, &paragraphs, Role::Passage, progress)?)
 }
 
 /// A prepared document and its vectors, as the index stores them.
@@ -136,17 +127,12 @@ pub fn add_to_index(
         }
     }
     // Vectors: those given (e.g. by a dedup pass), the rest embedded now.
-    let mut have: Vec<Option<DocumentVectors>> = fresh
-        .iter()
-        .map(|&i| vectors.and_then(|v| v[i].clone()))
-        .collect();
+    let mut have: Vec<Option<DocumentVectors>> =
+        fresh.iter().map(|&i| vectors.and_then(|v| v[i].clone())).collect();
     let missing: Vec<usize> = (0..fresh.len()).filter(|&j| have[j].is_none()).collect();
     let subset: Vec<PreparedDoc> = missing.iter().map(|&j| docs[fresh[j]].clone()).collect();
     let computed = embed_prepared(embedder, &subset, progress)?;
-    let tokens = computed
-        .iter()
-        .map(|v| v.paragraph_tokens.iter().sum::<usize>())
-        .sum();
+    let tokens = computed.iter().map(|v| v.paragraph_tokens.iter().sum::<usize>()).sum();
     for (j, v) in missing.into_iter().zip(computed) {
         have[j] = Some(v);
     }
@@ -208,11 +194,7 @@ fn view_of_indexed<'a>(
     })
 }
 
-fn indexed_shingles(
-    index: &Index,
-    doc: u32,
-    opts: &DedupOptions,
-) -> Result<std::collections::HashSet<u64>, IndexError> {
+fn indexed_shingles(index: &Index, doc: u32, opts: &DedupOptions) -> Result<std::collections::HashSet<u64>, IndexError> {
     let entry = index.document(doc)?;
     let text: Vec<&str> = entry.paragraphs.iter().map(|p| p.text.as_str()).collect();
     Ok(minhash::shingles(&text.join("\n"), &opts.minhash))
@@ -232,10 +214,7 @@ pub fn similar(
     let q = match query {
         Query::Id(id) => {
             let Some((doc, _)) = index.doc_by_id(&id)? else {
-                return Err(JobError::Usage(format!(
-                    "no record with id {id:?} in {}",
-                    index.dir().display()
-                )));
+                return Err(JobError::Usage(format!("no record with id {id:?} in {}", index.dir().display())));
             };
             let entry = index.document(doc)?;
             QueryDoc {
@@ -249,8 +228,7 @@ pub fn similar(
             }
         }
         Query::Text(text) => {
-            let embedder =
-                embedder.ok_or_else(|| JobError::Usage("a text query needs the model".into()))?;
+            let embedder = embedder.ok_or_else(|| JobError::Usage("a text query needs the model".into()))?;
             let docs = prepare(vec![text_record("query", &text)], prep);
             let mut v = embed_prepared(embedder, &docs, &mut |_, _| {})?;
             let (Some(doc), Some(vectors)) = (docs.first(), v.pop()) else {
@@ -275,9 +253,7 @@ pub fn similar(
         let verdict = judge(&mine, &theirs, opts, 0);
         let label = if verdict.duplicate.is_some() {
             "duplicate"
-        } else if verdict.related
-            || (level == Level::Paragraph && hit.score >= opts.related_threshold)
-        {
+        } else if verdict.related || (level == Level::Paragraph && hit.score >= opts.related_threshold) {
             "related"
         } else {
             ""
@@ -339,12 +315,7 @@ pub fn explain_pair(
 ) -> Explanation {
     let sa = minhash::shingles(&a.0.compared_text(), &opts.minhash);
     let sb = minhash::shingles(&b.0.compared_text(), &opts.minhash);
-    let mut verdict = judge(
-        &doc_view(Some(a.1), &sa),
-        &doc_view(Some(b.1), &sb),
-        opts,
-        usize::MAX,
-    );
+    let mut verdict = judge(&doc_view(Some(a.1), &sa), &doc_view(Some(b.1), &sb), opts, usize::MAX);
     let exact = a.0.exact_key == b.0.exact_key;
     if exact {
         verdict.duplicate = Some(Stage::Exact);
@@ -396,32 +367,18 @@ pub fn explain_pair(
 }
 
 /// Rebuilds a prepared document and its vectors from an index entry (for `explain --index`).
-pub fn indexed_document(
-    index: &Index,
-    id: &str,
-) -> Result<(PreparedDoc, DocumentVectors), JobError> {
+pub fn indexed_document(index: &Index, id: &str) -> Result<(PreparedDoc, DocumentVectors), JobError> {
     let Some((doc, entry)) = index.doc_by_id(id)? else {
-        return Err(JobError::Usage(format!(
-            "no record with id {id:?} in {}",
-            index.dir().display()
-        )));
+        return Err(JobError::Usage(format!("no record with id {id:?} in {}", index.dir().display())));
     };
     let paragraphs: Vec<String> = entry.paragraphs.iter().map(|p| p.text.clone()).collect();
-    let key: String = paragraphs
-        .iter()
-        .flat_map(|p| p.chars())
-        .filter(|c| !c.is_whitespace())
-        .collect();
+    let key: String = paragraphs.iter().flat_map(|p| p.chars()).filter(|c| !c.is_whitespace()).collect();
     let mut record = text_record(id, &entry.text);
     record.title = entry.title.clone();
     let prepared = PreparedDoc {
         record,
         cleaned: None,
-        ranges: entry
-            .paragraphs
-            .iter()
-            .map(|p| Some(p.byte_range))
-            .collect(),
+        ranges: entry.paragraphs.iter().map(|p| Some(p.byte_range)).collect(),
         paragraphs,
         exact_key: xxhash_rust::xxh3::xxh3_128(key.as_bytes()),
     };

@@ -7,10 +7,10 @@
 
 pub mod bench;
 pub mod clean;
-pub mod corpus;
 pub mod dedup;
-pub mod embed;
 pub mod index;
 pub mod input;
-pub mod jobs;
 pub mod model;
+pub mod corpus;
+pub mod embed;
+pub mod jobs;

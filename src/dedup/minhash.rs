@@ -138,11 +138,7 @@ pub fn estimate_jaccard(a: &Signature, b: &Signature) -> f32 {
     if a.is_empty() {
         return 0.0;
     }
-    let eq = a
-        .iter()
-        .zip(b)
-        .filter(|(x, y)| x == y && **x != u64::MAX)
-        .count();
+    let eq = a.iter().zip(b).filter(|(x, y)| x == y && **x != u64::MAX).count();
     eq as f32 / a.len() as f32
 }
 
@@ -157,8 +153,7 @@ pub fn lsh_candidates(sigs: &[Signature], cfg: &MinHashConfig) -> Vec<(usize, us
                 continue; // empty text: no shingles, no candidates
             }
             let mut bytes = Vec::with_capacity(rows.len() * 8);
-            rows.iter()
-                .for_each(|r| bytes.extend_from_slice(&r.to_le_bytes()));
+            rows.iter().for_each(|r| bytes.extend_from_slice(&r.to_le_bytes()));
             buckets
                 .entry(xxh3_64_with_seed(&bytes, band as u64))
                 .or_default()

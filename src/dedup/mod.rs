@@ -122,9 +122,7 @@ pub struct DocView<'a> {
 pub fn doc_view<'a>(v: Option<&'a DocumentVectors>, shingles: &'a HashSet<u64>) -> DocView<'a> {
     DocView {
         article: v.map(|v| v.article.as_slice()),
-        paragraphs: v.map_or(Vec::new(), |v| {
-            v.paragraphs.iter().map(|p| p.as_slice()).collect()
-        }),
+        paragraphs: v.map_or(Vec::new(), |v| v.paragraphs.iter().map(|p| p.as_slice()).collect()),
         tokens: v.map_or(Vec::new(), |v| v.paragraph_tokens.clone()),
         shingles,
     }
@@ -189,9 +187,7 @@ pub fn judge(a: &DocView, b: &DocView, opts: &DedupOptions, with_paragraphs: usi
         if jaccard >= opts.jaccard_threshold {
             verdict = Some(Stage::NearExact);
             score = jaccard;
-        } else if containment >= opts.containment_threshold
-            && small >= opts.min_containment_shingles
-        {
+        } else if containment >= opts.containment_threshold && small >= opts.min_containment_shingles {
             verdict = Some(Stage::NearExact);
             score = containment;
         }
@@ -288,13 +284,7 @@ pub struct DedupReport {
 
 fn keep_rank(docs: &[PreparedDoc], keep: &KeepPolicy) -> Vec<usize> {
     let mut order: Vec<usize> = (0..docs.len()).collect();
-    let len = |i: usize| {
-        docs[i]
-            .paragraphs
-            .iter()
-            .map(|p| p.chars().count())
-            .sum::<usize>()
-    };
+    let len = |i: usize| docs[i].paragraphs.iter().map(|p| p.chars().count()).sum::<usize>();
     match keep {
         KeepPolicy::First => {}
         KeepPolicy::Longest => order.sort_by_key(|&i| (std::cmp::Reverse(len(i)), i)),
@@ -368,9 +358,7 @@ pub fn run(
         }
     }
     let reps: Vec<usize> = (0..n).filter(|&i| rep_of[i] == i).collect();
-    report
-        .timings
-        .push(("exact".into(), t.elapsed().as_secs_f64()));
+    report.timings.push(("exact".into(), t.elapsed().as_secs_f64()));
 
     // Shingles of every representative: near-exact stage and evidence for semantic pairs.
     let t = Instant::now();
@@ -388,12 +376,7 @@ pub fn run(
         for (x, y) in minhash::lsh_candidates(&sigs, &opts.minhash) {
             let (a, b) = (reps[x], reps[y]);
             judged.insert((a, b));
-            let v = judge(
-                &doc_view(None, &shingles[a]),
-                &doc_view(None, &shingles[b]),
-                opts,
-                0,
-            );
+            let v = judge(&doc_view(None, &shingles[a]), &doc_view(None, &shingles[b]), opts, 0);
             if let Some(stage) = v.duplicate {
                 edges.push(DuplicateEdge {
                     a,
@@ -406,24 +389,18 @@ pub fn run(
             report.pairs.push(JudgedPair { a, b, verdict: v });
         }
     }
-    report
-        .timings
-        .push(("near_exact".into(), t.elapsed().as_secs_f64()));
+    report.timings.push(("near_exact".into(), t.elapsed().as_secs_f64()));
 
     // Stage 3: embeddings of the representatives, neighbours, paragraph evidence.
     let mut vectors: Vec<Option<DocumentVectors>> = vec![None; n];
     if let Some(embedder) = embedder.filter(|_| opts.stages.semantic || against.is_some()) {
         let t = Instant::now();
-        let paragraphs: Vec<Vec<String>> =
-            reps.iter().map(|&i| docs[i].paragraphs.clone()).collect();
+        let paragraphs: Vec<Vec<String>> = reps.iter().map(|&i| docs[i].paragraphs.clone()).collect();
         let total = reps.len();
         let vecs = embed_documents(embedder, &paragraphs, Role::Passage, |d, tok| {
             progress("embedding", d, total, tok)
         })?;
-        report.tokens = vecs
-            .iter()
-            .map(|v| v.paragraph_tokens.iter().sum::<usize>())
-            .sum();
+        report.tokens = vecs.iter().map(|v| v.paragraph_tokens.iter().sum::<usize>()).sum();
         for (&i, v) in reps.iter().zip(vecs) {
             vectors[i] = Some(v);
         }
@@ -432,18 +409,12 @@ pub fn run(
                 vectors[i] = vectors[rep_of[i]].clone();
             }
         }
-        report
-            .timings
-            .push(("embedding".into(), t.elapsed().as_secs_f64()));
+        report.timings.push(("embedding".into(), t.elapsed().as_secs_f64()));
 
         let t = Instant::now();
         let arts: Vec<&[f32]> = reps
             .iter()
-            .map(|&i| {
-                vectors[i]
-                    .as_ref()
-                    .map_or(&[][..], |v| v.article.as_slice())
-            })
+            .map(|&i| vectors[i].as_ref().map_or(&[][..], |v| v.article.as_slice()))
             .collect();
         let nn = neighbours::nearest(&arts, opts.neighbours)?;
         for (x, list) in nn.iter().enumerate() {
@@ -476,9 +447,7 @@ pub fn run(
                 report.pairs.push(JudgedPair { a, b, verdict: v });
             }
         }
-        report
-            .timings
-            .push(("semantic".into(), t.elapsed().as_secs_f64()));
+        report.timings.push(("semantic".into(), t.elapsed().as_secs_f64()));
     }
 
     // Against an index: records that duplicate an indexed record are removed first.
@@ -486,21 +455,14 @@ pub fn run(
     if let Some(index) = against {
         let t = Instant::now();
         for &i in &reps {
-            let Some(v) = vectors[i].as_ref() else {
-                continue;
-            };
+            let Some(v) = vectors[i].as_ref() else { continue };
             let mut best: Option<(PairVerdict, String)> = None;
             for hit in index.search(&v.article, opts.neighbours, Level::Article) {
                 if hit.score < opts.threshold.min(opts.related_threshold) {
                     continue;
                 }
                 let entry = index.document(hit.doc)?;
-                let text: String = entry
-                    .paragraphs
-                    .iter()
-                    .map(|p| p.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n");
+                let text: String = entry.paragraphs.iter().map(|p| p.text.as_str()).collect::<Vec<_>>().join("\n");
                 let their_shingles = minhash::shingles(&text, &opts.minhash);
                 let theirs = DocView {
                     article: Some(index.article_vector(hit.doc)),
@@ -508,12 +470,7 @@ pub fn run(
                     tokens: entry.paragraphs.iter().map(|p| p.tokens).collect(),
                     shingles: &their_shingles,
                 };
-                let verdict = judge(
-                    &doc_view(vectors[i].as_ref(), &shingles[i]),
-                    &theirs,
-                    opts,
-                    EVIDENCE_PARAGRAPHS,
-                );
+                let verdict = judge(&doc_view(vectors[i].as_ref(), &shingles[i]), &theirs, opts, EVIDENCE_PARAGRAPHS);
                 if verdict.duplicate.is_some()
                     && best.as_ref().is_none_or(|(b, _)| verdict.score > b.score)
                 {
@@ -537,9 +494,7 @@ pub fn run(
                 }
             }
         }
-        report
-            .timings
-            .push(("against_index".into(), t.elapsed().as_secs_f64()));
+        report.timings.push(("against_index".into(), t.elapsed().as_secs_f64()));
     }
 
     // Clustering among the records not already removed against the index.
@@ -573,9 +528,7 @@ pub fn run(
         report.clusters.push(ClusterSummary {
             cluster: name,
             kept: Original::Input(c.kept),
-            members: std::iter::once(c.kept)
-                .chain(c.members.iter().map(|m| m.0))
-                .collect(),
+            members: std::iter::once(c.kept).chain(c.members.iter().map(|m| m.0)).collect(),
         });
     }
     let mut ids: Vec<_> = index_clusters.into_iter().collect();

@@ -37,10 +37,7 @@ fn exact(vectors: &[&[f32]], k: usize) -> Result<Vec<Vec<(usize, f32)>>, candle_
     let mut out = Vec::with_capacity(n);
     for start in (0..n).step_by(EXACT_BLOCK_ROWS) {
         let rows = EXACT_BLOCK_ROWS.min(n - start);
-        let scores = all
-            .narrow(0, start, rows)?
-            .matmul(&all_t)?
-            .to_vec2::<f32>()?;
+        let scores = all.narrow(0, start, rows)?.matmul(&all_t)?.to_vec2::<f32>()?;
         for (r, row) in scores.into_iter().enumerate() {
             let me = start + r;
             let mut cand: Vec<(usize, f32)> = row

@@ -169,11 +169,7 @@ pub fn write_outputs(
     summary.clusters = report.clusters.len();
     summary.related_pairs = report.related.len();
     summary.tokens_embedded = report.tokens;
-    summary.removed_by_stage = report
-        .stage_counts
-        .iter()
-        .map(|(k, v)| (k.clone(), *v))
-        .collect();
+    summary.removed_by_stage = report.stage_counts.iter().map(|(k, v)| (k.clone(), *v)).collect();
     summary.timings_s = report.timings.iter().cloned().collect();
     let mut s = AtomicFile::create(dir, "summary.json")?;
     let bytes = serde_json::to_vec_pretty(&summary).unwrap_or_default();

@@ -77,8 +77,8 @@ pub(crate) fn build_level(
             let io = io; // moved in, so the closure is FnOnce and the borrow may escape
             io.load_hnsw::<f32, CosineDistance>()
         }))
-        .map_err(|_| graph_error("hnsw_rs panicked while loading the previous graph".into()))?
-        .map_err(|e| graph_error(format!("cannot load the previous graph: {e}")))?,
+            .map_err(|_| graph_error("hnsw_rs panicked while loading the previous graph".into()))?
+            .map_err(|e| graph_error(format!("cannot load the previous graph: {e}")))?,
         None => Hnsw::new(
             settings.max_nb_connection,
             total.max(1),
@@ -173,12 +173,7 @@ fn write_flat(
         layer.sort_by_key(|(id, _)| *id);
     }
     if let Some(base) = per_layer.first() {
-        if base.len() != n
-            || base
-                .iter()
-                .enumerate()
-                .any(|(i, (id, _))| *id as usize != i)
-        {
+        if base.len() != n || base.iter().enumerate().any(|(i, (id, _))| *id as usize != i) {
             return Err(bad("layer 0 does not hold every point once".into()));
         }
     }
@@ -251,10 +246,7 @@ impl FlatGraph {
         let layer_count = field(1)? as usize;
         let entry = field(2)?;
         if n != expected_points {
-            return Err(corrupt(
-                &path,
-                format!("graph holds {n} points, expected {expected_points}"),
-            ));
+            return Err(corrupt(&path, format!("graph holds {n} points, expected {expected_points}")));
         }
         if layer_count > 64 || (n > 0) != (layer_count > 0) || (n > 0 && entry >= n as u64) {
             return Err(corrupt(&path, "implausible header"));
@@ -291,29 +283,16 @@ impl FlatGraph {
         };
         let words = graph.file.as_u32s()?;
         if words.len() != at {
-            return Err(corrupt(
-                &path,
-                format!("holds {} words, the header implies {at}", words.len()),
-            ));
+            return Err(corrupt(&path, format!("holds {} words, the header implies {at}", words.len())));
         }
         for l in 1..graph.layers.len() {
             let ids = graph.layer_ids(words, l);
-            if ids.windows(2).any(|w| w[0] >= w[1])
-                || ids.last().is_some_and(|&id| id as usize >= n)
-            {
-                return Err(corrupt(
-                    &path,
-                    format!("node ids of layer {l} are out of order"),
-                ));
+            if ids.windows(2).any(|w| w[0] >= w[1]) || ids.last().is_some_and(|&id| id as usize >= n) {
+                return Err(corrupt(&path, format!("node ids of layer {l} are out of order")));
             }
         }
         if let Some(top) = graph.layers.len().checked_sub(1) {
-            if top > 0
-                && graph
-                    .layer_ids(words, top)
-                    .binary_search(&graph.entry)
-                    .is_err()
-            {
+            if top > 0 && graph.layer_ids(words, top).binary_search(&graph.entry).is_err() {
                 return Err(corrupt(&path, "entry point is not in the top layer"));
             }
         }
@@ -322,9 +301,7 @@ impl FlatGraph {
 
     fn layer_ids<'w>(&self, words: &'w [u32], l: usize) -> &'w [u32] {
         let layer = &self.layers[l];
-        words
-            .get(layer.ids_at..layer.ids_at + layer.nodes)
-            .unwrap_or(&[])
+        words.get(layer.ids_at..layer.ids_at + layer.nodes).unwrap_or(&[])
     }
 
     fn neighbours<'w>(&self, words: &'w [u32], l: usize, node: u32) -> &'w [u32] {
@@ -341,10 +318,7 @@ impl FlatGraph {
         };
         let start = layer.neighbours_at + row * layer.stride;
         let list = words.get(start..start + layer.stride).unwrap_or(&[]);
-        let len = list
-            .iter()
-            .position(|&x| x == NO_NEIGHBOUR)
-            .unwrap_or(list.len());
+        let len = list.iter().position(|&x| x == NO_NEIGHBOUR).unwrap_or(list.len());
         &list[..len]
     }
 
@@ -355,14 +329,8 @@ impl FlatGraph {
             let all = words
                 .get(layer.neighbours_at..layer.neighbours_at + layer.nodes * layer.stride)
                 .unwrap_or(&[]);
-            if let Some(bad) = all
-                .iter()
-                .find(|&&x| x != NO_NEIGHBOUR && x as usize >= self.n)
-            {
-                return Err(corrupt(
-                    self.file.path(),
-                    format!("layer {l} names point {bad}, beyond {}", self.n),
-                ));
+            if let Some(bad) = all.iter().find(|&&x| x != NO_NEIGHBOUR && x as usize >= self.n) {
+                return Err(corrupt(self.file.path(), format!("layer {l} names point {bad}, beyond {}", self.n)));
             }
         }
         Ok(())

@@ -457,13 +457,7 @@ impl Index {
         match level {
             Level::Article => self
                 .article_graph
-                .search(
-                    query,
-                    k,
-                    self.ef_search,
-                    &self.article_vectors,
-                    &is_dead_doc,
-                )
+                .search(query, k, self.ef_search, &self.article_vectors, &is_dead_doc)
                 .into_iter()
                 .map(|(doc, score)| Hit {
                     doc,
@@ -515,11 +509,7 @@ fn check_meta(dir: &Path, found: &IndexMeta, expect: Option<&IndexMeta>) -> Resu
         ));
     }
     if expect.dim != found.dim {
-        return Err(mismatch(
-            "dimension",
-            expect.dim.to_string(),
-            found.dim.to_string(),
-        ));
+        return Err(mismatch("dimension", expect.dim.to_string(), found.dim.to_string()));
     }
     Ok(())
 }
@@ -587,16 +577,11 @@ impl IndexWriter {
         }
         for v in std::iter::once(&doc.article_vector).chain(&doc.paragraph_vectors) {
             if v.len() != dim {
-                return Err(invalid(format!(
-                    "vector of {} dimensions, the index has {dim}",
-                    v.len()
-                )));
+                return Err(invalid(format!("vector of {} dimensions, the index has {dim}", v.len())));
             }
             let norm = vectors::dot(v, v).sqrt();
             if !norm.is_finite() || (norm - 1.0).abs() > NORM_TOLERANCE {
-                return Err(invalid(format!(
-                    "vector is not L2-normalised (norm {norm})"
-                )));
+                return Err(invalid(format!("vector is not L2-normalised (norm {norm})")));
             }
         }
         Ok(())
@@ -724,12 +709,11 @@ impl GenerationPlan<'_> {
                 }
                 Source::New(i) => {
                     let new = &self.new[i];
-                    let json =
-                        serde_json::to_vec(&new.doc).map_err(|e| IndexError::InvalidDocument {
-                            path: dir.to_path_buf(),
-                            id: new.doc.id.clone(),
-                            reason: e.to_string(),
-                        })?;
+                    let json = serde_json::to_vec(&new.doc).map_err(|e| IndexError::InvalidDocument {
+                        path: dir.to_path_buf(),
+                        id: new.doc.id.clone(),
+                        reason: e.to_string(),
+                    })?;
                     docs.push(&json)?;
                     ids.push(new.doc.id.as_bytes())?;
                     write_vector(&mut articles, &new.article_vector)?;
@@ -785,21 +769,13 @@ impl GenerationPlan<'_> {
             levels
         {
             // The graph is fed from the vector file just written, mapped.
-            let vectors = VectorFile::open(
-                MappedFile::open(dir, &vector_entry, generation)?,
-                dim,
-                total,
-            )?;
+            let vectors = VectorFile::open(MappedFile::open(dir, &vector_entry, generation)?, dim, total)?;
             let previous = if self.incremental {
                 self.previous.file(hnsw_graph_role)
             } else {
                 None
             };
-            let first_new = if previous.is_some() {
-                base_len.unwrap_or(0)
-            } else {
-                0
-            };
+            let first_new = if previous.is_some() { base_len.unwrap_or(0) } else { 0 };
             let built = build_level(
                 dir,
                 previous,

@@ -51,24 +51,14 @@ impl RecordTable {
         let mut previous = 0u64;
         for i in 0..=count {
             let offset = table.offset(i);
-            let ok = if i == 0 {
-                offset == 0
-            } else {
-                offset >= previous
-            };
+            let ok = if i == 0 { offset == 0 } else { offset >= previous };
             if !ok || offset > payload_len as u64 {
-                return Err(corrupt(
-                    table.file.path(),
-                    format!("offset {i} is out of order"),
-                ));
+                return Err(corrupt(table.file.path(), format!("offset {i} is out of order")));
             }
             previous = offset;
         }
         if previous != payload_len as u64 {
-            return Err(corrupt(
-                table.file.path(),
-                "last offset is not the payload end",
-            ));
+            return Err(corrupt(table.file.path(), "last offset is not the payload end"));
         }
         Ok(table)
     }

@@ -174,16 +174,8 @@ fn two_batches_match_one_batch() {
     let queries = random_vectors(100, DIM, 7);
     let mut same = 0;
     for q in &queries {
-        let a: Vec<u32> = index_one
-            .search(q, 10, Level::Article)
-            .iter()
-            .map(|h| h.doc)
-            .collect();
-        let b: Vec<u32> = index_two
-            .search(q, 10, Level::Article)
-            .iter()
-            .map(|h| h.doc)
-            .collect();
+        let a: Vec<u32> = index_one.search(q, 10, Level::Article).iter().map(|h| h.doc).collect();
+        let b: Vec<u32> = index_two.search(q, 10, Level::Article).iter().map(|h| h.doc).collect();
         same += usize::from(a == b);
     }
     assert!(same >= 95, "only {same} of 100 queries agree");
@@ -219,10 +211,7 @@ fn remove_and_compact() {
         for level in [Level::Article, Level::Paragraph] {
             let hits = index.search(v, 10, level);
             assert_eq!(hits.len(), 10);
-            assert!(
-                hits.iter().all(|h| h.doc % 2 == 1),
-                "a removed document was found"
-            );
+            assert!(hits.iter().all(|h| h.doc % 2 == 1), "a removed document was found");
         }
     }
     assert!(Index::check(dir.path()).unwrap().is_healthy());
@@ -231,10 +220,7 @@ fn remove_and_compact() {
     let mut w = Index::open_writer(dir.path(), None).unwrap();
     w.add(docs_from(&vectors[..1], 0)).unwrap();
     w.commit().unwrap();
-    Index::open_writer(dir.path(), None)
-        .unwrap()
-        .compact()
-        .unwrap();
+    Index::open_writer(dir.path(), None).unwrap().compact().unwrap();
     let index = Index::open(dir.path(), None).unwrap();
     assert_eq!((index.len(), index.doc_count()), (201, 201));
     let hits = index.search(&vectors[3], 1, Level::Article);
@@ -246,10 +232,7 @@ fn remove_and_compact() {
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert!(
-        names.iter().all(|n| !n.starts_with("g000001.")),
-        "old generation left: {names:?}"
-    );
+    assert!(names.iter().all(|n| !n.starts_with("g000001.")), "old generation left: {names:?}");
 }
 
 #[test]
@@ -264,13 +247,9 @@ fn add_checks() {
     let short = w.add(vec![new_doc("x", vec![1.0; 3], vec![])]);
     assert!(matches!(short, Err(IndexError::InvalidDocument { .. })));
     let unnormalised = w.add(vec![new_doc("y", vec![1.0; DIM], vec![])]);
-    assert!(matches!(
-        unnormalised,
-        Err(IndexError::InvalidDocument { .. })
-    ));
+    assert!(matches!(unnormalised, Err(IndexError::InvalidDocument { .. })));
     // Paragraph-less documents are fine and are found at article level only.
-    w.add(vec![new_doc("z", vectors[0].clone(), vec![])])
-        .unwrap();
+    w.add(vec![new_doc("z", vectors[0].clone(), vec![])]).unwrap();
     w.commit().unwrap();
     let index = Index::open(dir.path(), None).unwrap();
     assert_eq!(index.paragraph_vectors(10).count(), 0);
@@ -289,9 +268,7 @@ fn create_twice_and_second_writer_fail() {
     ));
     let empty = Index::open(dir.path(), None).unwrap();
     assert!(empty.is_empty());
-    assert!(empty
-        .search(&random_vectors(1, DIM, 1)[0], 5, Level::Article)
-        .is_empty());
+    assert!(empty.search(&random_vectors(1, DIM, 1)[0], 5, Level::Article).is_empty());
     let _w = Index::open_writer(dir.path(), None).unwrap();
     match Index::open_writer(dir.path(), None) {
         Err(e @ IndexError::Locked { pid, .. }) => {
@@ -316,10 +293,7 @@ fn meta_mismatch_and_newer_format() {
     ));
     assert!(matches!(
         Index::open_writer(dir.path(), Some(&meta(DIM + 1))),
-        Err(IndexError::MetaMismatch {
-            field: "dimension",
-            ..
-        })
+        Err(IndexError::MetaMismatch { field: "dimension", .. })
     ));
     let mut m = manifest::Manifest::read(dir.path()).unwrap();
     m.format_version = FORMAT_VERSION + 1;
@@ -361,38 +335,19 @@ fn check_and_open_detect_truncation_flips_and_missing_files() {
         // Truncated: open and check both fail, naming the file.
         let (dir, path) = small_index(r);
         let len = std::fs::metadata(&path).unwrap().len();
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_len(len / 2)
-            .unwrap();
+        std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(len / 2).unwrap();
         let report = Index::check(dir.path()).unwrap();
-        assert!(
-            matches!(report.problems[..], [IndexError::SizeMismatch { .. }]),
-            "{r}"
-        );
-        assert!(report.problems[0]
-            .to_string()
-            .contains(path.to_str().unwrap()));
-        assert!(matches!(
-            Index::open(dir.path(), None),
-            Err(IndexError::SizeMismatch { .. })
-        ));
+        assert!(matches!(report.problems[..], [IndexError::SizeMismatch { .. }]), "{r}");
+        assert!(report.problems[0].to_string().contains(path.to_str().unwrap()));
+        assert!(matches!(Index::open(dir.path(), None), Err(IndexError::SizeMismatch { .. })));
         assert!(Index::open_writer(dir.path(), None).is_err());
 
         // Missing.
         let (dir, path) = small_index(r);
         std::fs::remove_file(&path).unwrap();
         let report = Index::check(dir.path()).unwrap();
-        assert!(
-            matches!(report.problems[..], [IndexError::MissingFile { .. }]),
-            "{r}"
-        );
-        assert!(matches!(
-            Index::open(dir.path(), None),
-            Err(IndexError::MissingFile { .. })
-        ));
+        assert!(matches!(report.problems[..], [IndexError::MissingFile { .. }]), "{r}");
+        assert!(matches!(Index::open(dir.path(), None), Err(IndexError::MissingFile { .. })));
 
         // A flipped byte: check finds it; open does not panic; the writer refuses to build on it.
         let (dir, path) = small_index(r);
@@ -401,10 +356,7 @@ fn check_and_open_detect_truncation_flips_and_missing_files() {
         bytes[at] ^= 0x5a;
         std::fs::write(&path, &bytes).unwrap();
         let report = Index::check(dir.path()).unwrap();
-        assert!(
-            matches!(report.problems[..], [IndexError::ChecksumMismatch { .. }]),
-            "{r}"
-        );
+        assert!(matches!(report.problems[..], [IndexError::ChecksumMismatch { .. }]), "{r}");
         if let Ok(index) = Index::open(dir.path(), None) {
             let q = random_vectors(1, DIM, 12);
             let _ = index.search(&q[0], 10, Level::Article);
@@ -423,10 +375,7 @@ fn check_and_open_detect_truncation_flips_and_missing_files() {
     let at = bytes.len() - 10;
     bytes[at] ^= 1;
     std::fs::write(&path, &bytes).unwrap();
-    assert!(matches!(
-        Index::open(dir.path(), None),
-        Err(IndexError::ChecksumMismatch { .. })
-    ));
+    assert!(matches!(Index::open(dir.path(), None), Err(IndexError::ChecksumMismatch { .. })));
     assert!(Index::check(dir.path()).is_err());
 }
 
@@ -443,10 +392,7 @@ fn interrupted_commit_leaves_old_state() {
     let plan = GenerationPlan {
         previous: &w.base.manifest,
         base: Some(&w.base),
-        sources: (0..100)
-            .map(Source::Base)
-            .chain((0..10).map(Source::New))
-            .collect(),
+        sources: (0..100).map(Source::Base).chain((0..10).map(Source::New)).collect(),
         new: &w.pending,
         tombstones: Tombstones::new(110),
         incremental: true,
@@ -454,20 +400,9 @@ fn interrupted_commit_leaves_old_state() {
     plan.write(dir.path(), before.generation + 1).unwrap();
     drop(w);
     // ...and a half-written manifest and a truncated file of the new generation.
-    std::fs::write(
-        dir.path().join("MANIFEST.tmp.999"),
-        b"simdex-index crc32=0\n{",
-    )
-    .unwrap();
-    let stray = dir
-        .path()
-        .join(generation_file_name(before.generation + 1, role::DOCS));
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&stray)
-        .unwrap()
-        .set_len(3)
-        .unwrap();
+    std::fs::write(dir.path().join("MANIFEST.tmp.999"), b"simdex-index crc32=0\n{").unwrap();
+    let stray = dir.path().join(generation_file_name(before.generation + 1, role::DOCS));
+    std::fs::OpenOptions::new().write(true).open(&stray).unwrap().set_len(3).unwrap();
 
     let index = Index::open(dir.path(), None).unwrap();
     assert_eq!((index.len(), index.generation()), (100, before.generation));

@@ -11,9 +11,7 @@ use super::error::{corrupt, io_err, IndexError};
 use super::manifest::{verify_file, FileEntry, FileSink};
 
 #[cfg(not(target_endian = "little"))]
-compile_error!(
-    "simdex's index files are little-endian and mapped as-is: big-endian targets are not supported"
-);
+compile_error!("simdex's index files are little-endian and mapped as-is: big-endian targets are not supported");
 
 const F32_BYTES: usize = std::mem::size_of::<f32>();
 
@@ -121,9 +119,9 @@ impl VectorFile {
     pub fn get(&self, i: usize) -> &[f32] {
         let all = self.all().unwrap_or(&[]);
         let start = i.saturating_mul(self.dim);
-        all.get(start..start.saturating_add(self.dim))
-            .unwrap_or(&[])
+        all.get(start..start.saturating_add(self.dim)).unwrap_or(&[])
     }
+
 }
 
 /// Appends vectors to a file being written, as little-endian f32.

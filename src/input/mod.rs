@@ -207,13 +207,7 @@ fn read_file(
         );
     }
     if decoded.text.trim().is_empty() {
-        return reject(
-            out,
-            opts,
-            location,
-            Some(name.to_string()),
-            "empty text".into(),
-        );
+        return reject(out, opts, location, Some(name.to_string()), "empty text".into());
     }
     let raw = serde_json::to_vec(&serde_json::json!({"id": name, "text": decoded.text}))
         .unwrap_or_default();
@@ -288,10 +282,7 @@ type Parsed = (
     serde_json::Map<String, serde_json::Value>,
 );
 
-fn parse_jsonl_record(
-    line: &[u8],
-    opts: &InputOptions,
-) -> Result<Parsed, (Option<String>, String)> {
+fn parse_jsonl_record(line: &[u8], opts: &InputOptions) -> Result<Parsed, (Option<String>, String)> {
     let text = std::str::from_utf8(line).map_err(|e| {
         (
             None,
@@ -309,11 +300,7 @@ fn parse_jsonl_record(
         Some(other) => {
             return Err((
                 None,
-                format!(
-                    "field \"{}\" must be a string or number, found {}",
-                    opts.id_field,
-                    kind(other)
-                ),
+                format!("field \"{}\" must be a string or number, found {}", opts.id_field, kind(other)),
             ))
         }
         None => return Err((None, format!("missing field \"{}\"", opts.id_field))),
@@ -323,11 +310,7 @@ fn parse_jsonl_record(
         Some(other) => {
             return Err((
                 Some(id),
-                format!(
-                    "field \"{}\" must be a string, found {}",
-                    opts.text_field,
-                    kind(other)
-                ),
+                format!("field \"{}\" must be a string, found {}", opts.text_field, kind(other)),
             ))
         }
         None => return Err((Some(id), format!("missing field \"{}\"", opts.text_field))),
@@ -401,13 +384,8 @@ mod tests {
             ..Default::default()
         };
         let mut out = ReadOutcome::default();
-        let err = read_jsonl_bytes(
-            "x.jsonl",
-            b"{\"id\":1,\"text\":\"ok\"}\n[1]\n",
-            &opts,
-            &mut out,
-        )
-        .unwrap_err();
+        let err = read_jsonl_bytes("x.jsonl", b"{\"id\":1,\"text\":\"ok\"}\n[1]\n", &opts, &mut out)
+            .unwrap_err();
         assert_eq!(err.to_string(), "x.jsonl:2: not a JSON object");
     }
 }

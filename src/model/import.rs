@@ -185,12 +185,9 @@ fn dequantize(path: &Path, e: &TensorEntry, bytes: &[u8]) -> Result<Vec<f32>, Mo
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect());
     }
-    if e.elements % Q4_BLOCK_LEN != 0 || data.len() != e.elements / Q4_BLOCK_LEN * Q4_BLOCK_BYTES {
-        return Err(bad(format!(
-            "{} bytes for {} Q4_0 weights",
-            data.len(),
-            e.elements
-        )));
+    if e.elements % Q4_BLOCK_LEN != 0 || data.len() != e.elements / Q4_BLOCK_LEN * Q4_BLOCK_BYTES
+    {
+        return Err(bad(format!("{} bytes for {} Q4_0 weights", data.len(), e.elements)));
     }
     let mut out = vec![0f32; e.elements];
     for (block, dst) in data
@@ -289,11 +286,7 @@ pub fn import_e5s1(
         if shape.iter().product::<usize>() != values.len() {
             return Err(ModelError::BadModelFile {
                 path: model_file.to_path_buf(),
-                msg: format!(
-                    "tensor {} has {} elements, expected {shape:?}",
-                    e.name,
-                    values.len()
-                ),
+                msg: format!("tensor {} has {} elements, expected {shape:?}", e.name, values.len()),
             });
         }
         parameters += values.len();

@@ -23,20 +23,14 @@ pub enum ModelSource {
     Explicit(PathBuf),
     Environment(PathBuf),
     ProjectFolder(PathBuf),
-    Hub {
-        repo: String,
-        revision: String,
-        dir: PathBuf,
-    },
+    Hub { repo: String, revision: String, dir: PathBuf },
 }
 
 impl ModelSource {
     /// The resolved folder.
     pub fn dir(&self) -> &Path {
         match self {
-            ModelSource::Explicit(p)
-            | ModelSource::Environment(p)
-            | ModelSource::ProjectFolder(p) => p,
+            ModelSource::Explicit(p) | ModelSource::Environment(p) | ModelSource::ProjectFolder(p) => p,
             ModelSource::Hub { dir, .. } => dir,
         }
     }
@@ -117,9 +111,9 @@ fn from_hub(repo: &str, revision: &str, offline: bool) -> Result<ModelSource, Mo
         let cached = cache.repo(hub_repo);
         let mut dir = None;
         for f in MODEL_FILES {
-            let p = cached.get(f).ok_or_else(|| {
-                ModelError::Hub(format!("HF_HUB_OFFLINE is set and {f} is not cached"))
-            })?;
+            let p = cached
+                .get(f)
+                .ok_or_else(|| ModelError::Hub(format!("HF_HUB_OFFLINE is set and {f} is not cached")))?;
             dir = p.parent().map(Path::to_path_buf);
         }
         let dir = dir.ok_or_else(|| ModelError::Hub("empty cache entry".into()))?;
