@@ -22,6 +22,9 @@ fn main() -> Result<()> {
     let text = std::fs::read_to_string(&args[2]).with_context(|| args[2].clone())?;
     let mut worst = (f32::INFINITY, 0usize);
     let mut n = 0;
+    // Each text alone, then all texts of a role in one call (packed batches of many lengths).
+    let mut by_role: Vec<(Role, Vec<(usize, String, Vec<f32>)>)> =
+        vec![(Role::Query, Vec::new()), (Role::Passage, Vec::new())];
     for (i, line) in text
         .lines()
         .enumerate()
@@ -42,6 +45,18 @@ fn main() -> Result<()> {
             worst = (c, i + 1);
         }
         n += 1;
+        let slot = if role == Role::Query { 0 } else { 1 };
+        by_role[slot].1.push((i + 1, t.to_string(), reference));
+    }
+    for (role, items) in &by_role {
+        let texts: Vec<&str> = items.iter().map(|(_, t, _)| t.as_str()).collect();
+        let got = embedder.embed_raw(&texts, *role)?;
+        for ((line, _, reference), v) in items.iter().zip(&got) {
+            let c = cosine(v, reference);
+            if c < worst.0 {
+                worst = (c, *line);
+            }
+        }
     }
     println!(
         "fidelity: {n} references, worst cosine {:.7} (line {})",
