@@ -50,6 +50,31 @@ enum Command {
     /// Fetch, import or describe the embedding model.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Embedding throughput in tokens/s on given texts (compare with peer_embed.py), and
+    /// the GFLOP/s of a reference matmul on this machine.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    /// JSONL (or .jsonl.gz) with a text field, or plain text with --field "".
+    #[arg(long)]
+    input: PathBuf,
+    #[arg(long, default_value = "text")]
+    field: String,
+    #[arg(long, default_value = "passage: ")]
+    prefix: String,
+    /// Truncation length in tokens, special tokens included.
+    #[arg(long, default_value_t = 512)]
+    max_length: usize,
+    /// Texts read from the start of the input (0: all).
+    #[arg(long, default_value_t = 0)]
+    limit: usize,
+    /// Also time candle's matmul [4096,384]x[384,1536].
+    #[arg(long)]
+    gemm: bool,
 }
 
 #[derive(Args, Clone)]
@@ -370,6 +395,7 @@ pub fn main() -> Result<()> {
         Command::Explain(a) => explain(a),
         Command::Clean(a) => clean_cmd(a),
         Command::Model(c) => model_cmd(c),
+        Command::Bench(a) => bench_cmd(a),
     }
 }
 
@@ -998,4 +1024,29 @@ fn model_cmd(c: ModelCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn bench_cmd(a: BenchArgs) -> Result<()> {
+    use simdex::bench;
+    let e = load_model(&a.model)?;
+    let opts = bench::BenchOptions {
+        input: a.input,
+        field: a.field,
+        prefix: a.prefix,
+        max_length: a.max_length,
+        limit: a.limit,
+    };
+    println!("machine: {}", bench::machine());
+    if a.gemm {
+        let (m, k, n) = (4096, 384, 1536);
+        let g = bench::matmul_gflops(m, k, n, 5)?;
+        println!("gemm [{m},{k}]x[{k},{n}]: {g:.1} GFLOP/s");
+    }
+    let texts = bench::read_texts(&opts.input, &opts.field, opts.limit)?;
+    let r = bench::run(&e, &texts, &opts)?;
+    println!(
+        "simdex tokens={} texts={} seconds={:.3} tokens_per_s={:.1} texts_per_s={:.2}",
+        r.tokens, r.texts, r.seconds, r.tokens_per_s, r.texts_per_s
+    );
+    Ok(())
 }

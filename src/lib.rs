@@ -5,6 +5,7 @@
 //! [`index`] stores vectors and answers nearest-neighbour queries → [`dedup`] builds the
 //! duplicate graph, clusters it and writes outputs. [`cli`] is a thin layer over these.
 
+pub mod bench;
 pub mod clean;
 pub mod corpus;
 pub mod dedup;

@@ -9,11 +9,12 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{CpuStorage, DType, Device, InplaceOp1, Layout, Storage, Tensor, D};
 use candle_nn::ops::{layer_norm, softmax_last_dim};
 use memmap2::Mmap;
 use sha2::{Digest, Sha256};
 
+use super::cpu_ops::{self, AttentionShape};
 use super::ModelError;
 
 /// The subset of a Hugging Face `config.json` that a BERT encoder needs.
@@ -55,6 +56,69 @@ struct Layer {
     fo_b: Tensor,
     oln_w: Tensor,
     oln_b: Tensor,
+    /// The small parameters again as plain vectors, for the CPU kernels.
+    cpu: LayerVectors,
+}
+
+/// Biases and layer-norm parameters of one layer, read once at load.
+struct LayerVectors {
+    qkv_b: Vec<f32>,
+    ao_b: Vec<f32>,
+    aln_w: Vec<f32>,
+    aln_b: Vec<f32>,
+    fi_b: Vec<f32>,
+    fo_b: Vec<f32>,
+    oln_w: Vec<f32>,
+    oln_b: Vec<f32>,
+}
+
+impl LayerVectors {
+    fn of(l: &Layer) -> candle_core::Result<LayerVectors> {
+        let v = |t: &Tensor| t.to_dtype(DType::F32)?.to_vec1::<f32>();
+        Ok(LayerVectors {
+            qkv_b: v(&l.qkv_b)?,
+            ao_b: v(&l.ao_b)?,
+            aln_w: v(&l.aln_w)?,
+            aln_b: v(&l.aln_b)?,
+            fi_b: v(&l.fi_b)?,
+            fo_b: v(&l.fo_b)?,
+            oln_w: v(&l.oln_w)?,
+            oln_b: v(&l.oln_b)?,
+        })
+    }
+}
+
+/// An in-place map over the f32 values of a contiguous CPU tensor.
+struct MapInPlace<'a>(&'a (dyn Fn(&mut [f32]) + Sync));
+
+impl InplaceOp1 for MapInPlace<'_> {
+    fn name(&self) -> &'static str {
+        "simdex-map-in-place"
+    }
+    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
+        let (a, b) = layout
+            .contiguous_offsets()
+            .ok_or_else(|| candle_core::Error::Msg("map in place: not contiguous".into()))?;
+        match storage {
+            CpuStorage::F32(v) => {
+                (self.0)(&mut v[a..b]);
+                Ok(())
+            }
+            _ => Err(candle_core::Error::Msg("map in place: not f32".into())),
+        }
+    }
+}
+
+/// Runs `f` on the f32 values of a contiguous CPU tensor.
+fn with_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> candle_core::Result<R> {
+    let (storage, layout) = t.storage_and_layout();
+    let (a, b) = layout
+        .contiguous_offsets()
+        .ok_or_else(|| candle_core::Error::Msg("not contiguous".into()))?;
+    match &*storage {
+        Storage::Cpu(c) => Ok(f(&c.as_slice::<f32>()?[a..b])),
+        _ => Err(candle_core::Error::Msg("not a CPU tensor".into())),
+    }
 }
 
 /// Word embedding rows read straight from the mapped `model.safetensors`.
@@ -95,6 +159,10 @@ pub struct BertEncoder {
     type0: Tensor,
     emb_ln_w: Tensor,
     emb_ln_b: Tensor,
+    /// Position rows plus the token-type-0 row, and the embedding layer norm, as vectors.
+    pos_type0: Vec<f32>,
+    emb_ln_w_vec: Vec<f32>,
+    emb_ln_b_vec: Vec<f32>,
     layers: Vec<Layer>,
     digest: String,
     path: PathBuf,
@@ -234,7 +302,7 @@ impl BertEncoder {
                 ],
                 0,
             )?;
-            layers.push(Layer {
+            let mut layer = Layer {
                 qkv_w,
                 qkv_b,
                 ao_w: t("attention.output.dense.weight")?.t()?.contiguous()?,
@@ -247,13 +315,36 @@ impl BertEncoder {
                 fo_b: t("output.dense.bias")?,
                 oln_w: t("output.LayerNorm.weight")?,
                 oln_b: t("output.LayerNorm.bias")?,
-            });
+                cpu: LayerVectors {
+                    qkv_b: Vec::new(),
+                    ao_b: Vec::new(),
+                    aln_w: Vec::new(),
+                    aln_b: Vec::new(),
+                    fi_b: Vec::new(),
+                    fo_b: Vec::new(),
+                    oln_w: Vec::new(),
+                    oln_b: Vec::new(),
+                },
+            };
+            layer.cpu = LayerVectors::of(&layer)?;
+            layers.push(layer);
         }
         let type0 = get("embeddings.token_type_embeddings.weight")?.get(0)?;
+        let pos = get("embeddings.position_embeddings.weight")?;
+        let emb_ln_w = get("embeddings.LayerNorm.weight")?;
+        let emb_ln_b = get("embeddings.LayerNorm.bias")?;
+        let pos_type0 = pos
+            .broadcast_add(&type0)?
+            .to_dtype(DType::F32)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
         Ok(BertEncoder {
-            pos: get("embeddings.position_embeddings.weight")?,
-            emb_ln_w: get("embeddings.LayerNorm.weight")?,
-            emb_ln_b: get("embeddings.LayerNorm.bias")?,
+            emb_ln_w_vec: emb_ln_w.to_dtype(DType::F32)?.to_vec1()?,
+            emb_ln_b_vec: emb_ln_b.to_dtype(DType::F32)?.to_vec1()?,
+            pos_type0,
+            pos,
+            emb_ln_w,
+            emb_ln_b,
             type0,
             layers,
             words: WordTable {
@@ -302,6 +393,9 @@ impl BertEncoder {
                 "sequence of {s} tokens exceeds the model's {} positions",
                 self.max_positions()
             ))));
+        }
+        if self.device.is_cpu() {
+            return Ok(self.embed_packed(seqs)?);
         }
         let h = self.hidden();
         let padded = seqs.iter().any(|q| q.len() != s);
@@ -368,6 +462,85 @@ impl BertEncoder {
         let norm = pooled.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?;
         let pooled = pooled.broadcast_div(&norm)?.to_dtype(DType::F32)?;
         Ok(pooled.to_device(&Device::Cpu)?.to_vec2::<f32>()?)
+    }
+}
+
+impl BertEncoder {
+    /// The CPU forward pass: sequences packed end to end with no padding, the dense layers
+    /// on candle's matmul, everything else in [`cpu_ops`] kernels with biases fused.
+    fn embed_packed(&self, seqs: &[&[u32]]) -> candle_core::Result<Vec<Vec<f32>>> {
+        let h = self.hidden();
+        let mut spans = Vec::with_capacity(seqs.len());
+        let mut tokens = 0;
+        for q in seqs {
+            // An empty sequence still gets one (padding) row so that its mean is defined.
+            let len = q.len().max(1);
+            spans.push((tokens, len));
+            tokens += len;
+        }
+        let mut words = Vec::with_capacity(tokens * h);
+        for q in seqs {
+            if q.is_empty() {
+                self.words.gather(&[0], &mut words);
+            }
+            self.words.gather(q, &mut words);
+        }
+        for &(start, len) in &spans {
+            let rows = &mut words[start * h..(start + len) * h];
+            rows.iter_mut()
+                .zip(&self.pos_type0[..len * h])
+                .for_each(|(w, p)| *w += p);
+        }
+        let eps = self.cfg.layer_norm_eps as f32;
+        cpu_ops::par_residual_layer_norm(
+            &mut words,
+            &[],
+            &[],
+            &self.emb_ln_w_vec,
+            &self.emb_ln_b_vec,
+            eps,
+        );
+        let mut x = Tensor::from_vec(words, (tokens, h), &self.device)?;
+        let shape = AttentionShape {
+            hidden: h,
+            heads: self.cfg.num_attention_heads,
+        };
+        for l in &self.layers {
+            let v = &l.cpu;
+            let qkv = x.matmul(&l.qkv_w)?;
+            let ctx = with_values(&qkv, |qkv| cpu_ops::attention(qkv, &v.qkv_b, &spans, shape))?;
+            drop(qkv);
+            let ctx = Tensor::from_vec(ctx, (tokens, h), &self.device)?;
+            let a = ctx.matmul(&l.ao_w)?;
+            with_values(&x, |res| {
+                a.inplace_op1(&MapInPlace(&|y| {
+                    cpu_ops::par_residual_layer_norm(y, &v.ao_b, res, &v.aln_w, &v.aln_b, eps)
+                }))
+            })??;
+            let f = a.matmul(&l.fi_w)?;
+            f.inplace_op1(&MapInPlace(&|y| cpu_ops::par_bias_gelu(y, &v.fi_b)))?;
+            let o = f.matmul(&l.fo_w)?;
+            drop(f);
+            with_values(&a, |res| {
+                o.inplace_op1(&MapInPlace(&|y| {
+                    cpu_ops::par_residual_layer_norm(y, &v.fo_b, res, &v.oln_w, &v.oln_b, eps)
+                }))
+            })??;
+            x = o;
+        }
+        with_values(&x, |x| {
+            spans
+                .iter()
+                .map(|&(start, len)| {
+                    let mut v = vec![0f32; h];
+                    for row in x[start * h..(start + len) * h].chunks_exact(h) {
+                        v.iter_mut().zip(row).for_each(|(a, b)| *a += b);
+                    }
+                    super::normalize(&mut v);
+                    v
+                })
+                .collect()
+        })
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod batch;
 pub mod bert;
 pub mod cache;
+pub mod cpu_ops;
 pub mod import;
 pub mod source;
 pub mod tokenize;
@@ -99,6 +100,7 @@ pub struct Embedder {
     pub encoder: BertEncoder,
     pub settings: ModelSettings,
     pub batching: batch::BatchPolicy,
+    pub threading: batch::Threading,
 }
 
 impl Embedder {
@@ -119,6 +121,7 @@ impl Embedder {
             encoder,
             settings,
             batching: batch::BatchPolicy::default(),
+            threading: batch::Threading::from_env(),
         })
     }
 
@@ -129,12 +132,57 @@ impl Embedder {
 
     /// Embeds ready token sequences (special tokens included), in input order.
     pub fn embed_sequences(&self, seqs: &[Vec<u32>]) -> Result<Vec<Vec<f32>>, ModelError> {
-        let mut out: Vec<Vec<f32>> = vec![Vec::new(); seqs.len()];
-        for plan in self.batching.plan(seqs.iter().map(|s| s.len())) {
+        let plans = self.batching.plan(seqs.iter().map(|s| s.len()));
+        let run = |plan: &Vec<usize>| {
             let batch: Vec<&[u32]> = plan.iter().map(|&i| seqs[i].as_slice()).collect();
-            let vecs = self.encoder.embed_batch(&batch)?;
-            for (&i, v) in plan.iter().zip(vecs) {
-                out[i] = v;
+            self.encoder.embed_batch(&batch)
+        };
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); seqs.len()];
+        let workers = self.threading.workers.min(plans.len());
+        if workers <= 1 {
+            for plan in &plans {
+                for (&i, v) in plan.iter().zip(run(plan)?) {
+                    out[i] = v;
+                }
+            }
+            return Ok(out);
+        }
+        // Workers take the next batch in plan order, each on its own pool.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| -> Result<Vec<(usize, Vec<Vec<f32>>)>, ModelError> {
+                        let pool = rayon::ThreadPoolBuilder::new()
+                            .num_threads(self.threading.threads_per_worker)
+                            .build()
+                            .map_err(|e| candle_core::Error::Msg(format!("thread pool: {e}")))?;
+                        pool.install(|| {
+                            let mut done = Vec::new();
+                            loop {
+                                let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let Some(plan) = plans.get(b) else { break };
+                                done.push((b, run(plan)?));
+                            }
+                            Ok(done)
+                        })
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(candle_core::Error::Msg("embedding worker panicked".into()).into())
+                    })
+                })
+                .collect::<Vec<_>>()
+        });
+        for r in results {
+            for (b, vecs) in r? {
+                for (&i, v) in plans[b].iter().zip(vecs) {
+                    out[i] = v;
+                }
             }
         }
         Ok(out)
