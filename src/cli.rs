@@ -83,6 +83,10 @@ struct ModelArg {
     /// then models/multilingual-e5-small, then the Hugging Face hub.
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
+    /// Do not read or write the embedding cache ($SIMDEX_CACHE_DIR, default
+    /// ~/.cache/simdex), which lets re-runs skip texts already embedded.
+    #[arg(long)]
+    no_cache: bool,
 }
 
 #[derive(Args, Clone)]
@@ -415,7 +419,12 @@ fn progress_bar(what: &str) -> ProgressBar {
 
 fn load_model(m: &ModelArg) -> Result<model::Embedder> {
     let (e, _) = jobs::load_embedder(m.model.as_deref())?;
-    Ok(e)
+    match model::cache::default_cache_dir().filter(|_| !m.no_cache) {
+        Some(dir) => Ok(e
+            .with_cache(&dir)
+            .with_context(|| format!("embedding cache {}", dir.display()))?),
+        None => Ok(e),
+    }
 }
 
 fn out_writer(out: &Option<PathBuf>) -> Result<Box<dyn Write>> {
@@ -685,7 +694,10 @@ fn summary_of(
         embedder.map(|e| serde_json::to_value(&e.settings).unwrap_or_default()),
         against.map(|p| p.display().to_string()),
     );
-    s.tokens_embedded = run.report.tokens;
+    // Tokens actually run through the model (cache hits excluded).
+    s.tokens_embedded = embedder.map_or(0, |e| {
+        e.computed_tokens.load(std::sync::atomic::Ordering::Relaxed)
+    });
     s
 }
 

@@ -251,3 +251,49 @@ fn a_copied_passage_is_reported_and_can_be_stripped_without_removing_the_record(
     assert!(stripped.contains(seeds[3].1.lines().nth(2).unwrap().trim()));
     assert_eq!(kept[1]["source"], "mirror");
 }
+
+#[test]
+fn a_rerun_with_the_cache_embeds_nothing_and_decides_the_same() {
+    use std::sync::atomic::Ordering;
+    let cache = tempfile::tempdir().unwrap();
+    let (dir, _) = corpus();
+    let inputs = vec![PathBuf::from(dir.path())];
+    let mut results = Vec::new();
+    let mut computed = Vec::new();
+    for _ in 0..2 {
+        let (e, _) = simdex::jobs::load_embedder(None).unwrap();
+        let e = e.with_cache(cache.path()).unwrap();
+        let job = DedupJob {
+            inputs: &inputs,
+            input: InputOptions::default(),
+            prepare: PrepareOptions::default(),
+            options: DedupOptions::default(),
+            against: None,
+            embedder: Some(&e),
+        };
+        let run = job.run(&mut |_, _, _, _| {}).unwrap();
+        computed.push(e.computed_tokens.load(Ordering::Relaxed));
+        let removed: Vec<(usize, String)> = run
+            .report
+            .removed
+            .iter()
+            .map(|r| {
+                (
+                    r.doc,
+                    format!("{:?} {:?} {}", r.duplicate_of, r.stage, r.score),
+                )
+            })
+            .collect();
+        let vectors: Vec<Vec<f32>> = run
+            .report
+            .vectors
+            .iter()
+            .flatten()
+            .map(|v| v.article.clone())
+            .collect();
+        results.push((removed, vectors));
+    }
+    assert!(computed[0] > 1000, "first run embeds: {computed:?}");
+    assert_eq!(computed[1], 0, "second run embeds nothing");
+    assert_eq!(results[0], results[1]);
+}

@@ -101,6 +101,10 @@ pub struct Embedder {
     pub settings: ModelSettings,
     pub batching: batch::BatchPolicy,
     pub threading: batch::Threading,
+    /// Vectors computed before, when a cache is attached ([`Embedder::with_cache`]).
+    pub cache: Option<cache::VectorCache>,
+    /// Tokens run through the encoder by this embedder (cache hits excluded).
+    pub computed_tokens: std::sync::atomic::AtomicUsize,
 }
 
 impl Embedder {
@@ -122,7 +126,46 @@ impl Embedder {
             settings,
             batching: batch::BatchPolicy::default(),
             threading: batch::Threading::from_env(),
+            cache: None,
+            computed_tokens: Default::default(),
         })
+    }
+
+    /// Attaches the persistent vector cache in `dir` (one file per settings fingerprint).
+    pub fn with_cache(mut self, dir: &std::path::Path) -> Result<Embedder, ModelError> {
+        self.cache = Some(cache::VectorCache::open(
+            dir,
+            &self.settings.fingerprint(),
+            self.dim(),
+        )?);
+        Ok(self)
+    }
+
+    /// Embeds ready token sequences (special tokens included), in input order, taking what
+    /// the cache holds and computing (and caching) the rest.
+    pub fn embed_sequences(&self, seqs: &[Vec<u32>]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let Some(cache) = &self.cache else {
+            return self.compute_sequences(seqs);
+        };
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); seqs.len()];
+        let mut missing = Vec::new();
+        for (i, s) in seqs.iter().enumerate() {
+            match cache.get(s) {
+                Some(v) => out[i] = v.to_vec(),
+                None => missing.push(i),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let todo: Vec<Vec<u32>> = missing.iter().map(|&i| seqs[i].clone()).collect();
+        let computed = self.compute_sequences(&todo)?;
+        for ((&i, v), s) in missing.iter().zip(computed).zip(&todo) {
+            cache.put(s, &v);
+            out[i] = v;
+        }
+        cache.flush()?;
+        Ok(out)
     }
 
     /// Vector width.
@@ -130,8 +173,12 @@ impl Embedder {
         self.encoder.hidden()
     }
 
-    /// Embeds ready token sequences (special tokens included), in input order.
-    pub fn embed_sequences(&self, seqs: &[Vec<u32>]) -> Result<Vec<Vec<f32>>, ModelError> {
+    /// Runs token sequences through the encoder, in input order, ignoring the cache.
+    pub fn compute_sequences(&self, seqs: &[Vec<u32>]) -> Result<Vec<Vec<f32>>, ModelError> {
+        self.computed_tokens.fetch_add(
+            seqs.iter().map(|s| s.len()).sum(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let plans = self.batching.plan(seqs.iter().map(|s| s.len()));
         let run = |plan: &Vec<usize>| {
             let batch: Vec<&[u32]> = plan.iter().map(|&i| seqs[i].as_slice()).collect();
