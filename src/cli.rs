@@ -417,14 +417,17 @@ fn progress_bar(what: &str) -> ProgressBar {
     pb
 }
 
-fn load_model(m: &ModelArg) -> Result<model::Embedder> {
+/// Loads the model for the rest of the process. It is leaked on purpose: freeing the
+/// tokenizer's 250k-entry trie at exit costs a noticeable part of a short command's time.
+fn load_model(m: &ModelArg) -> Result<&'static model::Embedder> {
     let (e, _) = jobs::load_embedder(m.model.as_deref())?;
-    match model::cache::default_cache_dir().filter(|_| !m.no_cache) {
-        Some(dir) => Ok(e
+    let e = match model::cache::default_cache_dir().filter(|_| !m.no_cache) {
+        Some(dir) => e
             .with_cache(&dir)
-            .with_context(|| format!("embedding cache {}", dir.display()))?),
-        None => Ok(e),
-    }
+            .with_context(|| format!("embedding cache {}", dir.display()))?,
+        None => e,
+    };
+    Ok(Box::leak(Box::new(e)))
 }
 
 fn out_writer(out: &Option<PathBuf>) -> Result<Box<dyn Write>> {
@@ -598,7 +601,7 @@ fn similar(a: SimilarArgs) -> Result<()> {
     };
     let hits = jobs::similar(
         &index,
-        embedder.as_ref(),
+        embedder,
         query,
         a.k,
         level,
@@ -684,7 +687,6 @@ fn run_dedup_job(
 }
 
 fn summary_of(
-    run: &jobs::DedupRun,
     embedder: Option<&model::Embedder>,
     options: DedupOptions,
     against: Option<&Path>,
@@ -725,23 +727,18 @@ fn dedup_cmd(a: DedupArgs) -> Result<()> {
     };
     let against = match &a.against {
         Some(p) => {
-            let meta = embedder.as_ref().map(jobs::index_meta);
+            let meta = embedder.map(jobs::index_meta);
             Some(Index::open(p, meta.as_ref()).with_context(|| format!("index {}", p.display()))?)
         }
         None => None,
     };
-    let run = run_dedup_job(
-        &a.input,
-        embedder.as_ref(),
-        against.as_ref(),
-        options.clone(),
-    )?;
+    let run = run_dedup_job(&a.input, embedder, against.as_ref(), options.clone())?;
     if a.dry_run {
         print!("{}", dry_run_report(&run, &options));
         return Ok(());
     }
     let out = a.out.clone().context("--out is required")?;
-    let mut summary = summary_of(&run, embedder.as_ref(), options, a.against.as_deref());
+    let mut summary = summary_of(embedder, options, a.against.as_deref());
     summary.stripped_repeated_paragraphs = a.strip_repeated_paragraphs;
     let s = write_outputs(&out, &run.docs, &run.read.rejected, &run.report, summary)?;
     print_summary(&s, &out);
@@ -859,7 +856,7 @@ fn ingest(a: IngestArgs) -> Result<()> {
         false,
         &mut |_, _| {},
     )?;
-    let summary = summary_of(&run, Some(&embedder), options, Some(&a.index));
+    let summary = summary_of(Some(&embedder), options, Some(&a.index));
     let s = write_outputs(&a.out, &run.docs, &run.read.rejected, &run.report, summary)?;
     print_summary(&s, &a.out);
     println!(

@@ -28,9 +28,9 @@ const OP_ENV: &str = "SIMDEX_CRASH_CHILD_OP";
 const CHILD_TEST: &str = "child_role_applies_one_change";
 /// Documents per added batch.
 const BATCH_MIN: usize = 30;
-const BATCH_MAX: usize = 80;
+const BATCH_MAX: usize = 60;
 /// Paragraph vectors per document (0 ..= this).
-const MAX_PARAGRAPHS: usize = 2;
+const MAX_PARAGRAPHS: usize = 1;
 /// An added batch is removed again this many changes later, so the index stays small.
 const BATCH_LIFETIME: usize = 6;
 /// Kill delays are drawn from 0 ..= this times the expected duration of the change, so that
@@ -286,10 +286,11 @@ fn run_child(dir: &Path, seed: u64, op: usize, kill_after: Option<Duration>) -> 
         .spawn()
         .expect("spawn child");
     let mut lines = BufReader::new(child.stdout.take().expect("child stdout")).lines();
+    // libtest may print "test NAME ... " before the child's first line.
     let begin = format!("{BEGIN} {op}");
     loop {
         match lines.next() {
-            Some(Ok(line)) if line == begin => break,
+            Some(Ok(line)) if line.ends_with(&begin) => break,
             Some(Ok(_)) => continue,
             _ => panic!("child for change {op} ended before beginning"),
         }

@@ -110,8 +110,22 @@ pub struct Embedder {
 impl Embedder {
     /// Loads the model from a resolved folder.
     pub fn load(dir: &std::path::Path, name: &str) -> Result<Embedder, ModelError> {
-        let encoder = BertEncoder::load(dir)?;
-        let tokenizer = TextTokenizer::load(&dir.join("tokenizer.json"), encoder.max_positions())?;
+        // The tokenizer takes longest to load (tokenizers builds a 250k-piece trie): load it
+        // on another thread while the weights are mapped.
+        let tok_path = dir.join("tokenizer.json");
+        let (encoder, tokenizer) = std::thread::scope(|s| {
+            let tok = s.spawn(|| TextTokenizer::load(&tok_path, usize::MAX));
+            let encoder = BertEncoder::load(dir);
+            let tokenizer = tok.join().unwrap_or_else(|_| {
+                Err(ModelError::Tokenizer {
+                    path: tok_path.clone(),
+                    msg: "tokenizer loading panicked".into(),
+                })
+            });
+            (encoder, tokenizer)
+        });
+        let encoder = encoder?;
+        let tokenizer = tokenizer?.with_max_tokens(encoder.max_positions());
         let settings = ModelSettings {
             name: name.to_string(),
             passage_prefix: "passage: ".into(),

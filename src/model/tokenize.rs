@@ -50,6 +50,12 @@ impl TextTokenizer {
         })
     }
 
+    /// The same tokenizer with another maximum sequence length.
+    pub fn with_max_tokens(mut self, max_tokens: usize) -> TextTokenizer {
+        self.max_tokens = max_tokens;
+        self
+    }
+
     /// Most tokens of one sequence, special tokens included.
     pub fn max_tokens(&self) -> usize {
         self.max_tokens
