@@ -316,11 +316,32 @@ fn keep_rank(docs: &[PreparedDoc], keep: &KeepPolicy) -> Vec<usize> {
 /// Progress of a run, for a progress bar: (stage, done, total, tokens embedded).
 pub type Progress<'a> = &'a mut dyn FnMut(&str, usize, usize, usize);
 
+/// Where the semantic stage gets its vectors.
+#[derive(Clone, Copy)]
+pub enum VectorSource<'a> {
+    /// Embed the records now.
+    Embed(&'a Embedder),
+    /// Vectors computed earlier, one per input record (`DedupReport::vectors` of an earlier
+    /// run over the same records), so one batch can be re-judged under other settings.
+    Given(&'a [Option<DocumentVectors>]),
+}
+
 /// Runs the dedup pass over prepared records. `embedder` enables the semantic stage;
 /// `against` also removes records that duplicate an indexed record.
 pub fn run(
     docs: &[PreparedDoc],
     embedder: Option<&Embedder>,
+    against: Option<&Index>,
+    opts: &DedupOptions,
+    progress: Progress,
+) -> Result<DedupReport, DedupError> {
+    run_with(docs, embedder.map(VectorSource::Embed), against, opts, progress)
+}
+
+/// [`run`] with the vectors' source made explicit: `None` runs the lexical stages only.
+pub fn run_with(
+    docs: &[PreparedDoc],
+    source: Option<VectorSource>,
     against: Option<&Index>,
     opts: &DedupOptions,
     progress: Progress,
@@ -393,16 +414,25 @@ pub fn run(
 
     // Stage 3: embeddings of the representatives, neighbours, paragraph evidence.
     let mut vectors: Vec<Option<DocumentVectors>> = vec![None; n];
-    if let Some(embedder) = embedder.filter(|_| opts.stages.semantic || against.is_some()) {
+    if let Some(source) = source.filter(|_| opts.stages.semantic || against.is_some()) {
         let t = Instant::now();
-        let paragraphs: Vec<Vec<String>> = reps.iter().map(|&i| docs[i].paragraphs.clone()).collect();
-        let total = reps.len();
-        let vecs = embed_documents(embedder, &paragraphs, Role::Passage, |d, tok| {
-            progress("embedding", d, total, tok)
-        })?;
-        report.tokens = vecs.iter().map(|v| v.paragraph_tokens.iter().sum::<usize>()).sum();
-        for (&i, v) in reps.iter().zip(vecs) {
-            vectors[i] = Some(v);
+        match source {
+            VectorSource::Embed(embedder) => {
+                let paragraphs: Vec<Vec<String>> = reps.iter().map(|&i| docs[i].paragraphs.clone()).collect();
+                let total = reps.len();
+                let vecs = embed_documents(embedder, &paragraphs, Role::Passage, |d, tok| {
+                    progress("embedding", d, total, tok)
+                })?;
+                report.tokens = vecs.iter().map(|v| v.paragraph_tokens.iter().sum::<usize>()).sum();
+                for (&i, v) in reps.iter().zip(vecs) {
+                    vectors[i] = Some(v);
+                }
+            }
+            VectorSource::Given(given) => {
+                for &i in &reps {
+                    vectors[i] = given.get(i).cloned().flatten();
+                }
+            }
         }
         for i in 0..n {
             if rep_of[i] != i {
