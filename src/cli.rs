@@ -374,7 +374,7 @@ struct EvalArgs {
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
     /// Base articles of the dedup benchmark (each gets its original and 2–3 variants).
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 100)]
     bases: usize,
     /// Seed of the benchmark generator.
     #[arg(long, default_value_t = 1)]

@@ -355,6 +355,9 @@ pub fn run_with(
     // Stage 1: exact copies of the compared text. The best-ranked copy represents the group.
     let t = Instant::now();
     let mut rep_of: Vec<usize> = (0..n).collect();
+    // (representative, copy) edges: copies are not clustered on their own but follow their
+    // representative (see the clustering below).
+    let mut copies: Vec<DuplicateEdge> = Vec::new();
     if opts.stages.exact {
         let mut groups: HashMap<u128, usize> = HashMap::new();
         let mut order: Vec<usize> = (0..n).collect();
@@ -363,7 +366,7 @@ pub fn run_with(
             match groups.get(&docs[i].exact_key) {
                 Some(&r) => {
                     rep_of[i] = r;
-                    edges.push(DuplicateEdge {
+                    copies.push(DuplicateEdge {
                         a: r,
                         b: i,
                         stage: Stage::Exact,
@@ -532,7 +535,31 @@ pub fn run_with(
         .into_iter()
         .filter(|e| !removed_by_index.contains_key(&e.a) && !removed_by_index.contains_key(&e.b))
         .collect();
-    let clusters = cluster::star_clusters(n, &live_edges, &rank);
+    let mut clusters = cluster::star_clusters(n, &live_edges, &rank);
+    // Exact copies follow their representative into its cluster (as member or kept record),
+    // or form a cluster that it keeps: a star over copies would leave a copy of a member
+    // outside the cluster that member joined.
+    let mut cluster_of: HashMap<usize, usize> = HashMap::new();
+    for (c_no, c) in clusters.iter().enumerate() {
+        cluster_of.insert(c.kept, c_no);
+        for (m, _) in &c.members {
+            cluster_of.insert(*m, c_no);
+        }
+    }
+    for e in copies.into_iter().filter(|e| !removed_by_index.contains_key(&e.a)) {
+        let c_no = *cluster_of.entry(e.a).or_insert_with(|| {
+            clusters.push(cluster::Cluster {
+                kept: e.a,
+                members: Vec::new(),
+            });
+            clusters.len() - 1
+        });
+        clusters[c_no].members.push((e.b, e));
+    }
+    clusters.sort_by_key(|c| (rank[c.kept], c.kept));
+    for c in &mut clusters {
+        c.members.sort_by_key(|(m, _)| (rank[*m], *m));
+    }
     let mut removed_flag = vec![false; n];
     let mut index_clusters: HashMap<String, Vec<usize>> = HashMap::new();
     let mut removals: Vec<Removal> = removed_by_index.into_values().collect();

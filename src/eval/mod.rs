@@ -571,8 +571,11 @@ pub struct PairSetScore {
     pub seconds: f64,
 }
 
+/// Two sentences and their gold score or label.
+pub type SentencePair = (String, String, f64);
+
 /// Reads a TSV pair set; rows with a missing or non-numeric cell ("NS") are skipped.
-pub fn read_pairs(path: &Path, set: &PairSet, limit: usize) -> Result<(Vec<(String, String, f64)>, usize), EvalError> {
+pub fn read_pairs(path: &Path, set: &PairSet, limit: usize) -> Result<(Vec<SentencePair>, usize), EvalError> {
     let mut out = Vec::new();
     let mut skipped = 0;
     for (n, line) in synth::open_data(path)?.lines().enumerate() {
