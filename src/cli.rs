@@ -53,6 +53,9 @@ enum Command {
     /// Embedding throughput in tokens/s on given texts (compare with peer_embed.py), and
     /// the GFLOP/s of a reference matmul on this machine.
     Bench(BenchArgs),
+    /// Score simdex on labelled data: the synthetic dedup benchmark (full pipeline, MinHash
+    /// alone, embeddings alone), sentence-pair sets and cross-lingual stories.
+    Eval(EvalArgs),
 }
 
 #[derive(Args)]
@@ -388,6 +391,94 @@ enum ModelCommand {
     Info(ModelArg),
 }
 
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum EvalWhat {
+    /// The synthetic dedup benchmark made from the Sina 2018 articles.
+    Dedup,
+    /// STS-B-zh (Spearman), LCQMC and PAWS-X zh (ROC-AUC).
+    Sts,
+    /// WMT24 news: one story in ten languages.
+    Crosslingual,
+    /// All of the above.
+    All,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// What to evaluate.
+    #[arg(value_enum)]
+    what: EvalWhat,
+    #[command(flatten)]
+    model: ModelArg,
+    /// Evaluation data folder (stsb_zh/, lcqmc/, pawsx_zh/, sina_news_2018/,
+    /// wmt24_multilingual/). Default: $SIMDEX_EVAL_DATA.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Base articles of the dedup benchmark (each gets its original and 2–3 variants).
+    #[arg(long, default_value_t = 100)]
+    bases: usize,
+    /// Seed of the benchmark generator.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Seed pages added to the benchmark as records that must stay apart.
+    #[arg(long, value_name = "DIR", default_value = "tests/fixtures/seeds")]
+    seeds: PathBuf,
+    /// Write the generated benchmark (JSONL with gold cluster and kind) to this file.
+    #[arg(long, value_name = "FILE")]
+    write_benchmark: Option<PathBuf>,
+    /// Reuse and extend this vector cache file (keep it outside the project).
+    #[arg(long, value_name = "FILE")]
+    vector_cache: Option<PathBuf>,
+    /// Also re-judge the benchmark over a grid of thresholds.
+    #[arg(long)]
+    sweep: bool,
+    /// Pairs read per sentence-pair set (0 = all).
+    #[arg(long, default_value_t = 0)]
+    limit: usize,
+    #[command(flatten)]
+    thresholds: ThresholdArgs,
+}
+
+fn eval_cmd(a: EvalArgs) -> Result<()> {
+    use simdex::eval;
+    let data = match a.data.clone().or_else(|| std::env::var_os("SIMDEX_EVAL_DATA").map(PathBuf::from)) {
+        Some(d) => d,
+        None => bail!("no evaluation data: pass --data DIR or set SIMDEX_EVAL_DATA"),
+    };
+    let embedder = load_model(&a.model)?;
+    let mut log = |line: String| eprintln!("{line}");
+    let all = a.what == EvalWhat::All;
+    if all || a.what == EvalWhat::Sts {
+        let scores = eval::eval_sentence_pairs(&embedder, &data, a.limit, &mut log)?;
+        println!("{}", eval::pair_table(&scores));
+    }
+    if all || a.what == EvalWhat::Crosslingual {
+        let r = eval::eval_cross_lingual(&embedder, &data, a.thresholds.related_threshold, &mut log)?;
+        println!("{}", r.table());
+    }
+    if all || a.what == EvalWhat::Dedup {
+        let seeds_dir = a.seeds.is_dir().then(|| a.seeds.clone());
+        if seeds_dir.is_none() {
+            eprintln!("no seed pages at {}: the benchmark runs without them", a.seeds.display());
+        }
+        let o = eval::DedupEvalOptions {
+            synth: eval::SynthOptions {
+                data_dir: data.clone(),
+                bases: a.bases,
+                seed: a.seed,
+            },
+            seeds_dir,
+            options: a.thresholds.options(),
+            vector_cache: a.vector_cache.clone(),
+            write_benchmark: a.write_benchmark.clone(),
+            sweep: a.sweep,
+        };
+        let r = eval::eval_dedup(&embedder, &o, &mut log)?;
+        println!("{}", r.table());
+    }
+    Ok(())
+}
+
 pub fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -400,6 +491,7 @@ pub fn main() -> Result<()> {
         Command::Clean(a) => clean_cmd(a),
         Command::Model(c) => model_cmd(c),
         Command::Bench(a) => bench_cmd(a),
+        Command::Eval(a) => eval_cmd(a),
     }
 }
 

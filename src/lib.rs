@@ -3,7 +3,8 @@
 //! Data flows one way, and the modules follow it:
 //! [`input`] reads records → [`clean`] decides what is compared → [`model`] embeds →
 //! [`index`] stores vectors and answers nearest-neighbour queries → [`dedup`] builds the
-//! duplicate graph, clusters it and writes outputs. [`cli`] is a thin layer over these.
+//! duplicate graph, clusters it and writes outputs. [`eval`] scores all of it on labelled
+//! data. `cli` is a thin layer over these.
 
 pub mod bench;
 pub mod clean;
@@ -12,5 +13,6 @@ pub mod dedup;
 pub mod embed;
 pub mod index;
 pub mod input;
+pub mod eval;
 pub mod jobs;
 pub mod model;

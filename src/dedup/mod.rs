@@ -327,11 +327,32 @@ fn keep_rank(docs: &[PreparedDoc], keep: &KeepPolicy) -> Vec<usize> {
 /// Progress of a run, for a progress bar: (stage, done, total, tokens embedded).
 pub type Progress<'a> = &'a mut dyn FnMut(&str, usize, usize, usize);
 
+/// Where the semantic stage gets its vectors.
+#[derive(Clone, Copy)]
+pub enum VectorSource<'a> {
+    /// Embed the records now.
+    Embed(&'a Embedder),
+    /// Vectors computed earlier, one per input record (`DedupReport::vectors` of an earlier
+    /// run over the same records), so one batch can be re-judged under other settings.
+    Given(&'a [Option<DocumentVectors>]),
+}
+
 /// Runs the dedup pass over prepared records. `embedder` enables the semantic stage;
 /// `against` also removes records that duplicate an indexed record.
 pub fn run(
     docs: &[PreparedDoc],
     embedder: Option<&Embedder>,
+    against: Option<&Index>,
+    opts: &DedupOptions,
+    progress: Progress,
+) -> Result<DedupReport, DedupError> {
+    run_with(docs, embedder.map(VectorSource::Embed), against, opts, progress)
+}
+
+/// [`run`] with the vectors' source made explicit: `None` runs the lexical stages only.
+pub fn run_with(
+    docs: &[PreparedDoc],
+    source: Option<VectorSource>,
     against: Option<&Index>,
     opts: &DedupOptions,
     progress: Progress,
@@ -345,6 +366,9 @@ pub fn run(
     // Stage 1: exact copies of the compared text. The best-ranked copy represents the group.
     let t = Instant::now();
     let mut rep_of: Vec<usize> = (0..n).collect();
+    // (representative, copy) edges: copies are not clustered on their own but follow their
+    // representative (see the clustering below).
+    let mut copies: Vec<DuplicateEdge> = Vec::new();
     if opts.stages.exact {
         let mut groups: HashMap<u128, usize> = HashMap::new();
         let mut order: Vec<usize> = (0..n).collect();
@@ -353,7 +377,7 @@ pub fn run(
             match groups.get(&docs[i].exact_key) {
                 Some(&r) => {
                     rep_of[i] = r;
-                    edges.push(DuplicateEdge {
+                    copies.push(DuplicateEdge {
                         a: r,
                         b: i,
                         stage: Stage::Exact,
@@ -413,20 +437,25 @@ pub fn run(
 
     // Stage 3: embeddings of the representatives, neighbours, paragraph evidence.
     let mut vectors: Vec<Option<DocumentVectors>> = vec![None; n];
-    if let Some(embedder) = embedder.filter(|_| opts.stages.semantic || against.is_some()) {
+    if let Some(source) = source.filter(|_| opts.stages.semantic || against.is_some()) {
         let t = Instant::now();
-        let paragraphs: Vec<Vec<String>> =
-            reps.iter().map(|&i| docs[i].paragraphs.clone()).collect();
-        let total = reps.len();
-        let vecs = embed_documents(embedder, &paragraphs, Role::Passage, |d, tok| {
-            progress("embedding", d, total, tok)
-        })?;
-        report.tokens = vecs
-            .iter()
-            .map(|v| v.paragraph_tokens.iter().sum::<usize>())
-            .sum();
-        for (&i, v) in reps.iter().zip(vecs) {
-            vectors[i] = Some(v);
+        match source {
+            VectorSource::Embed(embedder) => {
+                let paragraphs: Vec<Vec<String>> = reps.iter().map(|&i| docs[i].paragraphs.clone()).collect();
+                let total = reps.len();
+                let vecs = embed_documents(embedder, &paragraphs, Role::Passage, |d, tok| {
+                    progress("embedding", d, total, tok)
+                })?;
+                report.tokens = vecs.iter().map(|v| v.paragraph_tokens.iter().sum::<usize>()).sum();
+                for (&i, v) in reps.iter().zip(vecs) {
+                    vectors[i] = Some(v);
+                }
+            }
+            VectorSource::Given(given) => {
+                for &i in &reps {
+                    vectors[i] = given.get(i).cloned().flatten();
+                }
+            }
         }
         for i in 0..n {
             if rep_of[i] != i {
@@ -548,7 +577,31 @@ pub fn run(
         .into_iter()
         .filter(|e| !removed_by_index.contains_key(&e.a) && !removed_by_index.contains_key(&e.b))
         .collect();
-    let clusters = cluster::star_clusters(n, &live_edges, &rank);
+    let mut clusters = cluster::star_clusters(n, &live_edges, &rank);
+    // Exact copies follow their representative into its cluster (as member or kept record),
+    // or form a cluster that it keeps: a star over copies would leave a copy of a member
+    // outside the cluster that member joined.
+    let mut cluster_of: HashMap<usize, usize> = HashMap::new();
+    for (c_no, c) in clusters.iter().enumerate() {
+        cluster_of.insert(c.kept, c_no);
+        for (m, _) in &c.members {
+            cluster_of.insert(*m, c_no);
+        }
+    }
+    for e in copies.into_iter().filter(|e| !removed_by_index.contains_key(&e.a)) {
+        let c_no = *cluster_of.entry(e.a).or_insert_with(|| {
+            clusters.push(cluster::Cluster {
+                kept: e.a,
+                members: Vec::new(),
+            });
+            clusters.len() - 1
+        });
+        clusters[c_no].members.push((e.b, e));
+    }
+    clusters.sort_by_key(|c| (rank[c.kept], c.kept));
+    for c in &mut clusters {
+        c.members.sort_by_key(|(m, _)| (rank[*m], *m));
+    }
     let mut removed_flag = vec![false; n];
     let mut index_clusters: HashMap<String, Vec<usize>> = HashMap::new();
     let mut removals: Vec<Removal> = removed_by_index.into_values().collect();

@@ -1,0 +1,131 @@
+//! A file of document vectors keyed by model settings and compared paragraphs, so that an
+//! evaluation re-run (another seed of thresholds, another sweep) does not embed again.
+//! Little-endian binary: magic, dim, count, then per entry key (u128), paragraph count
+//! (u32), paragraph tokens (u32 each), article vector, paragraph vectors (f32).
+//!
+//! It stores vectors only; a cache written by another model or settings never matches,
+//! because the key includes [`crate::model::ModelSettings::fingerprint`].
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::path::Path;
+
+use xxhash_rust::xxh3::xxh3_128;
+
+use crate::embed::DocumentVectors;
+
+const MAGIC: &[u8; 8] = b"SDXVEC01";
+
+/// The key of a document's vectors: model fingerprint and its compared paragraphs.
+pub fn key(fingerprint: &str, paragraphs: &[String]) -> u128 {
+    let mut s = String::from(fingerprint);
+    for p in paragraphs {
+        s.push('\u{1}');
+        s.push_str(p);
+    }
+    xxh3_128(s.as_bytes())
+}
+
+/// Reads a cache file; a missing file is an empty cache.
+pub fn load(path: &Path) -> std::io::Result<HashMap<u128, DocumentVectors>> {
+    let mut out = HashMap::new();
+    let mut bytes = Vec::new();
+    match std::fs::File::open(path) {
+        Ok(mut f) => f.read_to_end(&mut bytes)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "not a simdex vector cache");
+    if bytes.len() < 16 || &bytes[..8] != MAGIC {
+        return Err(bad());
+    }
+    let mut at = 8;
+    let u32_at = |at: &mut usize| -> std::io::Result<u32> {
+        let b = bytes.get(*at..*at + 4).ok_or_else(bad)?;
+        *at += 4;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let dim = u32_at(&mut at)? as usize;
+    let count = u32_at(&mut at)? as usize;
+    let floats = |at: &mut usize, n: usize| -> std::io::Result<Vec<f32>> {
+        let b = bytes.get(*at..*at + 4 * n).ok_or_else(bad)?;
+        *at += 4 * n;
+        Ok(b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    };
+    for _ in 0..count {
+        let k = bytes.get(at..at + 16).ok_or_else(bad)?;
+        let key = u128::from_le_bytes(k.try_into().map_err(|_| bad())?);
+        at += 16;
+        let b = bytes.get(at..at + 4).ok_or_else(bad)?;
+        let n = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        at += 4;
+        let mut tokens = Vec::with_capacity(n);
+        for _ in 0..n {
+            let b = bytes.get(at..at + 4).ok_or_else(bad)?;
+            tokens.push(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+            at += 4;
+        }
+        let article = floats(&mut at, dim)?;
+        let paragraphs = (0..n).map(|_| floats(&mut at, dim)).collect::<std::io::Result<Vec<_>>>()?;
+        out.insert(
+            key,
+            DocumentVectors {
+                article,
+                paragraphs,
+                paragraph_tokens: tokens,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Writes a cache file (to a temporary name first, then renamed over the old one).
+pub fn save(path: &Path, entries: &HashMap<u128, DocumentVectors>) -> std::io::Result<()> {
+    let dim = entries.values().next().map_or(0, |v| v.article.len());
+    let mut buf = Vec::new();
+    buf.extend_from_slice(MAGIC);
+    buf.extend_from_slice(&(dim as u32).to_le_bytes());
+    buf.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+    let mut keys: Vec<&u128> = entries.keys().collect();
+    keys.sort();
+    for k in keys {
+        let v = &entries[k];
+        buf.extend_from_slice(&k.to_le_bytes());
+        buf.extend_from_slice(&(v.paragraphs.len() as u32).to_le_bytes());
+        for &t in &v.paragraph_tokens {
+            buf.extend_from_slice(&(t as u32).to_le_bytes());
+        }
+        for x in v.article.iter().chain(v.paragraphs.iter().flatten()) {
+            buf.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::File::create(&tmp)?.write_all(&buf)?;
+    std::fs::rename(tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.bin");
+        let mut m = HashMap::new();
+        m.insert(
+            key("fp", &["a".into(), "b".into()]),
+            DocumentVectors {
+                article: vec![1.0, 0.0],
+                paragraphs: vec![vec![0.5, 0.5], vec![0.0, 1.0]],
+                paragraph_tokens: vec![3, 4],
+            },
+        );
+        save(&path, &m).unwrap();
+        let back = load(&path).unwrap();
+        let v = &back[&key("fp", &["a".into(), "b".into()])];
+        assert_eq!(v.paragraphs[1], vec![0.0, 1.0]);
+        assert_eq!(v.paragraph_tokens, vec![3, 4]);
+        assert!(load(&dir.path().join("missing")).unwrap().is_empty());
+    }
+}
