@@ -412,14 +412,16 @@ pub fn run_with(
             .collect();
         for (x, y) in minhash::lsh_candidates(&sigs, &opts.minhash) {
             let (a, b) = (reps[x], reps[y]);
-            judged.insert((a, b));
             let v = judge(
                 &doc_view(None, &shingles[a]),
                 &doc_view(None, &shingles[b]),
                 opts,
                 0,
             );
+            // A pair settled here is not judged again; one that fails the lexical test is
+            // left for the semantic stage (an edited copy may share few shingles).
             if let Some(stage) = v.duplicate {
+                judged.insert((a, b));
                 edges.push(DuplicateEdge {
                     a,
                     b,
@@ -427,8 +429,8 @@ pub fn run_with(
                     score: v.score,
                     evidence: v.evidence.clone(),
                 });
+                report.pairs.push(JudgedPair { a, b, verdict: v });
             }
-            report.pairs.push(JudgedPair { a, b, verdict: v });
         }
     }
     report
