@@ -69,3 +69,21 @@ fn the_same_text_gets_the_same_vector_alone_or_in_a_padded_batch() {
     let batched = e.embed_raw(&[long, short], Role::Passage).unwrap();
     assert!(cosine(&alone[0], &batched[1]) > 0.99999);
 }
+
+#[test]
+fn vectors_do_not_depend_on_thread_count_or_worker_layout() {
+    use simdex::model::batch::Threading;
+    let seeds = common::seeds();
+    let texts: Vec<&str> = seeds.iter().map(|s| s.1.as_str()).collect();
+    let (mut e, _) = simdex::jobs::load_embedder(None).unwrap();
+    let mut runs = Vec::new();
+    for (workers, threads) in [(1, 1), (1, 2), (2, 1)] {
+        e.threading = Threading {
+            workers,
+            threads_per_worker: threads,
+        };
+        runs.push(e.embed_raw(&texts, Role::Passage).unwrap());
+    }
+    assert_eq!(runs[0], runs[1], "one worker, 1 vs 2 threads");
+    assert_eq!(runs[0], runs[2], "1 vs 2 workers");
+}
