@@ -441,7 +441,11 @@ struct EvalArgs {
 
 fn eval_cmd(a: EvalArgs) -> Result<()> {
     use simdex::eval;
-    let data = match a.data.clone().or_else(|| std::env::var_os("SIMDEX_EVAL_DATA").map(PathBuf::from)) {
+    let data = match a
+        .data
+        .clone()
+        .or_else(|| std::env::var_os("SIMDEX_EVAL_DATA").map(PathBuf::from))
+    {
         Some(d) => d,
         None => bail!("no evaluation data: pass --data DIR or set SIMDEX_EVAL_DATA"),
     };
@@ -453,13 +457,17 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
         println!("{}", eval::pair_table(&scores));
     }
     if all || a.what == EvalWhat::Crosslingual {
-        let r = eval::eval_cross_lingual(&embedder, &data, a.thresholds.related_threshold, &mut log)?;
+        let r =
+            eval::eval_cross_lingual(&embedder, &data, a.thresholds.related_threshold, &mut log)?;
         println!("{}", r.table());
     }
     if all || a.what == EvalWhat::Dedup {
         let seeds_dir = a.seeds.is_dir().then(|| a.seeds.clone());
         if seeds_dir.is_none() {
-            eprintln!("no seed pages at {}: the benchmark runs without them", a.seeds.display());
+            eprintln!(
+                "no seed pages at {}: the benchmark runs without them",
+                a.seeds.display()
+            );
         }
         let o = eval::DedupEvalOptions {
             synth: eval::SynthOptions {

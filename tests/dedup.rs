@@ -49,19 +49,28 @@ fn corpus() -> (tempfile::TempDir, HashMap<String, String>) {
     (dir, planted)
 }
 
+/// Runs the dedup job over `inputs` with the given options and embedder.
+fn run_job(
+    inputs: &[PathBuf],
+    options: DedupOptions,
+    embedder: Option<&simdex::model::Embedder>,
+) -> simdex::jobs::DedupRun {
+    let job = DedupJob {
+        inputs,
+        input: InputOptions::default(),
+        prepare: PrepareOptions::default(),
+        options,
+        against: None,
+        embedder,
+    };
+    job.run(&mut |_, _, _, _| {}).unwrap()
+}
+
 #[test]
 fn planted_duplicates_are_found_and_the_seed_reports_stay_apart() {
     let (dir, planted) = corpus();
     let inputs = vec![PathBuf::from(dir.path())];
-    let job = DedupJob {
-        inputs: &inputs,
-        input: InputOptions::default(),
-        prepare: PrepareOptions::default(),
-        options: DedupOptions::default(),
-        against: None,
-        embedder: Some(common::embedder()),
-    };
-    let run = job.run(&mut |_, _, _, _| {}).unwrap();
+    let run = run_job(&inputs, DedupOptions::default(), Some(common::embedder()));
     let id = |i: usize| run.docs[i].record.id.clone();
     let kept: Vec<String> = run.report.kept.iter().map(|&i| id(i)).collect();
     let seeds: Vec<String> = common::seeds().into_iter().map(|s| s.0).collect();
@@ -104,15 +113,7 @@ fn outputs_account_for_every_record_and_are_the_same_on_every_run() {
     let inputs = vec![PathBuf::from(dir.path())];
     let mut outs = Vec::new();
     for _ in 0..2 {
-        let job = DedupJob {
-            inputs: &inputs,
-            input: InputOptions::default(),
-            prepare: PrepareOptions::default(),
-            options: DedupOptions::default(),
-            against: None,
-            embedder: Some(common::embedder()),
-        };
-        let run = job.run(&mut |_, _, _, _| {}).unwrap();
+        let run = run_job(&inputs, DedupOptions::default(), Some(common::embedder()));
         let out = tempfile::tempdir().unwrap();
         let summary = output::Summary::new(DedupOptions::default(), None, None);
         let s = output::write_outputs(
@@ -166,18 +167,14 @@ fn kept_jsonl_records_are_byte_for_byte_as_read() {
         (simdex::dedup::KeepPolicy::First, &line_a),
         (simdex::dedup::KeepPolicy::Field("date".into()), &line_b),
     ] {
-        let job = DedupJob {
-            inputs: &inputs,
-            input: InputOptions::default(),
-            prepare: PrepareOptions::default(),
-            options: DedupOptions {
+        let run = run_job(
+            &inputs,
+            DedupOptions {
                 keep,
                 ..DedupOptions::default()
             },
-            against: None,
-            embedder: None,
-        };
-        let run = job.run(&mut |_, _, _, _| {}).unwrap();
+            None,
+        );
         assert_eq!(run.report.kept.len(), 1);
         assert_eq!(run.docs[run.report.kept[0]].record.raw, expect.as_bytes());
     }
@@ -204,15 +201,7 @@ fn a_copied_passage_is_reported_and_can_be_stripped_without_removing_the_record(
     let path = dir.path().join("in.jsonl");
     std::fs::write(&path, lines.join("\n")).unwrap();
     let inputs = vec![path];
-    let job = DedupJob {
-        inputs: &inputs,
-        input: InputOptions::default(),
-        prepare: PrepareOptions::default(),
-        options: DedupOptions::default(),
-        against: None,
-        embedder: Some(common::embedder()),
-    };
-    let run = job.run(&mut |_, _, _, _| {}).unwrap();
+    let run = run_job(&inputs, DedupOptions::default(), Some(common::embedder()));
     assert_eq!(
         run.report.kept,
         vec![0, 1],
@@ -263,15 +252,7 @@ fn a_rerun_with_the_cache_embeds_nothing_and_decides_the_same() {
     for _ in 0..2 {
         let (e, _) = simdex::jobs::load_embedder(None).unwrap();
         let e = e.with_cache(cache.path()).unwrap();
-        let job = DedupJob {
-            inputs: &inputs,
-            input: InputOptions::default(),
-            prepare: PrepareOptions::default(),
-            options: DedupOptions::default(),
-            against: None,
-            embedder: Some(&e),
-        };
-        let run = job.run(&mut |_, _, _, _| {}).unwrap();
+        let run = run_job(&inputs, DedupOptions::default(), Some(&e));
         computed.push(e.computed_tokens.load(Ordering::Relaxed));
         let removed: Vec<(usize, String)> = run
             .report

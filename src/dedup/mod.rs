@@ -225,6 +225,19 @@ pub fn judge(a: &DocView, b: &DocView, opts: &DedupOptions, with_paragraphs: usi
     }
 }
 
+impl DuplicateEdge {
+    /// The edge a verdict makes between records `a` and `b`, if it calls them duplicates.
+    pub fn from_verdict(a: usize, b: usize, v: &PairVerdict) -> Option<DuplicateEdge> {
+        v.duplicate.map(|stage| DuplicateEdge {
+            a,
+            b,
+            stage,
+            score: v.score,
+            evidence: v.evidence.clone(),
+        })
+    }
+}
+
 /// The record a removed record duplicates: another input record or an indexed one.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -346,7 +359,13 @@ pub fn run(
     opts: &DedupOptions,
     progress: Progress,
 ) -> Result<DedupReport, DedupError> {
-    run_with(docs, embedder.map(VectorSource::Embed), against, opts, progress)
+    run_with(
+        docs,
+        embedder.map(VectorSource::Embed),
+        against,
+        opts,
+        progress,
+    )
 }
 
 /// [`run`] with the vectors' source made explicit: `None` runs the lexical stages only.
@@ -420,15 +439,9 @@ pub fn run_with(
             );
             // A pair settled here is not judged again; one that fails the lexical test is
             // left for the semantic stage (an edited copy may share few shingles).
-            if let Some(stage) = v.duplicate {
+            if let Some(edge) = DuplicateEdge::from_verdict(a, b, &v) {
                 judged.insert((a, b));
-                edges.push(DuplicateEdge {
-                    a,
-                    b,
-                    stage,
-                    score: v.score,
-                    evidence: v.evidence.clone(),
-                });
+                edges.push(edge);
                 report.pairs.push(JudgedPair { a, b, verdict: v });
             }
         }
@@ -443,12 +456,16 @@ pub fn run_with(
         let t = Instant::now();
         match source {
             VectorSource::Embed(embedder) => {
-                let paragraphs: Vec<Vec<String>> = reps.iter().map(|&i| docs[i].paragraphs.clone()).collect();
+                let paragraphs: Vec<Vec<String>> =
+                    reps.iter().map(|&i| docs[i].paragraphs.clone()).collect();
                 let total = reps.len();
                 let vecs = embed_documents(embedder, &paragraphs, Role::Passage, |d, tok| {
                     progress("embedding", d, total, tok)
                 })?;
-                report.tokens = vecs.iter().map(|v| v.paragraph_tokens.iter().sum::<usize>()).sum();
+                report.tokens = vecs
+                    .iter()
+                    .map(|v| v.paragraph_tokens.iter().sum::<usize>())
+                    .sum();
                 for (&i, v) in reps.iter().zip(vecs) {
                     vectors[i] = Some(v);
                 }
@@ -496,15 +513,7 @@ pub fn run_with(
                 if v.related {
                     report.related.push(RelatedPair { a, b, cosine: c });
                 }
-                if let Some(stage) = v.duplicate {
-                    edges.push(DuplicateEdge {
-                        a,
-                        b,
-                        stage,
-                        score: v.score,
-                        evidence: v.evidence.clone(),
-                    });
-                }
+                edges.extend(DuplicateEdge::from_verdict(a, b, &v));
                 report.pairs.push(JudgedPair { a, b, verdict: v });
             }
         }
@@ -590,7 +599,10 @@ pub fn run_with(
             cluster_of.insert(*m, c_no);
         }
     }
-    for e in copies.into_iter().filter(|e| !removed_by_index.contains_key(&e.a)) {
+    for e in copies
+        .into_iter()
+        .filter(|e| !removed_by_index.contains_key(&e.a))
+    {
         let c_no = *cluster_of.entry(e.a).or_insert_with(|| {
             clusters.push(cluster::Cluster {
                 kept: e.a,

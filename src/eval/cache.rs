@@ -50,7 +50,9 @@ pub fn load(path: &Path) -> std::io::Result<HashMap<u128, DocumentVectors>> {
     let floats = |at: &mut usize, n: usize| -> std::io::Result<Vec<f32>> {
         let b = bytes.get(*at..*at + 4 * n).ok_or_else(bad)?;
         *at += 4 * n;
-        Ok(b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        Ok(b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
     };
     for _ in 0..count {
         let k = bytes.get(at..at + 16).ok_or_else(bad)?;
@@ -66,7 +68,9 @@ pub fn load(path: &Path) -> std::io::Result<HashMap<u128, DocumentVectors>> {
             at += 4;
         }
         let article = floats(&mut at, dim)?;
-        let paragraphs = (0..n).map(|_| floats(&mut at, dim)).collect::<std::io::Result<Vec<_>>>()?;
+        let paragraphs = (0..n)
+            .map(|_| floats(&mut at, dim))
+            .collect::<std::io::Result<Vec<_>>>()?;
         out.insert(
             key,
             DocumentVectors {

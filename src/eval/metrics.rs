@@ -135,7 +135,12 @@ pub fn roc_auc(scores: &[f64], labels: &[bool]) -> Option<f64> {
     if pos == 0.0 || neg == 0.0 {
         return None;
     }
-    let rank_sum: f64 = ranks.iter().zip(labels).filter(|(_, &l)| l).map(|(r, _)| r).sum();
+    let rank_sum: f64 = ranks
+        .iter()
+        .zip(labels)
+        .filter(|(_, &l)| l)
+        .map(|(r, _)| r)
+        .sum();
     Some((rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg))
 }
 
@@ -161,33 +166,60 @@ mod tests {
 
     #[test]
     fn ari_by_hand() {
-        assert!(close(adjusted_rand_index(&[0, 0, 1, 1], &[5, 5, 7, 7]), 1.0));
+        assert!(close(
+            adjusted_rand_index(&[0, 0, 1, 1], &[5, 5, 7, 7]),
+            1.0
+        ));
         // Same example as above: index 2, a = 4, b = 4, total C(5,2) = 10, expected 1.6,
         // max 4: ARI = (2 - 1.6) / (4 - 1.6) = 1/6.
-        assert!(close(adjusted_rand_index(&[0, 0, 0, 1, 1], &[0, 0, 1, 1, 1]), 1.0 / 6.0));
+        assert!(close(
+            adjusted_rand_index(&[0, 0, 0, 1, 1], &[0, 0, 1, 1, 1]),
+            1.0 / 6.0
+        ));
         // sklearn: adjusted_rand_score([0,0,1,1], [0,1,0,1]) = -0.5.
-        assert!(close(adjusted_rand_index(&[0, 0, 1, 1], &[0, 1, 0, 1]), -0.5));
+        assert!(close(
+            adjusted_rand_index(&[0, 0, 1, 1], &[0, 1, 0, 1]),
+            -0.5
+        ));
         assert!(close(adjusted_rand_index(&[0, 1, 2], &[0, 1, 2]), 1.0));
     }
 
     #[test]
     fn spearman_by_hand() {
-        assert!(close(spearman(&[1.0, 2.0, 3.0, 4.0], &[10.0, 20.0, 30.0, 40.0]), 1.0));
+        assert!(close(
+            spearman(&[1.0, 2.0, 3.0, 4.0], &[10.0, 20.0, 30.0, 40.0]),
+            1.0
+        ));
         assert!(close(spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), -1.0));
         // Ranks x: 1 2 3 4 5; y = [2, 1, 4, 3, 5] → d² = 1+1+1+1+0 = 4,
         // rho = 1 - 6·4 / (5·24) = 0.8.
-        assert!(close(spearman(&[1.0, 2.0, 3.0, 4.0, 5.0], &[2.0, 1.0, 4.0, 3.0, 5.0]), 0.8));
+        assert!(close(
+            spearman(&[1.0, 2.0, 3.0, 4.0, 5.0], &[2.0, 1.0, 4.0, 3.0, 5.0]),
+            0.8
+        ));
         // Ties get average ranks: [1, 2, 2, 3] → [1, 2.5, 2.5, 4].
-        assert_eq!(average_ranks(&[1.0, 2.0, 2.0, 3.0]), vec![1.0, 2.5, 2.5, 4.0]);
+        assert_eq!(
+            average_ranks(&[1.0, 2.0, 2.0, 3.0]),
+            vec![1.0, 2.5, 2.5, 4.0]
+        );
     }
 
     #[test]
     fn auc_by_hand() {
-        assert_eq!(roc_auc(&[0.1, 0.2, 0.8, 0.9], &[false, false, true, true]), Some(1.0));
-        assert_eq!(roc_auc(&[0.9, 0.8, 0.2, 0.1], &[false, false, true, true]), Some(0.0));
+        assert_eq!(
+            roc_auc(&[0.1, 0.2, 0.8, 0.9], &[false, false, true, true]),
+            Some(1.0)
+        );
+        assert_eq!(
+            roc_auc(&[0.9, 0.8, 0.2, 0.1], &[false, false, true, true]),
+            Some(0.0)
+        );
         // Positives 0.8, 0.4; negatives 0.6, 0.4: pairs (0.8>0.6) 1, (0.8>0.4) 1,
         // (0.4<0.6) 0, (0.4=0.4) 0.5 → 2.5 / 4.
-        assert_eq!(roc_auc(&[0.8, 0.4, 0.6, 0.4], &[true, true, false, false]), Some(0.625));
+        assert_eq!(
+            roc_auc(&[0.8, 0.4, 0.6, 0.4], &[true, true, false, false]),
+            Some(0.625)
+        );
         assert_eq!(roc_auc(&[0.1, 0.2], &[true, true]), None);
     }
 }

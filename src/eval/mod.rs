@@ -140,7 +140,9 @@ fn seed_docs(dir: &Path, first_gold: usize) -> Result<Vec<SynthDoc>, EvalError> 
         .enumerate()
         .map(|(k, p)| {
             let text = std::fs::read_to_string(p).map_err(io_err(p))?;
-            let name = p.file_stem().map_or(String::new(), |s| s.to_string_lossy().into_owned());
+            let name = p
+                .file_stem()
+                .map_or(String::new(), |s| s.to_string_lossy().into_owned());
             Ok(SynthDoc {
                 id: format!("seed-{name}"),
                 title: None,
@@ -166,7 +168,10 @@ fn vectors_for(
         Some(p) => cache::load(p).map_err(io_err(p))?,
         None => HashMap::new(),
     };
-    let keys: Vec<u128> = docs.iter().map(|d| cache::key(&fp, &d.paragraphs)).collect();
+    let keys: Vec<u128> = docs
+        .iter()
+        .map(|d| cache::key(&fp, &d.paragraphs))
+        .collect();
     let mut missing: Vec<usize> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (i, k) in keys.iter().enumerate() {
@@ -177,7 +182,10 @@ fn vectors_for(
     let hits = docs.len() - missing.len();
     let mut tokens = 0;
     if !missing.is_empty() {
-        let paragraphs: Vec<Vec<String>> = missing.iter().map(|&i| docs[i].paragraphs.clone()).collect();
+        let paragraphs: Vec<Vec<String>> = missing
+            .iter()
+            .map(|&i| docs[i].paragraphs.clone())
+            .collect();
         let total = missing.len();
         let t = Instant::now();
         let vecs = embed_documents(embedder, &paragraphs, Role::Passage, |d, tok| {
@@ -194,7 +202,11 @@ fn vectors_for(
             cache::save(p, &cached).map_err(io_err(p))?;
         }
     }
-    Ok((keys.iter().map(|k| cached.get(k).cloned()).collect(), tokens, hits))
+    Ok((
+        keys.iter().map(|k| cached.get(k).cloned()).collect(),
+        tokens,
+        hits,
+    ))
 }
 
 /// Predicted cluster of each record: its cluster's number, or its own position.
@@ -211,7 +223,13 @@ fn predicted_labels(n: usize, report: &DedupReport) -> Vec<usize> {
 }
 
 /// Scores a predicted clustering against the benchmark's gold clusters.
-fn score(name: &str, bench: &[SynthDoc], bases: &[synth::Base], predicted: &[usize], seconds: f64) -> RunScores {
+fn score(
+    name: &str,
+    bench: &[SynthDoc],
+    bases: &[synth::Base],
+    predicted: &[usize],
+    seconds: f64,
+) -> RunScores {
     let gold: Vec<usize> = bench.iter().map(|d| d.gold).collect();
     let original: HashMap<usize, usize> = bench
         .iter()
@@ -226,7 +244,10 @@ fn score(name: &str, bench: &[SynthDoc], bases: &[synth::Base], predicted: &[usi
         }
         let e = kind_recall.entry(d.kind).or_default();
         e.1 += 1;
-        if original.get(&d.gold).is_some_and(|&o| predicted[o] == predicted[i]) {
+        if original
+            .get(&d.gold)
+            .is_some_and(|&o| predicted[o] == predicted[i])
+        {
             e.0 += 1;
         }
     }
@@ -277,7 +298,13 @@ fn run_and_score(
     let source = opts.stages.semantic.then_some(VectorSource::Given(vectors));
     let report = dedup::run_with(docs, source, None, opts, &mut |_, _, _, _| {})?;
     let predicted = predicted_labels(docs.len(), &report);
-    Ok(score(name, all, &bench.bases, &predicted, t.elapsed().as_secs_f64()))
+    Ok(score(
+        name,
+        all,
+        &bench.bases,
+        &predicted,
+        t.elapsed().as_secs_f64(),
+    ))
 }
 
 /// The settings of the "MinHash alone" run: exact and near-exact stages.
@@ -315,7 +342,11 @@ const SWEEP_CONTAINMENT: [f32; 2] = [0.7, 0.8];
 
 /// Generates the benchmark, embeds it (or reads the cache) and scores the full pipeline,
 /// MinHash alone and embeddings alone; with `sweep`, also every point of the grid.
-pub fn eval_dedup(embedder: &Embedder, o: &DedupEvalOptions, log: Log) -> Result<DedupEval, EvalError> {
+pub fn eval_dedup(
+    embedder: &Embedder,
+    o: &DedupEvalOptions,
+    log: Log,
+) -> Result<DedupEval, EvalError> {
     let mut timings = Vec::new();
     let t = Instant::now();
     let bench = synth::generate(&o.synth)?;
@@ -375,7 +406,8 @@ pub fn eval_dedup(embedder: &Embedder, o: &DedupEvalOptions, log: Log) -> Result
                                 containment_threshold: containment,
                                 ..o.options.clone()
                             };
-                            let scores = run_and_score("sweep", &docs, &vectors, &bench, &all, &opts)?;
+                            let scores =
+                                run_and_score("sweep", &docs, &vectors, &bench, &all, &opts)?;
                             sweep.push(SweepPoint {
                                 threshold,
                                 paragraph_threshold,
@@ -400,7 +432,12 @@ pub fn eval_dedup(embedder: &Embedder, o: &DedupEvalOptions, log: Log) -> Result
     Ok(DedupEval {
         records: all.len(),
         bases: bench.bases.len(),
-        event_pairs: bench.bases.iter().filter(|b| b.event_partner.is_some()).count() / 2,
+        event_pairs: bench
+            .bases
+            .iter()
+            .filter(|b| b.event_partner.is_some())
+            .count()
+            / 2,
         natural_duplicates_skipped: bench.natural_duplicates_skipped,
         seeds: all.iter().filter(|d| d.kind == VariantKind::Seed).count(),
         kinds,
@@ -430,7 +467,11 @@ impl DedupEval {
         ));
         s.push_str(&format!(
             "kinds: {}\n",
-            self.kinds.iter().map(|(k, n)| format!("{} {n}", k.as_str())).collect::<Vec<_>>().join(", ")
+            self.kinds
+                .iter()
+                .map(|(k, n)| format!("{} {n}", k.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
         s.push_str(&format!(
             "vectors: {} records from cache, {} tokens embedded\n\n",
@@ -449,7 +490,10 @@ impl DedupEval {
             s.push_str(&format!(" {:>17}", r.name));
         }
         s.push('\n');
-        let kinds: Vec<VariantKind> = self.runs.first().map_or(Vec::new(), |r| r.kind_recall.keys().copied().collect());
+        let kinds: Vec<VariantKind> = self
+            .runs
+            .first()
+            .map_or(Vec::new(), |r| r.kind_recall.keys().copied().collect());
         for k in kinds {
             s.push_str(&format!("{:<18}", k.as_str()));
             for r in &self.runs {
@@ -463,9 +507,15 @@ impl DedupEval {
             best.sort_by(|a, b| {
                 (a.scores.false_merges.seed > 0)
                     .cmp(&(b.scores.false_merges.seed > 0))
-                    .then((b.scores.pairs.f1 + b.scores.ari).total_cmp(&(a.scores.pairs.f1 + a.scores.ari)))
+                    .then(
+                        (b.scores.pairs.f1 + b.scores.ari)
+                            .total_cmp(&(a.scores.pairs.f1 + a.scores.ari)),
+                    )
             });
-            s.push_str(&format!("\nsweep: {} settings; best 15 (no seed merges first):\n", self.sweep.len()));
+            s.push_str(&format!(
+                "\nsweep: {} settings; best 15 (no seed merges first):\n",
+                self.sweep.len()
+            ));
             s.push_str(&format!(
                 "{:<18} {:>6} {:>6} {:>6} {:>6} {:>7} {:>7}  false merges (event/category/other/seed)\n",
                 "thr/par/cov/jac/con", "P", "R", "F1", "ARI", "pairs", "gold"
@@ -480,8 +530,16 @@ impl DedupEval {
         }
         s.push_str(&format!(
             "\ntimings: {}; runs: {}\n",
-            self.timings.iter().map(|(k, v)| format!("{k} {v:.1}s")).collect::<Vec<_>>().join(", "),
-            self.runs.iter().map(|r| format!("{} {:.2}s", r.name, r.seconds)).collect::<Vec<_>>().join(", ")
+            self.timings
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.1}s"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.runs
+                .iter()
+                .map(|r| format!("{} {:.2}s", r.name, r.seconds))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
         s
     }
@@ -575,7 +633,11 @@ pub struct PairSetScore {
 pub type SentencePair = (String, String, f64);
 
 /// Reads a TSV pair set; rows with a missing or non-numeric cell ("NS") are skipped.
-pub fn read_pairs(path: &Path, set: &PairSet, limit: usize) -> Result<(Vec<SentencePair>, usize), EvalError> {
+pub fn read_pairs(
+    path: &Path,
+    set: &PairSet,
+    limit: usize,
+) -> Result<(Vec<SentencePair>, usize), EvalError> {
     let mut out = Vec::new();
     let mut skipped = 0;
     for (n, line) in synth::open_data(path)?.lines().enumerate() {
@@ -585,7 +647,11 @@ pub fn read_pairs(path: &Path, set: &PairSet, limit: usize) -> Result<(Vec<Sente
         }
         let cells: Vec<&str> = line.split('\t').collect();
         let (a, b, c) = set.columns;
-        match (cells.get(a), cells.get(b), cells.get(c).and_then(|x| x.trim().parse::<f64>().ok())) {
+        match (
+            cells.get(a),
+            cells.get(b),
+            cells.get(c).and_then(|x| x.trim().parse::<f64>().ok()),
+        ) {
             (Some(s1), Some(s2), Some(score)) if *s1 != "NS" && *s2 != "NS" => {
                 out.push((s1.to_string(), s2.to_string(), score))
             }
@@ -599,7 +665,13 @@ pub fn read_pairs(path: &Path, set: &PairSet, limit: usize) -> Result<(Vec<Sente
 }
 
 /// Embeds distinct texts with `embed_raw`, in blocks (for progress lines).
-fn embed_texts(embedder: &Embedder, texts: &[&str], role: Role, what: &str, log: Log) -> Result<HashMap<String, Vec<f32>>, EvalError> {
+fn embed_texts(
+    embedder: &Embedder,
+    texts: &[&str],
+    role: Role,
+    what: &str,
+    log: Log,
+) -> Result<HashMap<String, Vec<f32>>, EvalError> {
     let mut distinct: Vec<&str> = texts.to_vec();
     distinct.sort();
     distinct.dedup();
@@ -622,15 +694,26 @@ fn embed_texts(embedder: &Embedder, texts: &[&str], role: Role, what: &str, log:
 
 /// Scores the model on the sentence-pair sets (`query: ` prefix, cosine); `limit` caps the
 /// pairs read per set (0 = all).
-pub fn eval_sentence_pairs(embedder: &Embedder, data_dir: &Path, limit: usize, log: Log) -> Result<Vec<PairSetScore>, EvalError> {
+pub fn eval_sentence_pairs(
+    embedder: &Embedder,
+    data_dir: &Path,
+    limit: usize,
+    log: Log,
+) -> Result<Vec<PairSetScore>, EvalError> {
     let mut out = Vec::new();
     for set in pair_sets() {
         let t = Instant::now();
         let path = data_dir.join(set.file);
         let (pairs, skipped) = read_pairs(&path, &set, limit)?;
-        let texts: Vec<&str> = pairs.iter().flat_map(|(a, b, _)| [a.as_str(), b.as_str()]).collect();
+        let texts: Vec<&str> = pairs
+            .iter()
+            .flat_map(|(a, b, _)| [a.as_str(), b.as_str()])
+            .collect();
         let vecs = embed_texts(embedder, &texts, Role::Query, set.name, log)?;
-        let cos: Vec<f64> = pairs.iter().map(|(a, b, _)| cosine(&vecs[a], &vecs[b]) as f64).collect();
+        let cos: Vec<f64> = pairs
+            .iter()
+            .map(|(a, b, _)| cosine(&vecs[a], &vecs[b]) as f64)
+            .collect();
         let gold: Vec<f64> = pairs.iter().map(|p| p.2).collect();
         let value = match set.metric {
             PairMetric::Spearman => 100.0 * spearman(&cos, &gold),
@@ -654,7 +737,10 @@ pub fn eval_sentence_pairs(embedder: &Embedder, data_dir: &Path, limit: usize, l
 
 /// The sentence-pair scores as a table.
 pub fn pair_table(scores: &[PairSetScore]) -> String {
-    let mut s = format!("{:<16} {:>6} {:>8} {:>10} {:>10} {:>8}\n", "set", "pairs", "metric", "simdex", "reference", "time");
+    let mut s = format!(
+        "{:<16} {:>6} {:>8} {:>10} {:>10} {:>8}\n",
+        "set", "pairs", "metric", "simdex", "reference", "time"
+    );
     for r in scores {
         let (metric, value) = match r.metric {
             PairMetric::Spearman => ("Spearman", format!("{:.2}", r.value)),
@@ -666,7 +752,10 @@ pub fn pair_table(scores: &[PairSetScore]) -> String {
             r.name, r.pairs, metric, value, reference, r.seconds
         ));
         if let Some(x) = r.reference {
-            s.push_str(&format!("  difference from the reference: {:+.2}\n", r.value - x));
+            s.push_str(&format!(
+                "  difference from the reference: {:+.2}\n",
+                r.value - x
+            ));
         }
     }
     s
@@ -705,7 +794,12 @@ struct WmtDoc {
 
 /// Embeds the WMT24 news stories in every language as passages (paragraph windows and
 /// article vectors, as dedup does) and scores cross-lingual related-report detection.
-pub fn eval_cross_lingual(embedder: &Embedder, data_dir: &Path, related_threshold: f32, log: Log) -> Result<CrossLingualEval, EvalError> {
+pub fn eval_cross_lingual(
+    embedder: &Embedder,
+    data_dir: &Path,
+    related_threshold: f32,
+    log: Log,
+) -> Result<CrossLingualEval, EvalError> {
     let t = Instant::now();
     let path = data_dir.join("wmt24_multilingual/docs.jsonl.gz");
     let mut docs: Vec<WmtDoc> = Vec::new();
@@ -720,7 +814,14 @@ pub fn eval_cross_lingual(embedder: &Embedder, data_dir: &Path, related_threshol
     }
     let paragraphs: Vec<Vec<String>> = docs
         .iter()
-        .map(|d| d.text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+        .map(|d| {
+            d.text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect()
+        })
         .collect();
     let total = docs.len();
     let vecs = embed_documents(embedder, &paragraphs, Role::Passage, |d, tok| {
@@ -763,7 +864,9 @@ pub fn eval_cross_lingual(embedder: &Embedder, data_dir: &Path, related_threshol
         entry.2 += 1;
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-    let share = |v: &[f64]| v.iter().filter(|&&c| c >= related_threshold as f64).count() as f64 / v.len().max(1) as f64;
+    let share = |v: &[f64]| {
+        v.iter().filter(|&&c| c >= related_threshold as f64).count() as f64 / v.len().max(1) as f64
+    };
     Ok(CrossLingualEval {
         stories: english.len(),
         documents: docs.len(),
@@ -790,7 +893,10 @@ impl CrossLingualEval {
             self.per_language.len() + 1,
             self.seconds
         );
-        s.push_str(&format!("{:<6} {:>12} {:>14}\n", "lang", "cos to en", "top-1 en = own"));
+        s.push_str(&format!(
+            "{:<6} {:>12} {:>14}\n",
+            "lang", "cos to en", "top-1 en = own"
+        ));
         for (lang, (c, a)) in &self.per_language {
             s.push_str(&format!("{lang:<6} {c:>12.4} {a:>14.3}\n"));
         }

@@ -139,7 +139,11 @@ pub enum DataError {
         source: std::io::Error,
     },
     #[error("{path}:{line}: {msg}")]
-    Format { path: PathBuf, line: usize, msg: String },
+    Format {
+        path: PathBuf,
+        line: usize,
+        msg: String,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DataError + '_ {
@@ -228,12 +232,14 @@ pub fn read_articles(data_dir: &Path) -> Result<Vec<Article>, DataError> {
 pub fn read_provided_vectors(data_dir: &Path) -> Result<HashMap<String, Vec<f32>>, DataError> {
     let npy = data_dir.join("sina_news_2018/e5_small_passage_f16.npy");
     let ids_path = data_dir.join("sina_news_2018/e5_small_passage_f16.ids.json");
-    let ids: Vec<String> = serde_json::from_slice(&std::fs::read(&ids_path).map_err(io_err(&ids_path))?)
-        .map_err(|e| DataError::Format {
-            path: ids_path.clone(),
-            line: 1,
-            msg: e.to_string(),
-        })?;
+    let ids: Vec<String> = serde_json::from_slice(
+        &std::fs::read(&ids_path).map_err(io_err(&ids_path))?,
+    )
+    .map_err(|e| DataError::Format {
+        path: ids_path.clone(),
+        line: 1,
+        msg: e.to_string(),
+    })?;
     let bytes = std::fs::read(&npy).map_err(io_err(&npy))?;
     let bad = |msg: &str| DataError::Format {
         path: npy.clone(),
@@ -246,9 +252,16 @@ pub fn read_provided_vectors(data_dir: &Path) -> Result<HashMap<String, Vec<f32>
     let (header_len, start) = if bytes[6] == 1 {
         (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10)
     } else {
-        (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
+        (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        )
     };
-    let header = String::from_utf8_lossy(bytes.get(start..start + header_len).ok_or_else(|| bad("short header"))?);
+    let header = String::from_utf8_lossy(
+        bytes
+            .get(start..start + header_len)
+            .ok_or_else(|| bad("short header"))?,
+    );
     if !header.contains("'<f2'") || header.contains("'fortran_order': True") {
         return Err(bad("expected little-endian float16 in C order"));
     }
@@ -392,7 +405,11 @@ fn choose_bases(
             let v = &vectors[&articles[i].id];
             let mut near: Vec<(f32, usize)> = eligible
                 .iter()
-                .filter(|&&j| j != i && !chosen_set.contains(&j) && articles[j].category == articles[i].category)
+                .filter(|&&j| {
+                    j != i
+                        && !chosen_set.contains(&j)
+                        && articles[j].category == articles[i].category
+                })
                 .map(|&j| (crate::model::cosine(v, &vectors[&articles[j].id]), j))
                 .filter(|&(c, _)| (EVENT_PARTNER_COSINE..NATURAL_COSINE).contains(&c))
                 .collect();
@@ -422,10 +439,14 @@ pub fn generate(opts: &SynthOptions) -> Result<Benchmark, DataError> {
     let vectors = read_provided_vectors(&opts.data_dir)?;
     let mut rng = Rng::new(opts.seed);
     let (chosen, skipped) = choose_bases(&articles, &vectors, opts.bases, &mut rng);
-    let by_category: HashMap<&str, Vec<usize>> = articles.iter().enumerate().fold(HashMap::new(), |mut m, (i, a)| {
-        m.entry(a.category.as_str()).or_default().push(i);
-        m
-    });
+    let by_category: HashMap<&str, Vec<usize>> =
+        articles
+            .iter()
+            .enumerate()
+            .fold(HashMap::new(), |mut m, (i, a)| {
+                m.entry(a.category.as_str()).or_default().push(i);
+                m
+            });
     let mut docs = Vec::new();
     let mut bases = Vec::new();
     let mut next_kind = 0;
@@ -476,7 +497,13 @@ const CATEGORY_NAMES: [(&str, &str); 6] = [
     ("health", "健康"),
 ];
 
-fn make_variant(kind: VariantKind, a: &Article, ps: &[Vec<String>], other: &Article, rng: &mut Rng) -> (Option<String>, String) {
+fn make_variant(
+    kind: VariantKind,
+    a: &Article,
+    ps: &[Vec<String>],
+    other: &Article,
+    rng: &mut Rng,
+) -> (Option<String>, String) {
     let title = a.title.clone();
     match kind {
         VariantKind::Original | VariantKind::Seed => (Some(title), join(ps)),
@@ -489,7 +516,13 @@ fn make_variant(kind: VariantKind, a: &Article, ps: &[Vec<String>], other: &Arti
                 format!("新浪首页 > {cat} > 正文"),
                 "登录 | 注册 | 新闻 | 体育 | 娱乐 | 财经 | 科技 | 时尚".to_string(),
                 title.clone(),
-                format!("2018年{}月{}日 {:02}:{:02}  新浪{cat}", rng.range(10, 11), rng.range(1, 28), rng.range(0, 23), rng.range(0, 59)),
+                format!(
+                    "2018年{}月{}日 {:02}:{:02}  新浪{cat}",
+                    rng.range(10, 11),
+                    rng.range(1, 28),
+                    rng.range(0, 23),
+                    rng.range(0, 59)
+                ),
                 "分享到：微博 微信 QQ空间".to_string(),
             ];
             if rng.chance(0.3) {
@@ -497,11 +530,17 @@ fn make_variant(kind: VariantKind, a: &Article, ps: &[Vec<String>], other: &Arti
             } else {
                 lines.extend(ps.iter().map(|p| p.concat()));
             }
-            lines.push(format!("责任编辑：{}", rng.pick(&["张三", "李明", "王芳", "刘洋"])));
+            lines.push(format!(
+                "责任编辑：{}",
+                rng.pick(&["张三", "李明", "王芳", "刘洋"])
+            ));
             lines.push("相关阅读".to_string());
             lines.push(format!("- {}", other.title));
             lines.push("关注新浪微博 扫描二维码 点击加载更多".to_string());
-            lines.push("Copyright © 1996-2018 SINA Corporation, All Rights Reserved 新浪公司 版权所有".to_string());
+            lines.push(
+                "Copyright © 1996-2018 SINA Corporation, All Rights Reserved 新浪公司 版权所有"
+                    .to_string(),
+            );
             (None, lines.join("\n"))
         }
         VariantKind::Excerpt => {
@@ -528,7 +567,12 @@ fn make_variant(kind: VariantKind, a: &Article, ps: &[Vec<String>], other: &Arti
         VariantKind::SentenceEdit => {
             let mut out: Vec<Vec<String>> = ps
                 .iter()
-                .map(|p| p.iter().filter(|_| !rng.chance(0.15)).cloned().collect::<Vec<_>>())
+                .map(|p| {
+                    p.iter()
+                        .filter(|_| !rng.chance(0.15))
+                        .cloned()
+                        .collect::<Vec<_>>()
+                })
                 .filter(|p| !p.is_empty())
                 .collect();
             let borrowed = sentences(&other.text);
@@ -540,7 +584,10 @@ fn make_variant(kind: VariantKind, a: &Article, ps: &[Vec<String>], other: &Arti
             }
             (Some(title), join(&out))
         }
-        VariantKind::NumberChange => (Some(change_numbers(&title, rng)), change_numbers(&join(ps), rng)),
+        VariantKind::NumberChange => (
+            Some(change_numbers(&title, rng)),
+            change_numbers(&join(ps), rng),
+        ),
         VariantKind::ParagraphReorder => {
             let mut out = ps.to_vec();
             if out.len() >= 2 {
@@ -571,7 +618,11 @@ fn change_numbers(s: &str, rng: &mut Rng) -> String {
             if rng.chance(0.7) {
                 let n = run.len();
                 for k in 0..n {
-                    let d = if k == 0 && n > 1 { rng.range(1, 9) } else { rng.range(0, 9) };
+                    let d = if k == 0 && n > 1 {
+                        rng.range(1, 9)
+                    } else {
+                        rng.range(0, 9)
+                    };
                     out.push(char::from(b'0' + d as u8));
                 }
             } else {
@@ -669,19 +720,28 @@ mod tests {
     fn rng_is_deterministic() {
         let mut a = Rng::new(7);
         let mut b = Rng::new(7);
-        assert_eq!((0..5).map(|_| a.next_u64()).collect::<Vec<_>>(), (0..5).map(|_| b.next_u64()).collect::<Vec<_>>());
+        assert_eq!(
+            (0..5).map(|_| a.next_u64()).collect::<Vec<_>>(),
+            (0..5).map(|_| b.next_u64()).collect::<Vec<_>>()
+        );
     }
 
     #[test]
     fn sentences_keep_punctuation_and_quotes() {
-        assert_eq!(sentences("他说：“好。”然后走了！还有"), vec!["他说：“好。”", "然后走了！", "还有"]);
+        assert_eq!(
+            sentences("他说：“好。”然后走了！还有"),
+            vec!["他说：“好。”", "然后走了！", "还有"]
+        );
     }
 
     #[test]
     fn numbers_change_but_keep_length() {
         let mut rng = Rng::new(1);
         let s = change_numbers("2018年10月30日，共有1234人", &mut rng);
-        assert_eq!(s.chars().count(), "2018年10月30日，共有1234人".chars().count());
+        assert_eq!(
+            s.chars().count(),
+            "2018年10月30日，共有1234人".chars().count()
+        );
     }
 
     #[test]
