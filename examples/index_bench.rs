@@ -67,12 +67,17 @@ fn bench(real: &[Vec<f32>], dim: usize, n: usize) -> Result<(), BoxError> {
     };
     Index::create(dir.path(), meta)?;
     let t = Instant::now();
+    let cpu = cpu_seconds();
     let mut w = Index::open_writer(dir.path(), None)?;
     w.add(docs(&vectors[..n], 0))?;
     w.commit()?;
     let build = t.elapsed().as_secs_f64();
+    let build_cpu = cpu_seconds() - cpu;
     let disk = dir_bytes(dir.path());
-    println!("n={n}: built in {build:.1} s; measuring…");
+    println!(
+        "n={n}: built in {build:.1} s wall, {build_cpu:.1} s CPU ({:.2} ms CPU/vector); measuring…",
+        build_cpu * 1e3 / n as f64
+    );
 
     let rss_before = rss_kib();
     let t = Instant::now();
@@ -95,13 +100,15 @@ fn bench(real: &[Vec<f32>], dim: usize, n: usize) -> Result<(), BoxError> {
     let cold = cold_query_process(dir.path())?;
 
     let t = Instant::now();
+    let cpu = cpu_seconds();
     let mut w = Index::open_writer(dir.path(), None)?;
     w.add(docs(&vectors[n..], n))?;
     w.commit()?;
     let add = t.elapsed().as_secs_f64();
+    let add_cpu = cpu_seconds() - cpu;
 
     println!(
-        "n={n}: build {build:.1} s ({:.2} ms/vector); add {ADD_BATCH} to it {add:.1} s; \
+        "n={n}: build {build:.1} s ({:.2} ms/vector); add {ADD_BATCH} to it {add:.1} s ({add_cpu:.1} s CPU); \
          disk {:.0} B/vector; open {:.1} ms; RSS after open+{QUERIES} queries +{:.0} B/vector; \
          query k=10 p50 {p50:.2} ms p99 {p99:.2} ms; recall@10 {recall:.4} (default ef {})",
         build * 1e3 / n as f64,
@@ -272,6 +279,24 @@ fn dir_bytes(dir: &Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
+}
+
+/// User + system CPU time of this process so far (the machine may be shared: wall time
+/// alone would measure the neighbours too).
+fn cpu_seconds() -> f64 {
+    // Fields 14 and 15 of /proc/self/stat, in clock ticks (100 per second on Linux); the
+    // command name (field 2) is in parentheses and may contain spaces.
+    const TICKS_PER_SECOND: f64 = 100.0;
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let utime: f64 = fields.get(11)?.parse().ok()?;
+            let stime: f64 = fields.get(12)?.parse().ok()?;
+            Some((utime + stime) / TICKS_PER_SECOND)
+        })
+        .unwrap_or(0.0)
 }
 
 fn rss_kib() -> u64 {
