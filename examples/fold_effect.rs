@@ -20,7 +20,10 @@ fn main() {
             records.push(text_record(name, text));
         }
         for (name, text) in &seeds {
-            records.push(text_record(&format!("trad-{name}"), &convert_to_traditional(text)));
+            records.push(text_record(
+                &format!("trad-{name}"),
+                &convert_to_traditional(text),
+            ));
         }
         let opts = PrepareOptions {
             clean: Some(CleanOptions {

@@ -503,18 +503,45 @@ pub fn main() -> Result<()> {
     }
 }
 
-/// A progress bar on a terminal, hidden otherwise.
-fn progress_bar(what: &str) -> ProgressBar {
-    let pb = ProgressBar::new(0);
-    if !std::io::stderr().is_terminal() {
-        pb.set_draw_target(ProgressDrawTarget::hidden());
+/// A progress bar (documents, tokens/s, ETA) on a terminal; quiet otherwise.
+struct Progress {
+    bar: ProgressBar,
+    what: &'static str,
+    start: std::time::Instant,
+}
+
+impl Progress {
+    fn new(what: &'static str, total: usize) -> Progress {
+        let bar = ProgressBar::new(total as u64);
+        if !std::io::stderr().is_terminal() {
+            bar.set_draw_target(ProgressDrawTarget::hidden());
+        }
+        bar.set_style(
+            ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} docs, ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_message(what);
+        Progress {
+            bar,
+            what,
+            start: std::time::Instant::now(),
+        }
     }
-    pb.set_style(
-        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} docs, {per_sec}, ETA {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    pb.set_message(what.to_string());
-    pb
+
+    fn update(&self, done: usize, total: usize, tokens: usize) {
+        let secs = self.start.elapsed().as_secs_f64().max(1e-3);
+        self.bar.set_length(total as u64);
+        self.bar.set_position(done as u64);
+        self.bar.set_message(format!(
+            "{}, {:.0} tokens/s",
+            self.what,
+            tokens as f64 / secs
+        ));
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
 }
 
 /// Loads the model for the rest of the process. It is leaked on purpose: freeing the
@@ -562,13 +589,12 @@ fn embed(a: EmbedArgs) -> Result<()> {
             )?;
         }
     } else {
-        let pb = progress_bar("embedding");
-        pb.set_length(docs.len() as u64);
+        let pb = Progress::new("embedding", docs.len());
         let paragraphs: Vec<Vec<String>> = docs.iter().map(|d| d.paragraphs.clone()).collect();
-        let vecs = simdex::embed::embed_documents(&embedder, &paragraphs, a.role, |d, _| {
-            pb.set_position(d as u64)
+        let vecs = simdex::embed::embed_documents(embedder, &paragraphs, a.role, |d, t| {
+            pb.update(d, docs.len(), t)
         })?;
-        pb.finish_and_clear();
+        pb.finish();
         for (d, v) in docs.iter().zip(vecs) {
             if a.level == EmbedLevel::Article {
                 writeln!(
@@ -602,13 +628,12 @@ fn build_or_add(a: IndexBuildArgs, create: bool) -> Result<()> {
     let (docs, read) =
         jobs::read_and_prepare(&a.input.inputs, &a.input.options(), &a.input.prepare())?;
     report_rejects(&read);
-    let pb = progress_bar("embedding");
-    pb.set_length(docs.len() as u64);
-    let mut rep = jobs::add_to_index(&a.index, &embedder, &docs, None, create, &mut |d, _| {
-        pb.set_position(d as u64)
+    let pb = Progress::new("embedding", docs.len());
+    let mut rep = jobs::add_to_index(&a.index, embedder, &docs, None, create, &mut |d, t| {
+        pb.update(d, docs.len(), t)
     })
     .with_context(|| format!("index {}", a.index.display()))?;
-    pb.finish_and_clear();
+    pb.finish();
     rep.records_in += read.rejected.len();
     rep.rejected = read.rejected.len();
     println!(
@@ -776,12 +801,9 @@ fn run_dedup_job(
         against,
         embedder,
     };
-    let pb = progress_bar("embedding");
-    let run = job.run(&mut |_, done, total, _| {
-        pb.set_length(total as u64);
-        pb.set_position(done as u64);
-    })?;
-    pb.finish_and_clear();
+    let pb = Progress::new("embedding", 0);
+    let run = job.run(&mut |_, done, total, tokens| pb.update(done, total, tokens))?;
+    pb.finish();
     report_rejects(&run.read);
     Ok(run)
 }

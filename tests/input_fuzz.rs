@@ -155,8 +155,12 @@ fn mutate(rng: &mut Rng, input: &[u8], others: &[Vec<u8>]) -> Vec<u8> {
                     let chunk = b[from..to].to_vec();
                     let at = rng.below(b.len() + 1);
                     let times = 1 + rng.below(2000);
-                    let repeated: Vec<u8> =
-                        chunk.iter().copied().cycle().take(chunk.len() * times).collect();
+                    let repeated: Vec<u8> = chunk
+                        .iter()
+                        .copied()
+                        .cycle()
+                        .take(chunk.len() * times)
+                        .collect();
                     b.splice(at..at, repeated);
                 }
             }
@@ -210,9 +214,16 @@ fn check_jsonl(bytes: &[u8], opts: &InputOptions, case: &str) {
     seen.sort_unstable();
     assert_eq!(seen, non_blank, "{case}: lines accounted for");
     for r in &out.records {
-        assert_eq!(r.raw, lines[r.location.line - 1], "{case}: raw bytes of a record");
+        assert_eq!(
+            r.raw,
+            lines[r.location.line - 1],
+            "{case}: raw bytes of a record"
+        );
         assert!(!r.text.trim().is_empty(), "{case}: record with empty text");
-        assert!(r.text.len() <= opts.max_record_bytes, "{case}: over-long text kept");
+        assert!(
+            r.text.len() <= opts.max_record_bytes,
+            "{case}: over-long text kept"
+        );
     }
 }
 
@@ -246,14 +257,26 @@ fn jsonl_reader_survives_extreme_lines() {
     let deep_object = format!("{}\"x\"{}", "{\"a\":".repeat(50_000), "}".repeat(50_000));
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("huge record", huge.clone()),
-        ("huge record without newline, truncated", huge[..huge.len() - 7].to_vec()),
+        (
+            "huge record without newline, truncated",
+            huge[..huge.len() - 7].to_vec(),
+        ),
         ("deep array", deep),
         ("deep object", deep_object.into_bytes()),
-        ("lone surrogate escape", br#"{"id":"s","text":"\ud800 x"}"#.to_vec()),
+        (
+            "lone surrogate escape",
+            br#"{"id":"s","text":"\ud800 x"}"#.to_vec(),
+        ),
         ("huge number id", br#"{"id":1e999999,"text":"x"}"#.to_vec()),
-        ("big integer id", br#"{"id":123456789012345678901234567890,"text":"x"}"#.to_vec()),
+        (
+            "big integer id",
+            br#"{"id":123456789012345678901234567890,"text":"x"}"#.to_vec(),
+        ),
         ("only BOM", b"\xEF\xBB\xBF".to_vec()),
-        ("BOM twice", b"\xEF\xBB\xBF\xEF\xBB\xBF{\"id\":1,\"text\":\"x\"}".to_vec()),
+        (
+            "BOM twice",
+            b"\xEF\xBB\xBF\xEF\xBB\xBF{\"id\":1,\"text\":\"x\"}".to_vec(),
+        ),
         ("only CRs", b"\r\r\r\n\r".to_vec()),
         ("NULs", b"\0\0\0\n{\"id\":\"a\0\",\"text\":\"\0\"}".to_vec()),
         ("many blank lines", b" \n\t\n".repeat(100_000)),
@@ -283,14 +306,21 @@ fn decoder_never_panics_and_keeps_valid_utf8_as_is() {
         }
         if decoded.malformed == 0 {
             assert!(
-                !decoded.text.contains('\u{FFFD}') || bytes.windows(3).any(|w| w == "\u{FFFD}".as_bytes()),
+                !decoded.text.contains('\u{FFFD}')
+                    || bytes.windows(3).any(|w| w == "\u{FFFD}".as_bytes()),
                 "seed {} case {i}: replacement characters without malformed bytes ({})",
                 seed(),
                 decoded.encoding
             );
         }
     }
-    for bytes in [&b""[..], b"\xEF\xBB\xBF", b"\xFF\xFE\x00", b"\xFE\xFF\xD8\x00", b"\xff"] {
+    for bytes in [
+        &b""[..],
+        b"\xEF\xBB\xBF",
+        b"\xFF\xFE\x00",
+        b"\xFE\xFF\xD8\x00",
+        b"\xff",
+    ] {
         let _ = decode_bytes(bytes);
     }
 }
@@ -312,7 +342,11 @@ fn check_cleaned(text: &str, opts: &CleanOptions, case: &str) {
         );
     }
     for r in &cleaned.removed {
-        assert!((1..=lines).contains(&r.line), "{case}: removed line {}", r.line);
+        assert!(
+            (1..=lines).contains(&r.line),
+            "{case}: removed line {}",
+            r.line
+        );
     }
     let _ = cleaned.compared_text();
 }
@@ -332,7 +366,16 @@ fn cleaner_never_panics_on_mutated_pages() {
         check_cleaned(&text, &opts, &format!("seed {} case {i}", seed()));
         texts.push(text);
     }
-    for text in ["", "\n", "\r\n\r\n", "。", "(pīn)", "字(", "\u{3000}\u{3000}", "<<<<>>>>"] {
+    for text in [
+        "",
+        "\n",
+        "\r\n\r\n",
+        "。",
+        "(pīn)",
+        "字(",
+        "\u{3000}\u{3000}",
+        "<<<<>>>>",
+    ] {
         check_cleaned(text, &opts, &format!("{text:?}"));
     }
     // The corpus pass over many similar mutated pages (repeated paragraphs everywhere).
