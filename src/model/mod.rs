@@ -94,6 +94,9 @@ impl ModelSettings {
     }
 }
 
+/// The vectors of one batch, with the batch's index in the plan.
+type BatchVectors = (usize, Vec<Vec<f32>>);
+
 /// Texts in, unit vectors out: tokenizer, encoder and batching together.
 pub struct Embedder {
     pub tokenizer: TextTokenizer,
@@ -213,7 +216,7 @@ impl Embedder {
         let results = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
                 .map(|_| {
-                    scope.spawn(|| -> Result<Vec<(usize, Vec<Vec<f32>>)>, ModelError> {
+                    scope.spawn(|| -> Result<Vec<BatchVectors>, ModelError> {
                         let pool = rayon::ThreadPoolBuilder::new()
                             .num_threads(self.threading.threads_per_worker)
                             .build()
