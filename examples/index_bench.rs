@@ -97,7 +97,6 @@ fn bench(real: &[Vec<f32>], dim: usize, n: usize) -> Result<(), BoxError> {
         sweep.push((ef, measure(&index, &queries, &truths)));
     }
     drop(index);
-    let cold = cold_query_process(dir.path())?;
 
     let t = Instant::now();
     let cpu = cpu_seconds();
@@ -120,7 +119,10 @@ fn bench(real: &[Vec<f32>], dim: usize, n: usize) -> Result<(), BoxError> {
     for (ef, (p50, p99, recall)) in sweep {
         println!("n={n}: ef {ef}: recall@10 {recall:.4}, p50 {p50:.2} ms, p99 {p99:.2} ms");
     }
-    println!("n={n}: cold query process: {cold}");
+    println!(
+        "n={n}: cold query process: {}",
+        cold_query_process(dir.path())?
+    );
     Ok(())
 }
 
@@ -145,7 +147,14 @@ fn measure(index: &Index, queries: &[&Vec<f32>], truths: &[Vec<u32>]) -> (f64, f
 /// Runs this program again as a cold query process on `dir`; returns its report and wall time.
 fn cold_query_process(dir: &Path) -> Result<String, BoxError> {
     let t = Instant::now();
-    let out = std::process::Command::new(std::env::current_exe()?)
+    // /proc/self/exe still runs this build if cargo replaced the file meanwhile.
+    let proc_exe = Path::new("/proc/self/exe");
+    let exe = if proc_exe.exists() {
+        proc_exe.to_path_buf()
+    } else {
+        std::env::current_exe()?
+    };
+    let out = std::process::Command::new(exe)
         .env(COLD_QUERY_ENV, dir)
         .output()?;
     let wall = t.elapsed().as_secs_f64() * 1e3;
