@@ -257,6 +257,9 @@ pub struct Removal {
     pub stage: Stage,
     pub score: f32,
     pub evidence: Evidence,
+    /// For an exact copy of another removed member: that member (the copy joined the cluster
+    /// through it, so `stage` is `exact` although its text differs from the kept record's).
+    pub exact_copy_of: Option<usize>,
 }
 
 /// A related (not duplicate) pair of input records.
@@ -575,6 +578,7 @@ pub fn run_with(
                             stage: v.duplicate.unwrap_or(Stage::Semantic),
                             score: v.score,
                             evidence: v.evidence.clone(),
+                            exact_copy_of: (j != i).then_some(i),
                         },
                     );
                 }
@@ -631,6 +635,7 @@ pub fn run_with(
         let name = format!("c{}", c_no + 1);
         for (m, e) in &c.members {
             removed_flag[*m] = true;
+            let via = (e.stage == Stage::Exact && e.a != c.kept && e.b == *m).then_some(e.a);
             removals.push(Removal {
                 doc: *m,
                 duplicate_of: Original::Input(c.kept),
@@ -638,6 +643,7 @@ pub fn run_with(
                 stage: e.stage,
                 score: e.score,
                 evidence: e.evidence.clone(),
+                exact_copy_of: via,
             });
         }
         report.clusters.push(ClusterSummary {
@@ -689,4 +695,41 @@ pub enum DedupError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::corpus::{prepare, PrepareOptions};
+    use crate::jobs::text_record;
+
+    const A: &str = "推动高质量发展，创新是核心动力和关键变量。日前，市委经济工作会议召开，指出要深入实施创新驱动战略，围绕高水平国家创新型城市建设，深入实施省十大创新行动，全面落实市委、市政府强化创新驱动各项部署。";
+
+    #[test]
+    fn an_exact_copy_of_a_member_joins_its_cluster_and_says_through_whom() {
+        let b = A.replace("十大", "十项");
+        let records = vec![
+            text_record("a", A),
+            text_record("b", &b),
+            text_record("c", &b),
+            text_record("d", "济南地面站是齐鲁科创大走廊未来导航增强卫星系统的重要组成部分，今年九月完成建设并投入使用，可为区域用户提供高精度定位服务。"),
+        ];
+        let docs = prepare(records, &PrepareOptions::default());
+        let opts = DedupOptions {
+            stages: Stages {
+                semantic: false,
+                ..Stages::default()
+            },
+            ..DedupOptions::default()
+        };
+        let report = run(&docs, None, None, &opts, &mut |_, _, _, _| {}).unwrap();
+        assert_eq!(report.kept, vec![0, 3]);
+        assert_eq!(report.clusters.len(), 1);
+        assert_eq!(report.clusters[0].members, vec![0, 1, 2]);
+        let by_doc: HashMap<usize, &Removal> = report.removed.iter().map(|r| (r.doc, r)).collect();
+        assert_eq!(by_doc[&1].stage, Stage::NearExact);
+        assert_eq!(by_doc[&1].exact_copy_of, None);
+        assert_eq!(by_doc[&2].duplicate_of, Original::Input(0));
+        assert_eq!(by_doc[&2].exact_copy_of, Some(1));
+    }
 }

@@ -206,6 +206,7 @@ pub fn write_outputs(
             "stage": r.stage,
             "cluster": r.cluster,
             "evidence": r.evidence,
+            "exact_copy_of": r.exact_copy_of.map(|c| docs[c].record.id.clone()),
             "source": d.record.location.to_string(),
         }))?;
     }
