@@ -13,6 +13,9 @@ use simdex::model::{cosine, Embedder, Role};
 /// Lowest acceptable cosine against a reference embedding.
 const MIN_COSINE: f32 = 0.9999;
 
+/// One reference line: its number, text and embedding.
+type Reference = (usize, String, Vec<f32>);
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 3 {
@@ -23,7 +26,7 @@ fn main() -> Result<()> {
     let mut worst = (f32::INFINITY, 0usize);
     let mut n = 0;
     // Each text alone, then all texts of a role in one call (packed batches of many lengths).
-    let mut by_role: Vec<(Role, Vec<(usize, String, Vec<f32>)>)> =
+    let mut by_role: Vec<(Role, Vec<Reference>)> =
         vec![(Role::Query, Vec::new()), (Role::Passage, Vec::new())];
     for (i, line) in text
         .lines()

@@ -453,12 +453,12 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     let mut log = |line: String| eprintln!("{line}");
     let all = a.what == EvalWhat::All;
     if all || a.what == EvalWhat::Sts {
-        let scores = eval::eval_sentence_pairs(&embedder, &data, a.limit, &mut log)?;
+        let scores = eval::eval_sentence_pairs(embedder, &data, a.limit, &mut log)?;
         println!("{}", eval::pair_table(&scores));
     }
     if all || a.what == EvalWhat::Crosslingual {
         let r =
-            eval::eval_cross_lingual(&embedder, &data, a.thresholds.related_threshold, &mut log)?;
+            eval::eval_cross_lingual(embedder, &data, a.thresholds.related_threshold, &mut log)?;
         println!("{}", r.table());
     }
     if all || a.what == EvalWhat::Dedup {
@@ -481,7 +481,7 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
             write_benchmark: a.write_benchmark.clone(),
             sweep: a.sweep,
         };
-        let r = eval::eval_dedup(&embedder, &o, &mut log)?;
+        let r = eval::eval_dedup(embedder, &o, &mut log)?;
         println!("{}", r.table());
     }
     Ok(())
@@ -708,7 +708,7 @@ fn similar(a: SimilarArgs) -> Result<()> {
     let embedder = match &query {
         Query::Text(_) => {
             let e = load_model(&a.model)?;
-            let meta = jobs::index_meta(&e);
+            let meta = jobs::index_meta(e);
             if index.meta() != &meta {
                 bail!(
                     "{}: index was built with model {} (settings {}), but the loaded model is {} (settings {})",
@@ -948,7 +948,7 @@ fn dry_run_report(run: &jobs::DedupRun, o: &DedupOptions) -> String {
 fn ingest(a: IngestArgs) -> Result<()> {
     let options = dedup_options(&a.thresholds, a.keep, None, false);
     let embedder = load_model(&a.model)?;
-    let meta = jobs::index_meta(&embedder);
+    let meta = jobs::index_meta(embedder);
     let create = !a.index.join("manifest.json").exists();
     if create {
         Index::create(&a.index, meta.clone())
@@ -956,7 +956,7 @@ fn ingest(a: IngestArgs) -> Result<()> {
     }
     let index = Index::open(&a.index, Some(&meta))
         .with_context(|| format!("index {}", a.index.display()))?;
-    let run = run_dedup_job(&a.input, Some(&embedder), Some(&index), options.clone())?;
+    let run = run_dedup_job(&a.input, Some(embedder), Some(&index), options.clone())?;
     drop(index);
     let kept: Vec<simdex::corpus::PreparedDoc> = run
         .report
@@ -972,13 +972,13 @@ fn ingest(a: IngestArgs) -> Result<()> {
         .collect();
     let rep = jobs::add_to_index(
         &a.index,
-        &embedder,
+        embedder,
         &kept,
         Some(&vectors),
         false,
         &mut |_, _| {},
     )?;
-    let summary = summary_of(Some(&embedder), options, Some(&a.index));
+    let summary = summary_of(Some(embedder), options, Some(&a.index));
     let s = write_outputs(&a.out, &run.docs, &run.read.rejected, &run.report, summary)?;
     print_summary(&s, &a.out);
     println!(
@@ -1016,7 +1016,7 @@ fn explain(a: ExplainArgs) -> Result<()> {
             if docs.len() != 2 {
                 bail!("explain takes two files with one record each (or two ids with --index)");
             }
-            let v = jobs::embed_prepared(&embedder, &docs, &mut |_, _| {})?;
+            let v = jobs::embed_prepared(embedder, &docs, &mut |_, _| {})?;
             let mut d = docs.into_iter().zip(v);
             match (d.next(), d.next()) {
                 (Some(x), Some(y)) => (x, y),
@@ -1174,7 +1174,7 @@ fn bench_cmd(a: BenchArgs) -> Result<()> {
         println!("gemm [{m},{k}]x[{k},{n}]: {g:.1} GFLOP/s");
     }
     let texts = bench::read_texts(&opts.input, &opts.field, opts.limit)?;
-    let r = bench::run(&e, &texts, &opts)?;
+    let r = bench::run(e, &texts, &opts)?;
     println!(
         "simdex tokens={} texts={} seconds={:.3} tokens_per_s={:.1} texts_per_s={:.2}",
         r.tokens, r.texts, r.seconds, r.tokens_per_s, r.texts_per_s
