@@ -186,20 +186,29 @@ multiversion! {
     }
 }
 
-/// `out[r][c] = Σ_d q[r·dp + d] · kt[d·TILE_COLS + c]` for a [`TILE_ROWS`] × [`TILE_COLS`]
-/// tile: `q` holds the tile's query rows, `kt` the tile's keys transposed, `[dp, TILE_COLS]`.
+/// One [`TILE_ROWS`] × [`TILE_COLS`] tile of a product:
+/// `out[r][c] = Σ_{i<n} a[r·a_stride + i] · b[i·b_stride + c]`.
+/// Q·Kᵀ passes query rows and a tile of Kᵀ; P·V passes probability rows and V's columns.
 #[inline(always)]
-fn qk_tile(q: &[f32], kt: &[f32], dp: usize) -> [[f32; TILE_COLS]; TILE_ROWS] {
-    assert!(q.len() >= TILE_ROWS * dp && kt.len() >= dp * TILE_COLS);
+fn tile_product(
+    a: &[f32],
+    a_stride: usize,
+    b: &[f32],
+    b_stride: usize,
+    n: usize,
+) -> [[f32; TILE_COLS]; TILE_ROWS] {
+    assert!(n > 0 && n <= a_stride);
+    assert!(a.len() >= (TILE_ROWS - 1) * a_stride + n);
+    assert!(b.len() >= (n - 1) * b_stride + TILE_COLS);
     let mut acc = [[0f32; TILE_COLS]; TILE_ROWS];
-    for d in 0..dp {
-        // SAFETY: d < dp and the asserted lengths cover every index read below.
+    for i in 0..n {
+        // SAFETY: i < n ≤ a_stride and the asserted lengths cover every index read below.
         unsafe {
-            let k = &*(kt.as_ptr().add(d * TILE_COLS) as *const [f32; TILE_COLS]);
-            for (r, a) in acc.iter_mut().enumerate() {
-                let qv = *q.get_unchecked(r * dp + d);
-                for (a, k) in a.iter_mut().zip(k) {
-                    *a = qv.mul_add(*k, *a);
+            let br = &*(b.as_ptr().add(i * b_stride) as *const [f32; TILE_COLS]);
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let x = *a.get_unchecked(r * a_stride + i);
+                for (acc, y) in acc.iter_mut().zip(br) {
+                    *acc = x.mul_add(*y, *acc);
                 }
             }
         }
@@ -207,33 +216,15 @@ fn qk_tile(q: &[f32], kt: &[f32], dp: usize) -> [[f32; TILE_COLS]; TILE_ROWS] {
     acc
 }
 
-/// `out[r][c] = Σ_j p[r·lp + j] · v[j·dp + c]` over `len` keys for a tile: `p` holds the
-/// tile's probability rows, `v` starts at the tile's first head column.
-#[inline(always)]
-fn pv_tile(
-    p: &[f32],
-    v: &[f32],
-    len: usize,
-    dp: usize,
-    lp: usize,
-) -> [[f32; TILE_COLS]; TILE_ROWS] {
-    assert!(
-        len > 0 && len <= lp && p.len() >= TILE_ROWS * lp && v.len() >= (len - 1) * dp + TILE_COLS
-    );
-    let mut acc = [[0f32; TILE_COLS]; TILE_ROWS];
-    for j in 0..len {
-        // SAFETY: j < len ≤ lp and the asserted lengths cover every index read below.
-        unsafe {
-            let vr = &*(v.as_ptr().add(j * dp) as *const [f32; TILE_COLS]);
-            for (r, a) in acc.iter_mut().enumerate() {
-                let pv = *p.get_unchecked(r * lp + j);
-                for (a, x) in a.iter_mut().zip(vr) {
-                    *a = pv.mul_add(*x, *a);
-                }
-            }
-        }
-    }
-    acc
+/// The sizes of one head's attention: keys, and the padded head width and key count.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadDims {
+    /// Keys (the sequence length).
+    pub len: usize,
+    /// Head width padded to a multiple of [`TILE_COLS`].
+    pub dp: usize,
+    /// Keys padded to a multiple of [`TILE_COLS`].
+    pub lp: usize,
 }
 
 multiversion! {
@@ -249,15 +240,14 @@ multiversion! {
         v: &[f32],
         scores: &mut [f32],
         ctx: &mut [f32],
-        len: usize,
-        dp: usize,
-        lp: usize
+        dims: HeadDims
     ) {
+        let HeadDims { len, dp, lp } = dims;
         let rows = q.len() / dp;
         for r0 in (0..rows).step_by(TILE_ROWS) {
             let qt = &q[r0 * dp..(r0 + TILE_ROWS) * dp];
             for c0 in (0..lp).step_by(TILE_COLS) {
-                let t = qk_tile(qt, &kt[c0 * dp..], dp);
+                let t = tile_product(qt, dp, &kt[c0 * dp..], TILE_COLS, dp);
                 for (r, t) in t.iter().enumerate() {
                     scores[(r0 + r) * lp + c0..][..TILE_COLS].copy_from_slice(t);
                 }
@@ -269,7 +259,7 @@ multiversion! {
         for r0 in (0..rows).step_by(TILE_ROWS) {
             let p = &scores[r0 * lp..(r0 + TILE_ROWS) * lp];
             for c0 in (0..dp).step_by(TILE_COLS) {
-                let t = pv_tile(p, &v[c0..], len, dp, lp);
+                let t = tile_product(p, lp, &v[c0..], dp, len);
                 for (r, t) in t.iter().enumerate() {
                     ctx[(r0 + r) * dp + c0..][..TILE_COLS].copy_from_slice(t);
                 }
@@ -420,9 +410,7 @@ pub fn attention(
                     &v,
                     &mut scores[..padded * lp],
                     &mut c[..padded * dp],
-                    len,
-                    dp,
-                    lp,
+                    HeadDims { len, dp, lp },
                 );
                 for r in 0..real {
                     // SAFETY: row start+q0+r, columns head·dh..(head+1)·dh of `ctx` belong
