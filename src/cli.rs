@@ -1159,7 +1159,11 @@ fn model_cmd(c: ModelCommand) -> Result<()> {
 
 fn bench_cmd(a: BenchArgs) -> Result<()> {
     use simdex::bench;
-    let e = load_model(&a.model)?;
+    // A benchmark times the model: the embedding cache would turn re-runs into look-ups.
+    let e = load_model(&ModelArg {
+        no_cache: true,
+        ..a.model.clone()
+    })?;
     let opts = bench::BenchOptions {
         input: a.input,
         field: a.field,

@@ -46,12 +46,14 @@ impl Threading {
         }
     }
 
-    /// The setting from `SIMDEX_WORKERS`, else [`DEFAULT_WORKERS`].
-    pub fn from_env() -> Threading {
+    /// The setting from `SIMDEX_WORKERS`, else [`DEFAULT_WORKERS`] on the CPU and one worker
+    /// on a GPU (`on_cpu` false): there is one device, and batches on it run one at a time.
+    pub fn from_env(on_cpu: bool) -> Threading {
+        let default = if on_cpu { DEFAULT_WORKERS } else { 1 };
         let workers = std::env::var(WORKERS_ENV)
             .ok()
             .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(DEFAULT_WORKERS);
+            .unwrap_or(default);
         Threading::with_workers(workers)
     }
 }

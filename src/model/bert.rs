@@ -360,6 +360,11 @@ impl BertEncoder {
         })
     }
 
+    /// Whether the encoder runs on the CPU (not a GPU).
+    pub fn is_cpu(&self) -> bool {
+        self.device.is_cpu()
+    }
+
     /// Vector width.
     pub fn hidden(&self) -> usize {
         self.cfg.hidden_size

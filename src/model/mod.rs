@@ -137,12 +137,13 @@ impl Embedder {
             window_overlap: DEFAULT_WINDOW_OVERLAP,
             weights_digest: encoder.weights_digest().to_string(),
         };
+        let threading = batch::Threading::from_env(encoder.is_cpu());
         Ok(Embedder {
             tokenizer,
             encoder,
             settings,
             batching: batch::BatchPolicy::default(),
-            threading: batch::Threading::from_env(),
+            threading,
             cache: None,
             computed_tokens: Default::default(),
         })
