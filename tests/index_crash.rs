@@ -9,6 +9,10 @@
 //! The index is the subject, not the model: vectors are synthetic, seeded and normalised.
 //! `SIMDEX_CRASH_ROUNDS` (default `DEFAULT_ROUNDS`) and `SIMDEX_CRASH_SEED` change the run.
 
+#[allow(dead_code)]
+mod common;
+
+use common::Rng;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -46,31 +50,11 @@ const MAX_FILES: usize = 14;
 const BEGIN: &str = "CRASH-BEGIN";
 const COMMITTED: &str = "CRASH-COMMITTED";
 
-/// Seeded splitmix64, so the test needs no extra dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn vector(&mut self) -> Vec<f32> {
-        let v: Vec<f32> = (0..DIM).map(|_| self.unit() as f32 - 0.5).collect();
-        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        v.into_iter().map(|x| x / norm).collect()
-    }
+/// A seeded random unit vector of `DIM` dimensions.
+fn random_vector(rng: &mut Rng) -> Vec<f32> {
+    let v: Vec<f32> = (0..DIM).map(|_| rng.unit() as f32 - 0.5).collect();
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.into_iter().map(|x| x / norm).collect()
 }
 
 fn seed() -> u64 {
@@ -130,7 +114,7 @@ fn change(seed: u64, op: usize) -> Change {
         .into_iter()
         .map(|id| {
             let paragraphs: Vec<Vec<f32>> = (0..rng.below(MAX_PARAGRAPHS + 1))
-                .map(|_| rng.vector())
+                .map(|_| random_vector(&mut rng))
                 .collect();
             NewDocument {
                 doc: DocumentEntry {
@@ -145,7 +129,7 @@ fn change(seed: u64, op: usize) -> Change {
                         .collect(),
                     id,
                 },
-                article_vector: rng.vector(),
+                article_vector: random_vector(&mut rng),
                 paragraph_vectors: paragraphs,
             }
         })
