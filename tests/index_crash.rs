@@ -9,7 +9,6 @@
 //! The index is the subject, not the model: vectors are synthetic, seeded and normalised.
 //! `SIMDEX_CRASH_ROUNDS` (default `DEFAULT_ROUNDS`) and `SIMDEX_CRASH_SEED` change the run.
 
-#[allow(dead_code)]
 mod common;
 
 use common::Rng;
