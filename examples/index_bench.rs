@@ -18,7 +18,10 @@ type BoxError = Box<dyn std::error::Error>;
 /// Rows of a matrix, each a normalised vector.
 type Rows = Vec<Vec<f32>>;
 
-const DEFAULT_NPY: &str = "/work/shared/eval/sina_news_2018/e5_small_passage_f16.npy";
+const DEFAULT_NPY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/eval/sina_news_2018/e5_small_passage_f16.npy"
+);
 const QUERIES: usize = 200;
 const ADD_BATCH: usize = 1000;
 /// Search beam widths whose recall is measured besides the default.

@@ -15,9 +15,10 @@ set -euo pipefail
 
 SIMDEX=${SIMDEX:-target/release/simdex}
 MODEL=${MODEL:-models/multilingual-e5-small}
-ARTICLES=${ARTICLES:-/work/shared/eval/sina_news_2018/articles.jsonl.gz}
+SHARED=${SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
+ARTICLES=${ARTICLES:-$SHARED/eval/sina_news_2018/articles.jsonl.gz}
 PEER_PY=${PEER_PY:-/tmp/peer/bin/python}
-PEER=${PEER:-/work/shared/bench/peer_embed.py}
+PEER=${PEER:-$SHARED/bench/peer_embed.py}
 N=${N:-1000}
 FIXED128_TEXTS=${FIXED128_TEXTS:-256}
 FIXED512_TEXTS=${FIXED512_TEXTS:-64}

@@ -711,10 +711,13 @@ mod tests {
     /// Format-variant evaluation (research-only data, read in place, never copied):
     /// `cargo test --lib format_variant -- --ignored --nocapture`.
     #[test]
-    #[ignore = "reads /work/shared/eval (research-only data, not shipped)"]
+    #[ignore = "reads ../shared/eval (research-only data, not shipped)"]
     fn format_variant_pairs_clean_to_the_same_text() {
         use std::io::BufRead;
-        const PATH: &str = "/work/shared/eval/sina_news_2018/format_variant_pairs.jsonl.gz";
+        const PATH: &str = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/eval/sina_news_2018/format_variant_pairs.jsonl.gz"
+        );
         const NEAR_IDENTICAL: f64 = 0.9;
         let Ok(file) = std::fs::File::open(PATH) else {
             println!("skipped: {PATH} not found");
