@@ -47,7 +47,7 @@ const NASTY: &[&[u8]] = &[
 /// A line longer than the default record limit.
 const HUGE_LINE_BYTES: usize = (1 << 20) + 1000;
 
-use common::Rng;
+use simdex::eval::synth::Rng;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -212,7 +212,7 @@ fn check_jsonl(bytes: &[u8], opts: &InputOptions, case: &str) {
 
 #[test]
 fn jsonl_reader_accounts_for_every_line_of_mutated_input() {
-    let mut rng = Rng(seed());
+    let mut rng = Rng::new(seed());
     let corpus = jsonl_corpus();
     let others = vec![corpus.clone(), encoded_texts().concat()];
     let strict = InputOptions {
@@ -272,7 +272,7 @@ fn jsonl_reader_survives_extreme_lines() {
 
 #[test]
 fn decoder_never_panics_and_keeps_valid_utf8_as_is() {
-    let mut rng = Rng(seed() ^ 1);
+    let mut rng = Rng::new(seed() ^ 1);
     let texts = encoded_texts();
     for i in 0..iterations() {
         let base = &texts[i % texts.len()];
@@ -345,7 +345,7 @@ fn check_cleaned(text: &str, opts: &CleanOptions, case: &str) {
 
 #[test]
 fn cleaner_never_panics_on_mutated_pages() {
-    let mut rng = Rng(seed() ^ 2);
+    let mut rng = Rng::new(seed() ^ 2);
     let opts = CleanOptions::default();
     let pages: Vec<Vec<u8>> = common::seeds()
         .into_iter()
