@@ -231,20 +231,10 @@ pub fn similar(
 ) -> Result<Vec<SimilarHit>, JobError> {
     let q = match query {
         Query::Id(id) => {
-            let Some((doc, _)) = index.doc_by_id(&id)? else {
-                return Err(JobError::Usage(format!(
-                    "no record with id {id:?} in {}",
-                    index.dir().display()
-                )));
-            };
-            let entry = index.document(doc)?;
+            let (doc, vectors) = indexed_document(index, &id)?;
             QueryDoc {
-                vectors: DocumentVectors {
-                    article: index.article_vector(doc).to_vec(),
-                    paragraphs: index.paragraph_vectors(doc).map(|p| p.to_vec()).collect(),
-                    paragraph_tokens: entry.paragraphs.iter().map(|p| p.tokens).collect(),
-                },
-                shingles: indexed_shingles(index, doc, opts)?,
+                shingles: minhash::shingles(&doc.compared_text(), &opts.minhash),
+                vectors,
                 id: Some(id),
             }
         }
