@@ -8,6 +8,10 @@
 //! whole wall time includes process start; the page cache is warm (the index was just written).
 //!
 //! `cargo run --release --example index_bench -- [NPY] [SIZES…]`
+//!
+//! With `SIMDEX_BENCH_KEEP=DIR` the (last) index is built in `DIR/n<SIZE>` and kept, labelled
+//! with the real model's name and settings (the model is loaded once for that), so that the
+//! real CLI can be timed against it: `simdex similar --index DIR/n1000000 --id doc0`.
 
 use std::path::Path;
 use std::time::Instant;
@@ -28,6 +32,8 @@ const ADD_BATCH: usize = 1000;
 const EF_SWEEP: [usize; 4] = [64, 128, 256, 512];
 /// Set in the child process that times a cold query: the index directory.
 const COLD_QUERY_ENV: &str = "SIMDEX_BENCH_COLD_QUERY";
+/// Where to keep the built indexes (optional).
+const KEEP_ENV: &str = "SIMDEX_BENCH_KEEP";
 
 fn main() -> Result<(), BoxError> {
     if let Some(dir) = std::env::var_os(COLD_QUERY_ENV) {
@@ -62,11 +68,27 @@ fn bench(real: &[Vec<f32>], dim: usize, n: usize) -> Result<(), BoxError> {
             }
         })
         .collect();
-    let dir = tempfile::tempdir()?;
-    let meta = IndexMeta {
-        model: "multilingual-e5-small".into(),
-        settings_hash: "bench".into(),
-        dim,
+    let keep = std::env::var_os(KEEP_ENV).map(|d| Path::new(&d).join(format!("n{n}")));
+    let (dir, meta) = match &keep {
+        Some(path) => {
+            if path.exists() {
+                std::fs::remove_dir_all(path)?;
+            }
+            std::fs::create_dir_all(path)?;
+            let (embedder, _) = simdex::jobs::load_embedder(None)?;
+            (
+                BenchDir::Kept(path.clone()),
+                simdex::jobs::index_meta(&embedder),
+            )
+        }
+        None => (
+            BenchDir::Temp(tempfile::tempdir()?),
+            IndexMeta {
+                model: "multilingual-e5-small".into(),
+                settings_hash: "bench".into(),
+                dim,
+            },
+        ),
     };
     Index::create(dir.path(), meta)?;
     let t = Instant::now();
@@ -127,6 +149,21 @@ fn bench(real: &[Vec<f32>], dim: usize, n: usize) -> Result<(), BoxError> {
         cold_query_process(dir.path())?
     );
     Ok(())
+}
+
+/// The benchmark's index folder: a temporary one, or one kept for timing the CLI.
+enum BenchDir {
+    Temp(tempfile::TempDir),
+    Kept(std::path::PathBuf),
+}
+
+impl BenchDir {
+    fn path(&self) -> &Path {
+        match self {
+            BenchDir::Temp(t) => t.path(),
+            BenchDir::Kept(p) => p,
+        }
+    }
 }
 
 /// Query p50 and p99 (ms) at k=10, and recall@10 against `truths`.

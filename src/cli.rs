@@ -547,7 +547,16 @@ impl Progress {
 /// Loads the model for the rest of the process. It is leaked on purpose: freeing the
 /// tokenizer's 250k-entry trie at exit costs a noticeable part of a short command's time.
 fn load_model(m: &ModelArg) -> Result<&'static model::Embedder> {
-    let (e, _) = jobs::load_embedder(m.model.as_deref())?;
+    load_model_for(m, None)
+}
+
+/// [`load_model`], for embedding only `texts` when given (faster; see
+/// [`jobs::load_embedder_for`]).
+fn load_model_for(m: &ModelArg, texts: Option<&[&str]>) -> Result<&'static model::Embedder> {
+    let (e, _) = match texts {
+        None => jobs::load_embedder(m.model.as_deref())?,
+        Some(texts) => jobs::load_embedder_for(m.model.as_deref(), texts)?,
+    };
     let e = match model::cache::default_cache_dir().filter(|_| !m.no_cache) {
         Some(dir) => e
             .with_cache(&dir)
@@ -706,8 +715,13 @@ fn similar(a: SimilarArgs) -> Result<()> {
         _ => bail!("give exactly one of TEXT, --file or --id"),
     };
     let embedder = match &query {
-        Query::Text(_) => {
-            let e = load_model(&a.model)?;
+        Query::Text(text) => {
+            let prepared = jobs::prepare_query(text, &prepare_options(a.no_clean));
+            let texts: Vec<&str> = prepared
+                .iter()
+                .flat_map(|d| d.paragraphs.iter().map(String::as_str))
+                .collect();
+            let e = load_model_for(&a.model, Some(&texts))?;
             let meta = jobs::index_meta(e);
             if index.meta() != &meta {
                 bail!(

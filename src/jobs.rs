@@ -41,6 +41,17 @@ pub fn load_embedder(explicit: Option<&Path>) -> Result<(Embedder, ModelSource),
     Ok((embedder, source))
 }
 
+/// [`load_embedder`] for embedding a few known texts, such as one query: it loads several
+/// times faster and gives the same vectors ([`Embedder::load_for_texts`]).
+pub fn load_embedder_for(
+    explicit: Option<&Path>,
+    texts: &[&str],
+) -> Result<(Embedder, ModelSource), JobError> {
+    let source = resolve_model_dir(explicit)?;
+    let embedder = Embedder::load_for_texts(source.dir(), DEFAULT_MODEL, texts)?;
+    Ok((embedder, source))
+}
+
 /// What an index built with this embedder records about it.
 pub fn index_meta(embedder: &Embedder) -> IndexMeta {
     IndexMeta {
@@ -241,7 +252,7 @@ pub fn similar(
         Query::Text(text) => {
             let embedder =
                 embedder.ok_or_else(|| JobError::Usage("a text query needs the model".into()))?;
-            let docs = prepare(vec![text_record("query", &text)], prep);
+            let docs = prepare_query(&text, prep);
             let mut v = embed_prepared(embedder, &docs, &mut |_, _| {})?;
             let (Some(doc), Some(vectors)) = (docs.first(), v.pop()) else {
                 return Err(JobError::Usage("empty query".into()));
@@ -284,6 +295,12 @@ pub fn similar(
         }
     }
     Ok(out)
+}
+
+/// A query text prepared as `similar` compares it; its paragraphs are what gets embedded
+/// (pass them to [`load_embedder_for`]).
+pub fn prepare_query(text: &str, prep: &PrepareOptions) -> Vec<PreparedDoc> {
+    prepare(vec![text_record("query", text)], prep)
 }
 
 /// A record made from a bare text (queries, `explain` on files).

@@ -87,3 +87,57 @@ fn vectors_do_not_depend_on_thread_count_or_worker_layout() {
     assert_eq!(runs[0], runs[1], "one worker, 1 vs 2 threads");
     assert_eq!(runs[0], runs[2], "1 vs 2 workers");
 }
+
+/// A tokenizer built for some texts only (what `similar "…"` loads, several times faster)
+/// gives exactly the full tokenizer's ids: for the texts it was built for, and for any other
+/// text (which it hands to the full tokenizer).
+#[test]
+fn a_tokenizer_scoped_to_a_query_gives_the_full_tokenizers_ids() {
+    use simdex::model::TextTokenizer;
+    let path = common::model_dir().join("tokenizer.json");
+    let full = TextTokenizer::load(&path, 512).unwrap();
+    let mut texts: Vec<String> = vec![
+        "query: 科技部發布產業(yè)創新政策，支持高新區發展".into(),
+        "passage: Ｆｕｌｌ－ｗｉｄｔｈ　ＡＢＣ１２３ and ㎏ ① ﬁ ligatures".into(),
+        "special tokens in text: <s> a </s> b <mask> c <unk> <pad>".into(),
+        "rare and unknown: 𠀋𡈽 🦀🦀 \u{200b}zero\u{200b}width \u{0}nul \t tabs\n\nlines   spaces"
+            .into(),
+        "Ελληνικά, русский, العربية, हिन्दी, 日本語のテキスト, 한국어".into(),
+        "鍙戝竷 mojibake Ã©tÃ© and ascii punctuation !?.,;:()[]{}".into(),
+        String::new(),
+    ];
+    for (_, page) in common::seeds() {
+        texts.extend(
+            page.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(String::from),
+        );
+    }
+    let scoped_to: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let scoped = TextTokenizer::load_scoped(&path, 512, &scoped_to).unwrap();
+    assert!(scoped.is_scoped());
+    for t in &texts {
+        assert_eq!(
+            scoped.content_ids(t).unwrap(),
+            full.content_ids(t).unwrap(),
+            "{t:?}"
+        );
+        assert_eq!(
+            scoped.encode_truncated(t).unwrap(),
+            full.encode_truncated(t).unwrap()
+        );
+    }
+    // Scoped to one short query, other texts still get the full tokenizer's ids.
+    let narrow = TextTokenizer::load_scoped(&path, 512, &["高新区"]).unwrap();
+    for t in texts
+        .iter()
+        .take(6)
+        .chain(std::iter::once(&"高新区".to_string()))
+    {
+        assert_eq!(
+            narrow.content_ids(t).unwrap(),
+            full.content_ids(t).unwrap(),
+            "{t:?}"
+        );
+    }
+}

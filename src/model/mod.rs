@@ -113,11 +113,39 @@ pub struct Embedder {
 impl Embedder {
     /// Loads the model from a resolved folder.
     pub fn load(dir: &std::path::Path, name: &str) -> Result<Embedder, ModelError> {
+        Embedder::load_with(dir, name, None)
+    }
+
+    /// [`Self::load`] for embedding a few known texts (a query): the tokenizer is built only
+    /// from the pieces those texts can use, which saves most of the load time
+    /// ([`TextTokenizer::load_scoped`]). The vectors are the same, for these texts and any other.
+    pub fn load_for_texts(
+        dir: &std::path::Path,
+        name: &str,
+        texts: &[&str],
+    ) -> Result<Embedder, ModelError> {
+        Embedder::load_with(dir, name, Some(texts))
+    }
+
+    fn load_with(
+        dir: &std::path::Path,
+        name: &str,
+        texts: Option<&[&str]>,
+    ) -> Result<Embedder, ModelError> {
+        let passage_prefix = "passage: ";
+        let query_prefix = "query: ";
         // The tokenizer takes longest to load (tokenizers builds a 250k-piece trie): load it
         // on another thread while the weights are mapped.
         let tok_path = dir.join("tokenizer.json");
         let (encoder, tokenizer) = std::thread::scope(|s| {
-            let tok = s.spawn(|| TextTokenizer::load(&tok_path, usize::MAX));
+            let tok = s.spawn(|| match texts {
+                None => TextTokenizer::load(&tok_path, usize::MAX),
+                Some(texts) => {
+                    let mut all = vec![passage_prefix, query_prefix];
+                    all.extend_from_slice(texts);
+                    TextTokenizer::load_scoped(&tok_path, usize::MAX, &all)
+                }
+            });
             let encoder = BertEncoder::load(dir);
             let tokenizer = tok.join().unwrap_or_else(|_| {
                 Err(ModelError::Tokenizer {
@@ -131,8 +159,8 @@ impl Embedder {
         let tokenizer = tokenizer?.with_max_tokens(encoder.max_positions());
         let settings = ModelSettings {
             name: name.to_string(),
-            passage_prefix: "passage: ".into(),
-            query_prefix: "query: ".into(),
+            passage_prefix: passage_prefix.into(),
+            query_prefix: query_prefix.into(),
             max_tokens: encoder.max_positions(),
             window_overlap: DEFAULT_WINDOW_OVERLAP,
             weights_digest: encoder.weights_digest().to_string(),

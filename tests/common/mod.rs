@@ -23,6 +23,14 @@ pub fn embedder() -> &'static Embedder {
     })
 }
 
+/// The folder of the real model (the one [`embedder`] loads).
+pub fn model_dir() -> PathBuf {
+    simdex::model::resolve_model_dir(None)
+        .expect("model missing: run `bash models/fetch.sh` (the README's test command does)")
+        .dir()
+        .to_path_buf()
+}
+
 /// The five seed pages: (file name, text).
 pub fn seeds() -> Vec<(String, String)> {
     let dir = fixtures().join("seeds");
