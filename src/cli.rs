@@ -557,7 +557,9 @@ fn load_model_for(m: &ModelArg, texts: Option<&[&str]>) -> Result<&'static model
         None => jobs::load_embedder(m.model.as_deref())?,
         Some(texts) => jobs::load_embedder_for(m.model.as_deref(), texts)?,
     };
-    let e = match model::cache::default_cache_dir().filter(|_| !m.no_cache) {
+    // A few texts are embedded faster than a large cache is read.
+    let use_cache = !m.no_cache && texts.is_none();
+    let e = match model::cache::default_cache_dir().filter(|_| use_cache) {
         Some(dir) => e
             .with_cache(&dir)
             .with_context(|| format!("embedding cache {}", dir.display()))?,

@@ -1,7 +1,7 @@
 //! A persistent cache of embeddings keyed by the hash of (model settings fingerprint, token
 //! sequence), so re-running a pass or re-indexing unchanged documents embeds nothing twice.
 //!
-//! One append-only file per settings fingerprint: records of a 16-byte key and `dim` f32.
+//! One append-only file per settings fingerprint and simdex version: records of a 16-byte key and `dim` f32.
 //! A torn last record (a crash mid-append) is ignored on load. The cache never decides
 //! anything about texts; a miss only costs time.
 
@@ -46,6 +46,11 @@ fn key(ids: &[u32]) -> u128 {
 }
 
 impl VectorCache {
+    /// The cache file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Opens (or starts) the cache file for a fingerprint in `dir`.
     pub fn open(dir: &Path, fingerprint: &str, dim: usize) -> Result<VectorCache, ModelError> {
         let io = |path: &Path| {
@@ -53,7 +58,12 @@ impl VectorCache {
             move |source| ModelError::Io { path, source }
         };
         std::fs::create_dir_all(dir).map_err(io(dir))?;
-        let path = dir.join(format!("vectors-{fingerprint}-{dim}.bin"));
+        // The crate version is in the name so that a release whose forward pass changed
+        // never serves vectors computed by an older one.
+        let path = dir.join(format!(
+            "vectors-{fingerprint}-{dim}-v{}.bin",
+            env!("CARGO_PKG_VERSION")
+        ));
         let mut map = HashMap::new();
         if let Ok(mut f) = File::open(&path) {
             let mut bytes = Vec::new();
@@ -152,7 +162,7 @@ mod tests {
         let c = VectorCache::open(dir.path(), "fp", 3).unwrap();
         c.put(&[1, 2, 3], &[0.5, 0.25, -1.0]);
         c.flush().unwrap();
-        let path = dir.path().join("vectors-fp-3.bin");
+        let path = c.path().to_path_buf();
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(&[7u8; 20]).unwrap(); // half a record, as a crash would leave
         let c = VectorCache::open(dir.path(), "fp", 3).unwrap();
