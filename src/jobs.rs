@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::corpus::{prepare, PrepareOptions, PreparedDoc};
-use crate::dedup::{
-    self, doc_view, judge, minhash, DedupOptions, DedupReport, DocView, PairVerdict, Stage,
-};
+use crate::dedup::{self, doc_view, judge, minhash, DedupOptions, DedupReport, PairVerdict, Stage};
 use crate::embed::{embed_documents, DocumentVectors};
 use crate::index::{
     DocumentEntry, Index, IndexError, IndexMeta, Level, NewDocument, ParagraphEntry,
@@ -205,30 +203,6 @@ struct QueryDoc {
     id: Option<String>,
 }
 
-fn view_of_indexed<'a>(
-    index: &'a Index,
-    doc: u32,
-    shingles: &'a std::collections::HashSet<u64>,
-) -> Result<DocView<'a>, IndexError> {
-    let entry = index.document(doc)?;
-    Ok(DocView {
-        article: Some(index.article_vector(doc)),
-        paragraphs: index.paragraph_vectors(doc).collect(),
-        tokens: entry.paragraphs.iter().map(|p| p.tokens).collect(),
-        shingles,
-    })
-}
-
-fn indexed_shingles(
-    index: &Index,
-    doc: u32,
-    opts: &DedupOptions,
-) -> Result<std::collections::HashSet<u64>, IndexError> {
-    let entry = index.document(doc)?;
-    let text: Vec<&str> = entry.paragraphs.iter().map(|p| p.text.as_str()).collect();
-    Ok(minhash::shingles(&text.join("\n"), &opts.minhash))
-}
-
 /// Ranked neighbours of a text or an indexed record, each labelled `duplicate`, `related` or
 /// nothing by the dedup rules (the same judgement `dedup` makes).
 pub fn similar(
@@ -271,8 +245,8 @@ pub fn similar(
         if q.id.as_deref() == Some(hit.id.as_str()) {
             continue;
         }
-        let shingles = indexed_shingles(index, hit.doc, opts)?;
-        let theirs = view_of_indexed(index, hit.doc, &shingles)?;
+        let shingles = dedup::indexed_shingles(index, hit.doc, opts)?;
+        let theirs = dedup::indexed_view(index, hit.doc, &shingles)?;
         let verdict = judge(&mine, &theirs, opts, 0);
         let label = if verdict.duplicate.is_some() {
             "duplicate"

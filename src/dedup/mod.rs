@@ -381,120 +381,190 @@ pub fn run_with(
     opts: &DedupOptions,
     progress: Progress,
 ) -> Result<DedupReport, DedupError> {
-    let n = docs.len();
-    let mut report = DedupReport::default();
-    let rank = keep_rank(docs, &opts.keep);
-    let mut edges: Vec<DuplicateEdge> = Vec::new();
-    let mut judged: HashSet<(usize, usize)> = HashSet::new();
-
-    // Stage 1: exact copies of the compared text. The best-ranked copy represents the group.
+    let mut pass = Pass::new(docs, opts);
     let t = Instant::now();
-    let mut rep_of: Vec<usize> = (0..n).collect();
-    // (representative, copy) edges: copies are not clustered on their own but follow their
-    // representative (see the clustering below).
-    let mut copies: Vec<DuplicateEdge> = Vec::new();
     if opts.stages.exact {
+        pass.exact_stage();
+    }
+    pass.time("exact", t);
+
+    let t = Instant::now();
+    pass.shingle_representatives();
+    if opts.stages.near_exact {
+        pass.near_exact_stage();
+    }
+    pass.time("near_exact", t);
+
+    if let Some(source) = source.filter(|_| opts.stages.semantic || against.is_some()) {
+        let t = Instant::now();
+        pass.embed(source, progress)?;
+        pass.time("embedding", t);
+        let t = Instant::now();
+        pass.semantic_stage()?;
+        pass.time("semantic", t);
+    }
+
+    let mut removed_by_index = HashMap::new();
+    if let Some(index) = against {
+        let t = Instant::now();
+        removed_by_index = pass.against_index(index)?;
+        pass.time("against_index", t);
+    }
+    Ok(pass.finish(removed_by_index))
+}
+
+/// One dedup pass as its stages fill it in: which records are exact copies of which, the
+/// pairs judged so far, the duplicate edges, shingles and vectors, and the report.
+struct Pass<'a> {
+    docs: &'a [PreparedDoc],
+    opts: &'a DedupOptions,
+    /// Keep order of each record (lower is kept first).
+    rank: Vec<usize>,
+    /// Each record's exact-copy representative (itself when it is one).
+    rep_of: Vec<usize>,
+    /// The representatives in input order: the records the later stages compare.
+    reps: Vec<usize>,
+    /// (representative, copy) edges: copies are not clustered on their own but follow their
+    /// representative (see [`Pass::finish`]).
+    copies: Vec<DuplicateEdge>,
+    /// Pairs already judged, lower position first: none is judged twice.
+    judged: HashSet<(usize, usize)>,
+    /// Duplicate edges between representatives.
+    edges: Vec<DuplicateEdge>,
+    shingles: Vec<HashSet<u64>>,
+    vectors: Vec<Option<DocumentVectors>>,
+    report: DedupReport,
+}
+
+impl<'a> Pass<'a> {
+    fn new(docs: &'a [PreparedDoc], opts: &'a DedupOptions) -> Pass<'a> {
+        let n = docs.len();
+        Pass {
+            docs,
+            opts,
+            rank: keep_rank(docs, &opts.keep),
+            rep_of: (0..n).collect(),
+            reps: (0..n).collect(),
+            copies: Vec::new(),
+            judged: HashSet::new(),
+            edges: Vec::new(),
+            shingles: vec![HashSet::new(); n],
+            vectors: vec![None; n],
+            report: DedupReport::default(),
+        }
+    }
+
+    fn time(&mut self, stage: &str, since: Instant) {
+        self.report
+            .timings
+            .push((stage.into(), since.elapsed().as_secs_f64()));
+    }
+
+    /// Stage 1: exact copies of the compared text. The best-ranked copy represents the group.
+    fn exact_stage(&mut self) {
+        let docs = self.docs;
         let mut groups: HashMap<u128, usize> = HashMap::new();
-        let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by_key(|&i| (rank[i], i));
+        let mut order: Vec<usize> = (0..docs.len()).collect();
+        order.sort_by_key(|&i| (self.rank[i], i));
         for i in order {
             match groups.get(&docs[i].exact_key) {
                 Some(&r) => {
-                    rep_of[i] = r;
-                    copies.push(DuplicateEdge {
+                    self.rep_of[i] = r;
+                    self.copies.push(DuplicateEdge {
                         a: r,
                         b: i,
                         stage: Stage::Exact,
                         score: 1.0,
                         evidence: Evidence::default(),
                     });
-                    judged.insert((r.min(i), r.max(i)));
+                    self.judged.insert((r.min(i), r.max(i)));
                 }
                 None => {
                     groups.insert(docs[i].exact_key, i);
                 }
             }
         }
-    }
-    let reps: Vec<usize> = (0..n).filter(|&i| rep_of[i] == i).collect();
-    report
-        .timings
-        .push(("exact".into(), t.elapsed().as_secs_f64()));
-
-    // Shingles of every representative: near-exact stage and evidence for semantic pairs.
-    let t = Instant::now();
-    let mut shingles: Vec<HashSet<u64>> = vec![HashSet::new(); n];
-    for &i in &reps {
-        shingles[i] = minhash::shingles(&docs[i].compared_text(), &opts.minhash);
+        self.reps = (0..docs.len()).filter(|&i| self.rep_of[i] == i).collect();
     }
 
-    // Stage 2: MinHash-LSH candidates, verified on the shingle sets.
-    if opts.stages.near_exact {
-        let sigs: Vec<minhash::Signature> = reps
+    /// Shingles of every representative: for the near-exact stage and as evidence for
+    /// semantic pairs.
+    fn shingle_representatives(&mut self) {
+        for &i in &self.reps {
+            self.shingles[i] = minhash::shingles(&self.docs[i].compared_text(), &self.opts.minhash);
+        }
+    }
+
+    /// Stage 2: MinHash-LSH candidates, verified on the shingle sets.
+    fn near_exact_stage(&mut self) {
+        let opts = self.opts;
+        let sigs: Vec<minhash::Signature> = self
+            .reps
             .iter()
-            .map(|&i| minhash::signature(&shingles[i], &opts.minhash))
+            .map(|&i| minhash::signature(&self.shingles[i], &opts.minhash))
             .collect();
         for (x, y) in minhash::lsh_candidates(&sigs, &opts.minhash) {
-            let (a, b) = (reps[x], reps[y]);
+            let (a, b) = (self.reps[x], self.reps[y]);
             let v = judge(
-                &doc_view(None, &shingles[a]),
-                &doc_view(None, &shingles[b]),
+                &doc_view(None, &self.shingles[a]),
+                &doc_view(None, &self.shingles[b]),
                 opts,
                 0,
             );
             // A pair settled here is not judged again; one that fails the lexical test is
             // left for the semantic stage (an edited copy may share few shingles).
             if let Some(edge) = DuplicateEdge::from_verdict(a, b, &v) {
-                judged.insert((a, b));
-                edges.push(edge);
-                report.pairs.push(JudgedPair { a, b, verdict: v });
+                self.judged.insert((a, b));
+                self.edges.push(edge);
+                self.report.pairs.push(JudgedPair { a, b, verdict: v });
             }
         }
     }
-    report
-        .timings
-        .push(("near_exact".into(), t.elapsed().as_secs_f64()));
 
-    // Stage 3: embeddings of the representatives, neighbours, paragraph evidence.
-    let mut vectors: Vec<Option<DocumentVectors>> = vec![None; n];
-    if let Some(source) = source.filter(|_| opts.stages.semantic || against.is_some()) {
-        let t = Instant::now();
+    /// Vectors of the representatives (embedded now or given), shared by their copies.
+    fn embed(&mut self, source: VectorSource, progress: Progress) -> Result<(), DedupError> {
         match source {
             VectorSource::Embed(embedder) => {
-                let paragraphs: Vec<Vec<String>> =
-                    reps.iter().map(|&i| docs[i].paragraphs.clone()).collect();
-                let total = reps.len();
+                let paragraphs: Vec<Vec<String>> = self
+                    .reps
+                    .iter()
+                    .map(|&i| self.docs[i].paragraphs.clone())
+                    .collect();
+                let total = self.reps.len();
                 let vecs = embed_documents(embedder, &paragraphs, Role::Passage, |d, tok| {
                     progress("embedding", d, total, tok)
                 })?;
-                report.tokens = vecs
+                self.report.tokens = vecs
                     .iter()
                     .map(|v| v.paragraph_tokens.iter().sum::<usize>())
                     .sum();
-                for (&i, v) in reps.iter().zip(vecs) {
-                    vectors[i] = Some(v);
+                for (&i, v) in self.reps.iter().zip(vecs) {
+                    self.vectors[i] = Some(v);
                 }
             }
             VectorSource::Given(given) => {
-                for &i in &reps {
-                    vectors[i] = given.get(i).cloned().flatten();
+                for &i in &self.reps {
+                    self.vectors[i] = given.get(i).cloned().flatten();
                 }
             }
         }
-        for i in 0..n {
-            if rep_of[i] != i {
-                vectors[i] = vectors[rep_of[i]].clone();
+        for i in 0..self.docs.len() {
+            if self.rep_of[i] != i {
+                self.vectors[i] = self.vectors[self.rep_of[i]].clone();
             }
         }
-        report
-            .timings
-            .push(("embedding".into(), t.elapsed().as_secs_f64()));
+        Ok(())
+    }
 
-        let t = Instant::now();
-        let arts: Vec<&[f32]> = reps
+    /// Stage 3: article-vector neighbours of each representative, judged with paragraph
+    /// evidence; also finds the related pairs.
+    fn semantic_stage(&mut self) -> Result<(), DedupError> {
+        let opts = self.opts;
+        let arts: Vec<&[f32]> = self
+            .reps
             .iter()
             .map(|&i| {
-                vectors[i]
+                self.vectors[i]
                     .as_ref()
                     .map_or(&[][..], |v| v.article.as_slice())
             })
@@ -502,64 +572,50 @@ pub fn run_with(
         let nn = neighbours::nearest(&arts, opts.neighbours)?;
         for (x, list) in nn.iter().enumerate() {
             if let Some(&(_, c)) = list.first() {
-                report.nearest_cosines.push(c);
+                self.report.nearest_cosines.push(c);
             }
             for &(y, c) in list {
-                let (a, b) = (reps[x].min(reps[y]), reps[x].max(reps[y]));
-                if c < opts.threshold.min(opts.related_threshold) || !judged.insert((a, b)) {
+                let (a, b) = (
+                    self.reps[x].min(self.reps[y]),
+                    self.reps[x].max(self.reps[y]),
+                );
+                if c < opts.threshold.min(opts.related_threshold) || !self.judged.insert((a, b)) {
                     continue;
                 }
                 let v = judge(
-                    &doc_view(vectors[a].as_ref(), &shingles[a]),
-                    &doc_view(vectors[b].as_ref(), &shingles[b]),
+                    &doc_view(self.vectors[a].as_ref(), &self.shingles[a]),
+                    &doc_view(self.vectors[b].as_ref(), &self.shingles[b]),
                     opts,
                     EVIDENCE_PARAGRAPHS,
                 );
                 if v.related {
-                    report.related.push(RelatedPair { a, b, cosine: c });
+                    self.report.related.push(RelatedPair { a, b, cosine: c });
                 }
-                edges.extend(DuplicateEdge::from_verdict(a, b, &v));
-                report.pairs.push(JudgedPair { a, b, verdict: v });
+                self.edges.extend(DuplicateEdge::from_verdict(a, b, &v));
+                self.report.pairs.push(JudgedPair { a, b, verdict: v });
             }
         }
-        report
-            .timings
-            .push(("semantic".into(), t.elapsed().as_secs_f64()));
+        Ok(())
     }
 
-    // Against an index: records that duplicate an indexed record are removed first.
-    let mut removed_by_index: HashMap<usize, Removal> = HashMap::new();
-    if let Some(index) = against {
-        let t = Instant::now();
-        for &i in &reps {
-            let Some(v) = vectors[i].as_ref() else {
+    /// Against an index: each representative that duplicates an indexed record is removed,
+    /// with its exact copies, in favour of the best-scoring indexed record.
+    fn against_index(&self, index: &Index) -> Result<HashMap<usize, Removal>, DedupError> {
+        let opts = self.opts;
+        let mut removed = HashMap::new();
+        for &i in &self.reps {
+            let Some(v) = self.vectors[i].as_ref() else {
                 continue;
             };
+            let mine = doc_view(Some(v), &self.shingles[i]);
             let mut best: Option<(PairVerdict, String)> = None;
             for hit in index.search(&v.article, opts.neighbours, Level::Article) {
                 if hit.score < opts.threshold.min(opts.related_threshold) {
                     continue;
                 }
-                let entry = index.document(hit.doc)?;
-                let text: String = entry
-                    .paragraphs
-                    .iter()
-                    .map(|p| p.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                let their_shingles = minhash::shingles(&text, &opts.minhash);
-                let theirs = DocView {
-                    article: Some(index.article_vector(hit.doc)),
-                    paragraphs: index.paragraph_vectors(hit.doc).collect(),
-                    tokens: entry.paragraphs.iter().map(|p| p.tokens).collect(),
-                    shingles: &their_shingles,
-                };
-                let verdict = judge(
-                    &doc_view(vectors[i].as_ref(), &shingles[i]),
-                    &theirs,
-                    opts,
-                    EVIDENCE_PARAGRAPHS,
-                );
+                let their_shingles = indexed_shingles(index, hit.doc, opts)?;
+                let theirs = indexed_view(index, hit.doc, &their_shingles)?;
+                let verdict = judge(&mine, &theirs, opts, EVIDENCE_PARAGRAPHS);
                 if verdict.duplicate.is_some()
                     && best.as_ref().is_none_or(|(b, _)| verdict.score > b.score)
                 {
@@ -567,9 +623,8 @@ pub fn run_with(
                 }
             }
             if let Some((v, id)) = best {
-                // Every exact copy of this representative goes with it.
-                for j in (0..n).filter(|&j| rep_of[j] == i) {
-                    removed_by_index.insert(
+                for j in (0..self.docs.len()).filter(|&j| self.rep_of[j] == i) {
+                    removed.insert(
                         j,
                         Removal {
                             doc: j,
@@ -584,101 +639,134 @@ pub fn run_with(
                 }
             }
         }
-        report
-            .timings
-            .push(("against_index".into(), t.elapsed().as_secs_f64()));
+        Ok(removed)
     }
 
-    // Clustering among the records not already removed against the index.
-    let live_edges: Vec<DuplicateEdge> = edges
-        .into_iter()
-        .filter(|e| !removed_by_index.contains_key(&e.a) && !removed_by_index.contains_key(&e.b))
-        .collect();
-    let mut clusters = cluster::star_clusters(n, &live_edges, &rank);
-    // Exact copies follow their representative into its cluster (as member or kept record),
-    // or form a cluster that it keeps: a star over copies would leave a copy of a member
-    // outside the cluster that member joined.
-    let mut cluster_of: HashMap<usize, usize> = HashMap::new();
-    for (c_no, c) in clusters.iter().enumerate() {
-        cluster_of.insert(c.kept, c_no);
-        for (m, _) in &c.members {
-            cluster_of.insert(*m, c_no);
+    /// Clusters the records not already removed against the index (stars around kept
+    /// records, in keep order), and fills in the report's removals, clusters and counts.
+    fn finish(mut self, removed_by_index: HashMap<usize, Removal>) -> DedupReport {
+        let n = self.docs.len();
+        let rank = &self.rank;
+        let live_edges: Vec<DuplicateEdge> = std::mem::take(&mut self.edges)
+            .into_iter()
+            .filter(|e| {
+                !removed_by_index.contains_key(&e.a) && !removed_by_index.contains_key(&e.b)
+            })
+            .collect();
+        let mut clusters = cluster::star_clusters(n, &live_edges, rank);
+        // Exact copies follow their representative into its cluster (as member or kept
+        // record), or form a cluster that it keeps: a star over copies would leave a copy of
+        // a member outside the cluster that member joined.
+        let mut cluster_of: HashMap<usize, usize> = HashMap::new();
+        for (c_no, c) in clusters.iter().enumerate() {
+            cluster_of.insert(c.kept, c_no);
+            for (m, _) in &c.members {
+                cluster_of.insert(*m, c_no);
+            }
         }
-    }
-    for e in copies
-        .into_iter()
-        .filter(|e| !removed_by_index.contains_key(&e.a))
-    {
-        let c_no = *cluster_of.entry(e.a).or_insert_with(|| {
-            clusters.push(cluster::Cluster {
-                kept: e.a,
-                members: Vec::new(),
+        for e in std::mem::take(&mut self.copies)
+            .into_iter()
+            .filter(|e| !removed_by_index.contains_key(&e.a))
+        {
+            let c_no = *cluster_of.entry(e.a).or_insert_with(|| {
+                clusters.push(cluster::Cluster {
+                    kept: e.a,
+                    members: Vec::new(),
+                });
+                clusters.len() - 1
             });
-            clusters.len() - 1
-        });
-        clusters[c_no].members.push((e.b, e));
-    }
-    clusters.sort_by_key(|c| (rank[c.kept], c.kept));
-    for c in &mut clusters {
-        c.members.sort_by_key(|(m, _)| (rank[*m], *m));
-    }
-    let mut removed_flag = vec![false; n];
-    let mut index_clusters: HashMap<String, Vec<usize>> = HashMap::new();
-    let mut removals: Vec<Removal> = removed_by_index.into_values().collect();
-    for r in &removals {
-        removed_flag[r.doc] = true;
-        if let Original::Indexed(id) = &r.duplicate_of {
-            index_clusters.entry(id.clone()).or_default().push(r.doc);
+            clusters[c_no].members.push((e.b, e));
         }
-    }
-    for (c_no, c) in clusters.iter().enumerate() {
-        let name = format!("c{}", c_no + 1);
-        for (m, e) in &c.members {
-            removed_flag[*m] = true;
-            let via = (e.stage == Stage::Exact && e.a != c.kept && e.b == *m).then_some(e.a);
-            removals.push(Removal {
-                doc: *m,
-                duplicate_of: Original::Input(c.kept),
-                cluster: name.clone(),
-                stage: e.stage,
-                score: e.score,
-                evidence: e.evidence.clone(),
-                exact_copy_of: via,
+        clusters.sort_by_key(|c| (rank[c.kept], c.kept));
+        for c in &mut clusters {
+            c.members.sort_by_key(|(m, _)| (rank[*m], *m));
+        }
+        let mut report = self.report;
+        let mut removed_flag = vec![false; n];
+        let mut index_clusters: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut removals: Vec<Removal> = removed_by_index.into_values().collect();
+        for r in &removals {
+            removed_flag[r.doc] = true;
+            if let Original::Indexed(id) = &r.duplicate_of {
+                index_clusters.entry(id.clone()).or_default().push(r.doc);
+            }
+        }
+        for (c_no, c) in clusters.iter().enumerate() {
+            let name = format!("c{}", c_no + 1);
+            for (m, e) in &c.members {
+                removed_flag[*m] = true;
+                let via = (e.stage == Stage::Exact && e.a != c.kept && e.b == *m).then_some(e.a);
+                removals.push(Removal {
+                    doc: *m,
+                    duplicate_of: Original::Input(c.kept),
+                    cluster: name.clone(),
+                    stage: e.stage,
+                    score: e.score,
+                    evidence: e.evidence.clone(),
+                    exact_copy_of: via,
+                });
+            }
+            report.clusters.push(ClusterSummary {
+                cluster: name,
+                kept: Original::Input(c.kept),
+                members: std::iter::once(c.kept)
+                    .chain(c.members.iter().map(|m| m.0))
+                    .collect(),
             });
         }
-        report.clusters.push(ClusterSummary {
-            cluster: name,
-            kept: Original::Input(c.kept),
-            members: std::iter::once(c.kept)
-                .chain(c.members.iter().map(|m| m.0))
-                .collect(),
-        });
+        let mut ids: Vec<_> = index_clusters.into_iter().collect();
+        ids.sort();
+        for (id, mut members) in ids {
+            members.sort();
+            report.clusters.push(ClusterSummary {
+                cluster: format!("index:{id}"),
+                kept: Original::Indexed(id),
+                members,
+            });
+        }
+        removals.sort_by_key(|r| r.doc);
+        for r in &removals {
+            let key = match r.stage {
+                Stage::Exact => "exact",
+                Stage::NearExact => "near_exact",
+                Stage::Semantic => "semantic",
+            };
+            *report.stage_counts.entry(key.into()).or_default() += 1;
+        }
+        report.kept = (0..n).filter(|&i| !removed_flag[i]).collect();
+        report.removed = removals;
+        report.related.sort_by_key(|r| (r.a, r.b));
+        report.pairs.sort_by_key(|p| (p.a, p.b));
+        report.vectors = self.vectors;
+        report
     }
-    let mut ids: Vec<_> = index_clusters.into_iter().collect();
-    ids.sort();
-    for (id, mut members) in ids {
-        members.sort();
-        report.clusters.push(ClusterSummary {
-            cluster: format!("index:{id}"),
-            kept: Original::Indexed(id),
-            members,
-        });
-    }
-    removals.sort_by_key(|r| r.doc);
-    for r in &removals {
-        let key = match r.stage {
-            Stage::Exact => "exact",
-            Stage::NearExact => "near_exact",
-            Stage::Semantic => "semantic",
-        };
-        *report.stage_counts.entry(key.into()).or_default() += 1;
-    }
-    report.kept = (0..n).filter(|&i| !removed_flag[i]).collect();
-    report.removed = removals;
-    report.related.sort_by_key(|r| (r.a, r.b));
-    report.pairs.sort_by_key(|p| (p.a, p.b));
-    report.vectors = vectors;
-    Ok(report)
+}
+
+/// The shingles of an indexed record's stored paragraphs (the same text a batch record's
+/// shingles are taken from).
+pub fn indexed_shingles(
+    index: &Index,
+    doc: u32,
+    opts: &DedupOptions,
+) -> Result<HashSet<u64>, crate::index::IndexError> {
+    let entry = index.document(doc)?;
+    let text: Vec<&str> = entry.paragraphs.iter().map(|p| p.text.as_str()).collect();
+    Ok(minhash::shingles(&text.join("\n"), &opts.minhash))
+}
+
+/// The view of an indexed record: its stored vectors and paragraph token counts.
+pub fn indexed_view<'a>(
+    index: &'a Index,
+    doc: u32,
+    shingles: &'a HashSet<u64>,
+) -> Result<DocView<'a>, crate::index::IndexError> {
+    let entry = index.document(doc)?;
+    Ok(DocView {
+        article: Some(index.article_vector(doc)),
+        paragraphs: index.paragraph_vectors(doc).collect(),
+        tokens: entry.paragraphs.iter().map(|p| p.tokens).collect(),
+        shingles,
+    })
 }
 
 /// Errors of a dedup run.
