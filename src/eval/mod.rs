@@ -1,6 +1,6 @@
 //! Evaluation on labelled data (`simdex eval`): the dedup pipeline on a synthetic benchmark
 //! made from real articles ([`synth`]), scored with pairwise precision, recall and F1 and the
-//! adjusted Rand index ([`metrics`]) for the full pipeline, MinHash alone and embeddings
+//! adjusted Rand index ([`metrics`]) for the full pipeline, MinHash alone (on cleaned and on raw text) and embeddings
 //! alone; the model on sentence-pair sets (STS-B, LCQMC, PAWS-X) and on one story in ten
 //! languages (WMT24).
 //!
@@ -341,7 +341,8 @@ const SWEEP_JACCARD: [f32; 2] = [0.5, 0.6];
 const SWEEP_CONTAINMENT: [f32; 2] = [0.7, 0.8];
 
 /// Generates the benchmark, embeds it (or reads the cache) and scores the full pipeline,
-/// MinHash alone and embeddings alone; with `sweep`, also every point of the grid.
+/// MinHash alone, embeddings alone and MinHash on the uncleaned text; with `sweep`, also
+/// every point of the grid.
 pub fn eval_dedup(
     embedder: &Embedder,
     o: &DedupEvalOptions,
@@ -366,15 +367,19 @@ pub fn eval_dedup(
     }
 
     let t = Instant::now();
-    let records = all
-        .iter()
-        .map(|d| {
-            let mut r = text_record(&d.id, &d.text);
-            r.title = d.title.clone();
-            r
-        })
-        .collect();
-    let docs = prepare(records, &PrepareOptions::default());
+    let records = || {
+        all.iter()
+            .map(|d| {
+                let mut r = text_record(&d.id, &d.text);
+                r.title = d.title.clone();
+                r
+            })
+            .collect()
+    };
+    let docs = prepare(records(), &PrepareOptions::default());
+    // The same records uncleaned: what a MinHash deduplicator without simdex's cleaning
+    // (chrome, normalisation, script folding) compares.
+    let raw_docs = prepare(records(), &PrepareOptions { clean: None });
     timings.push(("prepare".to_string(), t.elapsed().as_secs_f64()));
 
     let t = Instant::now();
@@ -389,6 +394,15 @@ pub fn eval_dedup(
     ] {
         runs.push(run_and_score(name, &docs, &vectors, &bench, &all, &opts)?);
     }
+    let raw_minhash = minhash_only(&o.options);
+    runs.push(run_and_score(
+        "MinHash, raw text",
+        &raw_docs,
+        &vectors,
+        &bench,
+        &all,
+        &raw_minhash,
+    )?);
 
     let mut sweep = Vec::new();
     if o.sweep {
