@@ -1,7 +1,7 @@
-//! Index benchmark: build time, add time per 1,000 vectors, open time, RSS after open,
-//! query p50/p99 at k=10, recall@10 against brute force and bytes on disk per vector, on the
-//! real e5-small vectors of sina_news_2018 (research data, read in place) and synthetic
-//! multiples of them (seeded noise, renormalised).
+//! Index benchmark: build time, add time per 1,000 vectors (and recall after the add), open
+//! time, RSS after open, query p50/p99 at k=10, recall@10 against brute force and bytes on
+//! disk per vector, on the real e5-small vectors of sina_news_2018 (research data, read in
+//! place) and synthetic multiples of them (seeded noise, renormalised).
 //!
 //! Also: recall@10 and p50 at several search beam widths (`EF_SWEEP`), and a cold
 //! `similar --id`-like query as a separate process (open, look the id up, one search), whose
@@ -130,6 +130,16 @@ fn bench(real: &[Vec<f32>], dim: usize, n: usize) -> Result<(), BoxError> {
     w.commit()?;
     let add = t.elapsed().as_secs_f64();
     let add_cpu = cpu_seconds() - cpu;
+    // Recall of the extended index against brute force over everything it holds: the old
+    // queries plus some of the added vectors.
+    let all = &vectors[..n + ADD_BATCH];
+    let after: Vec<&Vec<f32>> = queries
+        .iter()
+        .copied()
+        .chain((0..ADD_BATCH).step_by(10).map(|i| &all[n + i]))
+        .collect();
+    let after_truths: Vec<Vec<u32>> = after.iter().map(|q| brute_force(all, q, 10)).collect();
+    let (_, _, recall_after_add) = measure(&Index::open(dir.path(), None)?, &after, &after_truths);
 
     println!(
         "n={n}: build {build:.1} s ({:.2} ms/vector); add {ADD_BATCH} to it {add:.1} s ({add_cpu:.1} s CPU); \
@@ -140,6 +150,12 @@ fn bench(real: &[Vec<f32>], dim: usize, n: usize) -> Result<(), BoxError> {
         open * 1e3,
         (rss_after.saturating_sub(rss_before) * 1024) as f64 / n as f64,
         simdex::index::DEFAULT_EF_SEARCH,
+    );
+    println!(
+        "n={n}: after adding {ADD_BATCH}: recall@10 {recall_after_add:.4} over {} queries \
+         ({} of them added vectors)",
+        after.len(),
+        after.len() - QUERIES
     );
     for (ef, (p50, p99, recall)) in sweep {
         println!("n={n}: ef {ef}: recall@10 {recall:.4}, p50 {p50:.2} ms, p99 {p99:.2} ms");
