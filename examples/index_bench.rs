@@ -43,7 +43,7 @@ fn main() -> Result<(), BoxError> {
     let npy = args.first().map_or(DEFAULT_NPY, String::as_str);
     let sizes: Vec<usize> = args.iter().skip(1).filter_map(|s| s.parse().ok()).collect();
     let (real, dim) = read_f16_npy(Path::new(npy))?;
-    println!("machine: {} cores; {}", cores(), cpu_model());
+    println!("machine: {}", simdex::bench::machine());
     println!("{} real vectors of {dim} dims from {npy}", real.len());
     let sizes = if sizes.is_empty() {
         vec![real.len()]
@@ -373,20 +373,4 @@ fn rss_kib() -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
 }
