@@ -194,6 +194,10 @@ impl Rng {
     pub fn chance(&mut self, p: f64) -> bool {
         self.unit() <= p
     }
+    /// Roughly normal with mean 0 and variance 1/3 (the sum of four uniforms, less 2).
+    pub fn gauss(&mut self) -> f32 {
+        (0..4).map(|_| self.unit() as f32).sum::<f32>() - 2.0
+    }
     pub fn shuffle<T>(&mut self, v: &mut [T]) {
         for i in (1..v.len()).rev() {
             v.swap(i, self.below(i + 1));

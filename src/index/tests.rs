@@ -5,24 +5,7 @@ use super::*;
 
 const DIM: usize = 32;
 
-/// Seeded xorshift, so tests need no extra dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    /// Roughly normal (sum of uniforms).
-    fn gauss(&mut self) -> f32 {
-        (0..4)
-            .map(|_| (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32)
-            .sum::<f32>()
-            - 2.0
-    }
-}
+use crate::eval::synth::Rng;
 
 fn normalised(mut v: Vec<f32>) -> Vec<f32> {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -31,7 +14,7 @@ fn normalised(mut v: Vec<f32>) -> Vec<f32> {
 }
 
 fn random_vectors(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     (0..n)
         .map(|_| normalised((0..dim).map(|_| rng.gauss()).collect()))
         .collect()
@@ -40,7 +23,7 @@ fn random_vectors(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
 /// Vectors around `clusters` random centres.
 fn clustered_vectors(n: usize, dim: usize, clusters: usize, seed: u64) -> Vec<Vec<f32>> {
     let centres = random_vectors(clusters, dim, seed);
-    let mut rng = Rng(seed ^ 0x9e37_79b9);
+    let mut rng = Rng::new(seed ^ 0x9e37_79b9);
     (0..n)
         .map(|i| {
             let c = &centres[i % clusters];
