@@ -21,7 +21,7 @@ mod vectors;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -39,8 +39,12 @@ use manifest::{
 use store::{ParagraphStarts, RecordTable, RecordTableWriter, Tombstones};
 use vectors::{write_vector, MappedFile, VectorFile};
 
+fn id_hash(id: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(id.as_bytes())
+}
+
 /// Version of the on-disk format this code writes; newer indexes are refused.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Beam width of a search (at least `k`): higher finds more true neighbours, more slowly.
 /// 512 gives recall@10 ≥ 0.99 even on uniform random 384-d vectors (the worst case; 128 gives
 /// 0.86 there, 256 gives 0.97); see `tests::recall_experiment`.
@@ -155,7 +159,9 @@ pub struct Index {
     paragraph_vectors: VectorFile,
     article_graph: FlatGraph,
     paragraph_graph: FlatGraph,
-    id_map: OnceLock<HashMap<Box<str>, u32>>,
+    /// (hash of the id, document) of every live document, sorted: built on first lookup,
+    /// about 0.1 s and 16 bytes per document at 1,000,000 (a map of owned ids took 1 s).
+    id_map: OnceLock<Vec<(u64, u32)>>,
     doc_cache: Vec<OnceLock<Box<[OnceLock<DocumentEntry>]>>>,
     ef_search: usize,
 }
@@ -163,6 +169,15 @@ pub struct Index {
 impl Index {
     /// Creates an empty index in `dir` (created if needed); fails if one is already there.
     pub fn create(dir: &Path, meta: IndexMeta) -> Result<Index, IndexError> {
+        Index::create_with(dir, meta, GraphSettings::default())
+    }
+
+    /// [`Index::create`] with other graph settings (kept for the life of the index).
+    pub fn create_with(
+        dir: &Path,
+        meta: IndexMeta,
+        graph: GraphSettings,
+    ) -> Result<Index, IndexError> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         let _lock = WriterLock::acquire(dir)?;
         if dir.join(MANIFEST_NAME).exists() {
@@ -170,7 +185,8 @@ impl Index {
                 path: dir.to_path_buf(),
             });
         }
-        let empty = Manifest::empty(meta);
+        let mut empty = Manifest::empty(meta);
+        empty.graph = graph;
         remove_unlisted_files(dir, &empty)?;
         let plan = GenerationPlan {
             previous: &empty,
@@ -394,18 +410,27 @@ impl Index {
         std::str::from_utf8(self.ids.get(doc as usize)).unwrap_or("")
     }
 
-    fn id_map(&self) -> &HashMap<Box<str>, u32> {
+    fn id_map(&self) -> &[(u64, u32)] {
         self.id_map.get_or_init(|| {
-            (0..self.doc_count() as u32)
+            let mut map: Vec<(u64, u32)> = (0..self.doc_count() as u32)
                 .filter(|&d| self.is_live(d))
-                .map(|d| (Box::from(self.id(d)), d))
-                .collect()
+                .map(|d| (id_hash(self.id(d)), d))
+                .collect();
+            map.sort_unstable();
+            map
         })
     }
 
     /// The live document with this id (the id table is indexed on first use).
     pub fn doc_number(&self, id: &str) -> Option<u32> {
-        self.id_map().get(id).copied()
+        let map = self.id_map();
+        let h = id_hash(id);
+        let first = map.partition_point(|&(x, _)| x < h);
+        map[first..]
+            .iter()
+            .take_while(|&&(x, _)| x == h)
+            .map(|&(_, d)| d)
+            .find(|&d| self.id(d) == id)
     }
 
     pub fn contains_id(&self, id: &str) -> bool {
