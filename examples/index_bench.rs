@@ -13,6 +13,9 @@
 //! 1,000,000 vectors hold 89 copies of each of the 11,198 articles; 300 bases and 26,700
 //! vectors give the same 89 in a minute).
 //!
+//! With `SIMDEX_BENCH_KEEP=DIR` and `SIMDEX_BENCH_PROBE=1`, nothing is built: the index kept
+//! there by an earlier run is searched at several beam widths.
+//!
 //! With `SIMDEX_BENCH_KEEP=DIR` the (last) index is built in `DIR/n<SIZE>` and kept, labelled
 //! with the real model's name and settings (the model is loaded once for that), so that the
 //! real CLI can be timed against it: `simdex similar --index DIR/n1000000 --id doc0`.
@@ -38,6 +41,18 @@ const EF_SWEEP: [usize; 4] = [64, 128, 256, 512];
 const COLD_QUERY_ENV: &str = "SIMDEX_BENCH_COLD_QUERY";
 /// Where to keep the built indexes (optional).
 const KEEP_ENV: &str = "SIMDEX_BENCH_KEEP";
+/// With `SIMDEX_BENCH_KEEP`: measure recall and latency of the kept index (built and extended
+/// by an earlier run) at several beam widths, without building anything.
+const PROBE_ENV: &str = "SIMDEX_BENCH_PROBE";
+/// (layer-0 beam, upper-layer beam) pairs measured by a probe.
+const PROBE_WIDTHS: [(usize, usize); 6] = [
+    (512, 1),
+    (512, 16),
+    (512, 128),
+    (1024, 16),
+    (1024, 128),
+    (2048, 128),
+];
 /// Use only the first this many real vectors as bases (more noisy copies of each).
 const BASES_ENV: &str = "SIMDEX_BENCH_BASES";
 
@@ -82,6 +97,9 @@ fn bench(real: &[Vec<f32>], dim: usize, n: usize) -> Result<(), BoxError> {
         })
         .collect();
     let keep = std::env::var_os(KEEP_ENV).map(|d| Path::new(&d).join(format!("n{n}")));
+    if let (Some(path), Some(_)) = (&keep, std::env::var_os(PROBE_ENV)) {
+        return probe(path, &vectors[..n + ADD_BATCH]);
+    }
     let (dir, meta) = match &keep {
         Some(path) => {
             if path.exists() {
@@ -179,6 +197,40 @@ fn bench(real: &[Vec<f32>], dim: usize, n: usize) -> Result<(), BoxError> {
         "n={n}: cold query process: {}",
         cold_query_process(dir.path())?
     );
+    Ok(())
+}
+
+/// Recall@10 and latency of a kept index at the `PROBE_WIDTHS`: on the benchmark's queries,
+/// and on as many others (the default widths were chosen on the first set).
+fn probe(dir: &Path, vectors: &[Vec<f32>]) -> Result<(), BoxError> {
+    let mut index = Index::open(dir, None)?;
+    let n = vectors.len();
+    if index.len() != n {
+        return Err(format!(
+            "{} holds {} documents, expected {n}",
+            dir.display(),
+            index.len()
+        )
+        .into());
+    }
+    for (set, offset) in [("benchmark queries", 0), ("other queries", 3571)] {
+        let queries: Vec<&Vec<f32>> = (0..QUERIES)
+            .map(|i| &vectors[(i * 7919 + offset) % n])
+            .collect();
+        let truths: Vec<Vec<u32>> = queries
+            .iter()
+            .map(|q| brute_force(vectors, q, 10))
+            .collect();
+        for (ef, upper) in PROBE_WIDTHS {
+            index.set_ef_search(ef);
+            index.set_upper_ef_search(upper);
+            let (p50, p99, recall) = measure(&index, &queries, &truths);
+            println!(
+                "n={n}, {set}: ef {ef}, upper ef {upper}: recall@10 {recall:.4}, \
+                 p50 {p50:.2} ms, p99 {p99:.2} ms"
+            );
+        }
+    }
     Ok(())
 }
 

@@ -274,6 +274,9 @@ struct SimilarArgs {
     /// Number of answers.
     #[arg(short = 'k', default_value_t = 10)]
     k: usize,
+    /// Search beam width: higher finds more of the true nearest neighbours, more slowly.
+    #[arg(long, value_name = "N", default_value_t = simdex::index::DEFAULT_EF_SEARCH)]
+    ef: usize,
     #[arg(long, value_enum, default_value = "article")]
     level: LevelArg,
     /// One JSON array instead of a table.
@@ -705,8 +708,9 @@ fn index(c: IndexCommand) -> Result<()> {
 }
 
 fn similar(a: SimilarArgs) -> Result<()> {
-    let index =
+    let mut index =
         Index::open(&a.index, None).with_context(|| format!("index {}", a.index.display()))?;
+    index.set_ef_search(a.ef);
     let query = match (&a.text, &a.file, &a.id) {
         (Some(t), None, None) => Query::Text(t.clone()),
         (None, Some(f), None) => {

@@ -24,11 +24,6 @@ const GRAPH_MAGIC: &[u8; 8] = b"SDXHNSW2";
 /// hnsw_rs names its dump files `<basename>` + these.
 const HNSW_GRAPH_SUFFIX: &str = ".hnsw.graph";
 const HNSW_DATA_SUFFIX: &str = ".hnsw.data";
-/// Beam width on the layers above 0. hnswlib uses 1 (a greedy descent), which on a corpus
-/// where each article has 89 near-copies often ends in another article's cluster: recall@10
-/// 0.91 with 1, 0.994 with 16, 0.995 with 128, at no measurable cost (26,700 vectors, 300
-/// articles; `SIMDEX_BENCH_BASES=300 cargo run --release --example index_bench -- NPY 26700`).
-const UPPER_LAYER_EF: usize = 16;
 /// Padding in fixed-width neighbour lists.
 const NO_NEIGHBOUR: u32 = u32::MAX;
 
@@ -495,12 +490,13 @@ impl FlatGraph {
     }
 
     /// The `k` best live points for `query` (ids and cosine scores, best first, ties by id),
-    /// searching layer 0 with a beam of `ef`. Dead points are walked through but not returned.
+    /// searching the upper layers with a beam of `upper_ef` and layer 0 with one of `ef`. Dead
+    /// points are walked through but not returned.
     pub fn search(
         &self,
         query: &[f32],
         k: usize,
-        ef: usize,
+        (ef, upper_ef): (usize, usize),
         vectors: &VectorFile,
         is_dead: &dyn Fn(usize) -> bool,
     ) -> Vec<(u32, f32)> {
@@ -518,7 +514,7 @@ impl FlatGraph {
                 id,
             }
         };
-        let upper_ef = UPPER_LAYER_EF.min(ef);
+        let upper_ef = upper_ef.clamp(1, ef);
         let mut entries = vec![score(self.entry)];
         for l in (1..self.layers.len()).rev() {
             entries = self.beam(words, l, &entries, upper_ef, &score, &|_| false);
