@@ -121,9 +121,12 @@ fn bench(real: &[Vec<f32>], dim: usize, n: usize) -> Result<(), BoxError> {
             },
         ),
     };
-    let graph = GraphSettings::default();
-    println!("n={n}: {} bases, {graph:?}", real.len().min(n));
-    Index::create_with(dir.path(), meta, graph)?;
+    println!(
+        "n={n}: {} bases, {:?}",
+        real.len().min(n),
+        GraphSettings::default()
+    );
+    Index::create(dir.path(), meta)?;
     let t = Instant::now();
     let cpu = cpu_seconds();
     let mut w = Index::open_writer(dir.path(), None)?;

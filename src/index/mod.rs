@@ -178,15 +178,6 @@ pub struct Index {
 impl Index {
     /// Creates an empty index in `dir` (created if needed); fails if one is already there.
     pub fn create(dir: &Path, meta: IndexMeta) -> Result<Index, IndexError> {
-        Index::create_with(dir, meta, GraphSettings::default())
-    }
-
-    /// [`Index::create`] with other graph settings (kept for the life of the index).
-    pub fn create_with(
-        dir: &Path,
-        meta: IndexMeta,
-        graph: GraphSettings,
-    ) -> Result<Index, IndexError> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         let _lock = WriterLock::acquire(dir)?;
         if dir.join(MANIFEST_NAME).exists() {
@@ -194,8 +185,7 @@ impl Index {
                 path: dir.to_path_buf(),
             });
         }
-        let mut empty = Manifest::empty(meta);
-        empty.graph = graph;
+        let empty = Manifest::empty(meta);
         remove_unlisted_files(dir, &empty)?;
         let plan = GenerationPlan {
             previous: &empty,

@@ -40,17 +40,31 @@ struct Scope {
 }
 
 impl Scope {
-    /// Whether every character of `text`, once normalised, is one the scope kept.
+    /// Whether every character of `text`, as given and once normalised, is one the scope kept.
     fn covers(&self, text: &str) -> bool {
-        let mut n = NormalizedString::from(text);
-        if let Some(norm) = &self.normalizer {
-            if norm.normalize(&mut n).is_err() {
-                return false;
-            }
-        }
-        n.get().chars().all(|c| self.chars.contains(&c))
-            && text.chars().all(|c| self.chars.contains(&c))
+        normalised(self.normalizer.as_ref(), text).is_ok_and(|n| {
+            n.chars()
+                .chain(text.chars())
+                .all(|c| self.chars.contains(&c))
+        })
     }
+}
+
+/// `text` as the tokenizer's normaliser leaves it (unchanged without one).
+fn normalised(normalizer: Option<&NormalizerWrapper>, text: &str) -> tokenizers::Result<String> {
+    let mut n = NormalizedString::from(text);
+    if let Some(norm) = normalizer {
+        norm.normalize(&mut n)?;
+    }
+    Ok(n.get().to_string())
+}
+
+/// Switches off the truncation and padding a `tokenizer.json` may carry: simdex windows long
+/// texts itself. Every tokenizer simdex uses goes through this.
+fn without_truncation_or_padding(mut t: Tokenizer) -> tokenizers::Result<Tokenizer> {
+    t.with_truncation(None)?;
+    t.with_padding(None);
+    Ok(t)
 }
 
 /// Characters every scope keeps: the pre-tokenizer's word marker and the space.
@@ -91,13 +105,9 @@ impl TextTokenizer {
         };
         let mut chars: HashSet<char> = ALWAYS_KEPT.into_iter().collect();
         for text in texts {
-            let mut n = NormalizedString::from(*text);
-            if let Some(norm) = &normalizer {
-                norm.normalize(&mut n)
-                    .map_err(|e| tokenizer_error(path, e.to_string()))?;
-            }
-            chars.extend(n.get().chars());
-            chars.extend(text.chars());
+            let n = normalised(normalizer.as_ref(), text)
+                .map_err(|e| tokenizer_error(path, e.to_string()))?;
+            chars.extend(n.chars().chain(text.chars()));
         }
         let Some(full_ids) = restrict_vocab(&mut json, &chars) else {
             return TextTokenizer::load(path, max_tokens);
@@ -114,15 +124,12 @@ impl TextTokenizer {
 
     fn wrap_loaded(
         path: &Path,
-        mut inner: Tokenizer,
+        inner: Tokenizer,
         scope: Option<Scope>,
         max_tokens: usize,
     ) -> Result<TextTokenizer, ModelError> {
         let err = |msg: String| tokenizer_error(path, msg);
-        inner
-            .with_truncation(None)
-            .map_err(|e| err(e.to_string()))?;
-        inner.with_padding(None);
+        let inner = without_truncation_or_padding(inner).map_err(|e| err(e.to_string()))?;
         let special = |tok: &str| {
             let id = inner
                 .token_to_id(tok)
@@ -173,9 +180,11 @@ impl TextTokenizer {
             None => (&self.inner, None),
             Some(scope) if scope.covers(text) => (&self.inner, Some(&scope.full_ids)),
             Some(_) => {
-                let full = self
-                    .full
-                    .get_or_init(|| Tokenizer::from_file(&self.path).map_err(|e| e.to_string()));
+                let full = self.full.get_or_init(|| {
+                    Tokenizer::from_file(&self.path)
+                        .and_then(without_truncation_or_padding)
+                        .map_err(|e| e.to_string())
+                });
                 (full.as_ref().map_err(|e| err(e.clone()))?, None)
             }
         };
