@@ -141,7 +141,8 @@ fn prepare_options(no_clean: bool) -> PrepareOptions {
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
 enum EmbedLevel {
     Article,
-    Paragraph,
+    #[value(alias = "paragraph")]
+    Passage,
     Raw,
 }
 
@@ -151,7 +152,8 @@ struct EmbedArgs {
     input: InputArgs,
     #[command(flatten)]
     model: ModelArg,
-    /// article: one vector per record; paragraph: one per compared paragraph; raw: the
+    /// article: one vector per record; passage (alias paragraph): one per compared passage
+    /// (a few sentences); raw: the
     /// model's pooled output of the whole text, truncated at 512 tokens.
     #[arg(long, value_enum, default_value = "article")]
     level: EmbedLevel,
@@ -212,20 +214,31 @@ struct IndexCheckArgs {
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
 enum LevelArg {
     Article,
-    Paragraph,
+    #[value(alias = "paragraph")]
+    Passage,
 }
 
 #[derive(Args, Clone)]
 struct ThresholdArgs {
-    /// Article cosine at or above which a pair with enough paragraph evidence is a duplicate.
+    /// Article cosine at or above which a pair is a semantic candidate (a duplicate only when
+    /// its aligned passages also agree in their text).
     #[arg(long, default_value_t = dedup::DEFAULT_THRESHOLD)]
     threshold: f32,
-    /// Paragraph cosine at which two paragraphs count as the same passage.
-    #[arg(long, default_value_t = dedup::DEFAULT_PARAGRAPH_THRESHOLD)]
-    paragraph_threshold: f32,
-    /// Share of the shorter record's tokens that must lie in matched paragraphs.
+    /// Passage cosine at which two passages count as the same passage in the vector coverage
+    /// and the repeated-passage report.
+    #[arg(long, alias = "paragraph-threshold", default_value_t = dedup::DEFAULT_PASSAGE_THRESHOLD)]
+    passage_threshold: f32,
+    /// Share of a passage's shingles found in its aligned passage on the other side for it to
+    /// count as reused text.
+    #[arg(long, default_value_t = dedup::DEFAULT_PASSAGE_SHARED)]
+    passage_shared: f32,
+    /// Share of the shorter record's letters that must lie in reused passages.
     #[arg(long, default_value_t = dedup::DEFAULT_MIN_COVERAGE)]
     min_coverage: f32,
+    /// SemDeDup-style removal, off by default: also remove a record whose article cosine to
+    /// a kept record is at least 1 - EPS, whatever its wording (stage semantic_redundancy).
+    #[arg(long, value_name = "EPS")]
+    semantic_redundancy: Option<f32>,
     /// Shingle Jaccard for a near-exact duplicate.
     #[arg(long, default_value_t = dedup::DEFAULT_JACCARD)]
     jaccard: f32,
@@ -244,8 +257,10 @@ impl ThresholdArgs {
     fn options(&self) -> DedupOptions {
         DedupOptions {
             threshold: self.threshold,
-            paragraph_threshold: self.paragraph_threshold,
+            passage_threshold: self.passage_threshold,
+            passage_shared: self.passage_shared,
             min_coverage: self.min_coverage,
+            semantic_redundancy: self.semantic_redundancy,
             jaccard_threshold: self.jaccard,
             containment_threshold: self.containment,
             related_threshold: self.related_threshold,
@@ -323,10 +338,10 @@ struct DedupArgs {
     /// write nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Cut paragraphs that repeat another kept record's paragraph from the kept records'
-    /// text (listed in paragraph_duplicates.jsonl either way).
-    #[arg(long)]
-    strip_repeated_paragraphs: bool,
+    /// Cut passages that repeat another kept record's passage from the kept records' text
+    /// (listed in passage_duplicates.jsonl either way).
+    #[arg(long, alias = "strip-repeated-paragraphs")]
+    strip_repeated_passages: bool,
 }
 
 #[derive(Args)]
@@ -604,7 +619,7 @@ fn embed(a: EmbedArgs) -> Result<()> {
         }
     } else {
         let pb = Progress::new("embedding", docs.len());
-        let paragraphs: Vec<Vec<String>> = docs.iter().map(|d| d.paragraphs.clone()).collect();
+        let paragraphs: Vec<Vec<String>> = docs.iter().map(|d| d.passages.clone()).collect();
         let vecs = simdex::embed::embed_documents(embedder, &paragraphs, a.role, |d, t| {
             pb.update(d, docs.len(), t)
         })?;
@@ -617,11 +632,11 @@ fn embed(a: EmbedArgs) -> Result<()> {
                     json!({"id": d.record.id, "level": "article", "vector": v.article})
                 )?;
             } else {
-                for (i, p) in v.paragraphs.iter().enumerate() {
+                for (i, p) in v.passages.iter().enumerate() {
                     writeln!(
                         w,
                         "{}",
-                        json!({"id": d.record.id, "level": "paragraph", "paragraph": i, "vector": p})
+                        json!({"id": d.record.id, "level": "passage", "passage": i, "vector": p})
                     )?;
                 }
             }
@@ -633,7 +648,7 @@ fn embed(a: EmbedArgs) -> Result<()> {
 
 fn build_or_add(a: IndexBuildArgs, create: bool) -> Result<()> {
     let embedder = load_model(&a.model)?;
-    if create && a.index.join("manifest.json").exists() {
+    if create && simdex::index::Index::exists(&a.index) {
         bail!(
             "{}: an index already exists here (use `simdex index add`)",
             a.index.display()
@@ -686,7 +701,7 @@ fn index(c: IndexCommand) -> Result<()> {
             let report =
                 Index::check(&a.dir).with_context(|| format!("index {}", a.dir.display()))?;
             println!(
-                "{}: generation {}, {} documents ({} live), {} paragraphs, {} files ({} bytes) checked",
+                "{}: generation {}, {} documents ({} live), {} passages, {} files ({} bytes) checked",
                 a.dir.display(),
                 report.generation,
                 report.docs,
@@ -725,7 +740,7 @@ fn similar(a: SimilarArgs) -> Result<()> {
             let prepared = jobs::prepare_query(text, &prepare_options(a.no_clean));
             let texts: Vec<&str> = prepared
                 .iter()
-                .flat_map(|d| d.paragraphs.iter().map(String::as_str))
+                .flat_map(|d| d.passages.iter().map(String::as_str))
                 .collect();
             let e = load_model_for(&a.model, Some(&texts))?;
             let meta = jobs::index_meta(e);
@@ -739,8 +754,8 @@ fn similar(a: SimilarArgs) -> Result<()> {
         }
         Query::Id(_) => None,
     };
-    let level = if a.level == LevelArg::Paragraph {
-        Level::Paragraph
+    let level = if a.level == LevelArg::Passage {
+        Level::Passage
     } else {
         Level::Article
     };
@@ -855,7 +870,7 @@ fn print_summary(s: &Summary, out: &Path) {
         s.rejected,
         s.clusters,
         s.related_pairs,
-        s.paragraph_duplicates,
+        s.passage_duplicates,
         out.display()
     );
 }
@@ -881,7 +896,7 @@ fn dedup_cmd(a: DedupArgs) -> Result<()> {
     }
     let out = a.out.clone().context("--out is required")?;
     let mut summary = summary_of(embedder, options, a.against.as_deref());
-    summary.stripped_repeated_paragraphs = a.strip_repeated_paragraphs;
+    summary.stripped_repeated_passages = a.strip_repeated_passages;
     let s = write_outputs(&out, &run.docs, &run.read.rejected, &run.report, summary)?;
     print_summary(&s, &out);
     Ok(())
@@ -949,7 +964,7 @@ fn dry_run_report(run: &jobs::DedupRun, o: &DedupOptions) -> String {
                 .duplicate
                 .map_or("-".to_string(), |st| format!("{st:?}").to_lowercase()),
             e.cosine.unwrap_or(0.0),
-            e.paragraph_coverage.unwrap_or(0.0),
+            e.passage_coverage.unwrap_or(0.0),
             e.jaccard.unwrap_or(0.0),
             e.containment.unwrap_or(0.0),
             run.docs[p.a].record.id,
@@ -969,7 +984,7 @@ fn ingest(a: IngestArgs) -> Result<()> {
     let options = dedup_options(&a.thresholds, a.keep, None, false);
     let embedder = load_model(&a.model)?;
     let meta = jobs::index_meta(embedder);
-    let create = !a.index.join("manifest.json").exists();
+    let create = !simdex::index::Index::exists(&a.index);
     if create {
         Index::create(&a.index, meta.clone())
             .with_context(|| format!("index {}", a.index.display()))?;
@@ -1051,40 +1066,41 @@ fn explain(a: ExplainArgs) -> Result<()> {
     }
     let ev = &e.verdict.evidence;
     println!(
-        "A: {}  ({} paragraphs)\nB: {}  ({} paragraphs)",
+        "A: {}  ({} passages)\nB: {}  ({} passages)",
         e.a.id,
-        e.a.paragraphs.len(),
+        e.a.passages.len(),
         e.b.id,
-        e.b.paragraphs.len()
+        e.b.passages.len()
     );
     println!("decision: {}", e.decision);
     println!(
-        "stages: exact {}  |  near-exact: Jaccard {:.3}, containment {:.3}  |  semantic: cosine {:.4}, paragraph coverage {:.2}",
+        "stages: exact {}  |  near-exact: Jaccard {:.3}, containment {:.3}  |  semantic: cosine {:.4}, text coverage {:.2} (vector coverage {:.2})",
         if e.exact_match { "yes" } else { "no" },
         ev.jaccard.unwrap_or(0.0),
         ev.containment.unwrap_or(0.0),
         ev.cosine.unwrap_or(0.0),
-        ev.paragraph_coverage.unwrap_or(0.0)
+        ev.text_coverage.unwrap_or(0.0),
+        ev.passage_coverage.unwrap_or(0.0)
     );
-    println!("\naligned paragraphs (best match of each paragraph of the shorter record):");
-    let mut pairs = ev.paragraphs.clone();
-    pairs.sort_by_key(|p| (p.a, p.b));
-    for p in &pairs {
-        let show = |s: Option<&String>| -> String {
-            s.map(|s| s.chars().take(60).collect()).unwrap_or_default()
+    println!(
+        "\naligned passages (each passage of the shorter record with its best match; '=' shares its wording, «…» is the longest shared run):"
+    );
+    for p in &e.aligned {
+        let show = |s: &str| -> String {
+            let n = s.chars().count();
+            let t: String = s.chars().take(70).collect();
+            if n > 70 { format!("{t}…") } else { t }
         };
-        let mark = if p.cosine >= opts.paragraph_threshold {
-            "="
-        } else {
-            " "
-        };
+        let mark = if p.shared >= opts.passage_shared { "=" } else { " " };
         println!(
-            "  {mark} {:.4}  A¶{:<3} {}\n                B¶{:<3} {}",
+            "  {mark} shared {:>3.0}%  cosine {:.4}\n      A#{:<3} {}\n      B#{:<3} {}\n      «{}»",
+            100.0 * p.shared,
             p.cosine,
             p.a,
-            show(e.a.paragraphs.get(p.a)),
+            show(&p.a_text),
             p.b,
-            show(e.b.paragraphs.get(p.b))
+            show(&p.b_text),
+            show(&p.shared_run)
         );
     }
     Ok(())
@@ -1107,7 +1123,7 @@ fn clean_cmd(a: CleanArgs) -> Result<()> {
                     "script": c.map(|c| c.script),
                     "pinyin_annotations": c.map_or(0, |c| c.pinyin_annotations),
                     "mojibake_runs": c.map_or(0, |c| c.mojibake_runs),
-                    "kept": d.paragraphs,
+                    "kept": d.passages,
                     "removed": c.map(|c| &c.removed),
                 })
             )?;
@@ -1115,7 +1131,7 @@ fn clean_cmd(a: CleanArgs) -> Result<()> {
             if docs.len() > 1 {
                 writeln!(w, "# {}", d.record.id)?;
             }
-            for p in &d.paragraphs {
+            for p in &d.passages {
                 writeln!(w, "{p}")?;
             }
             if docs.len() > 1 {

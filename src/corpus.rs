@@ -1,5 +1,5 @@
-//! Prepared documents: a record plus what is compared of it (cleaned paragraphs, or the raw
-//! lines with `--no-clean`) and the key of the exact stage. Every command prepares records
+//! Prepared documents: a record plus what is compared of it (cleaned text, or the raw lines
+//! with `--no-clean`, split into [`crate::passages`]) and the key of the exact stage. Every command prepares records
 //! the same way through [`prepare`], so `dedup`, `index` and `explain` compare alike.
 //!
 //! It never changes the record itself: outputs are written from `record.raw`.
@@ -9,6 +9,7 @@ use xxhash_rust::xxh3::xxh3_128;
 
 use crate::clean::{self, normalize, CleanOptions, CleanedText};
 use crate::input::Record;
+use crate::passages;
 
 /// A record ready to compare.
 #[derive(Debug, Clone)]
@@ -16,18 +17,20 @@ pub struct PreparedDoc {
     pub record: Record,
     /// Cleaning report (empty when cleaning is off).
     pub cleaned: Option<CleanedText>,
-    /// Paragraphs compared and embedded, in order (the title first when there is one).
-    pub paragraphs: Vec<String>,
-    /// Byte ranges of the paragraphs in the original text (`None` for the title).
+    /// Passages compared and embedded, in order (the title first when there is one): the
+    /// sentences of each cleaned paragraph packed into passages of bounded size.
+    pub passages: Vec<String>,
+    /// Byte ranges of the passages in the original text (`None` for the title, and for a
+    /// passage whose cleaned text does not appear verbatim in the original).
     pub ranges: Vec<Option<(usize, usize)>>,
     /// Hash of the compared text without white space: equal keys are exact duplicates.
     pub exact_key: u128,
 }
 
 impl PreparedDoc {
-    /// The compared text, paragraphs joined with newlines.
+    /// The compared text, passages joined with newlines.
     pub fn compared_text(&self) -> String {
-        self.paragraphs.join("\n")
+        self.passages.join("\n")
     }
 
     /// Cleaning artifacts (for the `cleanest` keep policy).
@@ -96,19 +99,17 @@ pub fn prepare(records: Vec<Record>, opts: &PrepareOptions) -> Vec<PreparedDoc> 
                 if paragraphs.len() == 1 && ranges[0].is_none() && text == paragraphs[0] {
                     continue; // the title repeated as the first line
                 }
-                paragraphs.push(text);
-                ranges.push(range);
+                for (s, e) in passages::split(&text) {
+                    let passage = &text[s..e];
+                    paragraphs.push(passage.to_string());
+                    ranges.push(range.and_then(|r| locate(&record.text, r, passage)));
+                }
             }
-            let key: String = paragraphs
-                .iter()
-                .flat_map(|p| p.chars())
-                .filter(|c| !c.is_whitespace())
-                .collect();
             PreparedDoc {
-                exact_key: xxh3_128(key.as_bytes()),
+                exact_key: exact_key(&paragraphs),
                 record,
                 cleaned,
-                paragraphs,
+                passages: paragraphs,
                 ranges,
             }
         })
@@ -127,4 +128,23 @@ fn raw_lines(text: &str) -> Vec<(String, Option<(usize, usize)>)> {
         offset += line.len();
     }
     out
+}
+
+/// The byte range of `passage` inside `range` of the original `text`, when it appears there
+/// verbatim (cleaning may have changed it; then stripping leaves it alone).
+fn locate(text: &str, range: (usize, usize), passage: &str) -> Option<(usize, usize)> {
+    let hay = text.get(range.0..range.1)?;
+    hay.find(passage)
+        .map(|at| (range.0 + at, range.0 + at + passage.len()))
+}
+
+/// The exact stage's key of a record given as its compared passages: the hash of their
+/// text with white space removed (so re-segmentation and re-wrapping do not matter).
+pub fn exact_key(passages: &[String]) -> u128 {
+    let key: String = passages
+        .iter()
+        .flat_map(|p| p.chars())
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    xxh3_128(key.as_bytes())
 }

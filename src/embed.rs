@@ -1,4 +1,4 @@
-//! Document vectors: each paragraph is embedded (windows of at most the model's length, with
+//! Document vectors: each passage is embedded (windows of at most the model's length, with
 //! overlap, for long ones) and the article vector is the token-weighted mean of its chunk
 //! vectors, renormalised, so no token is embedded twice.
 //!
@@ -17,10 +17,10 @@ pub const TOKENIZE_BLOCK_DOCS: usize = 64;
 pub struct DocumentVectors {
     /// Unit article vector (zero-length input gives a zero vector).
     pub article: Vec<f32>,
-    /// One unit vector per paragraph, in order.
-    pub paragraphs: Vec<Vec<f32>>,
-    /// Content tokens of each paragraph (prefix and special tokens excluded).
-    pub paragraph_tokens: Vec<usize>,
+    /// One unit vector per passage, in order.
+    pub passages: Vec<Vec<f32>>,
+    /// Content tokens of each passage (prefix and special tokens excluded).
+    pub passage_tokens: Vec<usize>,
 }
 
 /// One encoder input: a window of one paragraph of one document.
@@ -113,8 +113,8 @@ pub fn embed_documents(
         .iter()
         .map(|d| DocumentVectors {
             article: vec![0.0; dim],
-            paragraphs: vec![vec![0.0; dim]; d.len()],
-            paragraph_tokens: vec![0; d.len()],
+            passages: vec![vec![0.0; dim]; d.len()],
+            passage_tokens: vec![0; d.len()],
         })
         .collect();
     let mut weights: Vec<Vec<f32>> = docs.iter().map(|d| vec![0.0; d.len()]).collect();
@@ -144,7 +144,7 @@ pub fn embed_documents(
             for (c, v) in chunks.iter().zip(&vecs) {
                 let w = c.new_tokens.max(1) as f32;
                 let doc = &mut out[c.doc];
-                for (a, x) in doc.paragraphs[c.paragraph].iter_mut().zip(v) {
+                for (a, x) in doc.passages[c.paragraph].iter_mut().zip(v) {
                     *a += w * x;
                 }
                 for (a, x) in doc.article.iter_mut().zip(v) {
@@ -156,7 +156,7 @@ pub fn embed_documents(
             }
             let n = counts.len();
             for (i, cs) in counts.into_iter().enumerate() {
-                out[first + i].paragraph_tokens = cs;
+                out[first + i].passage_tokens = cs;
             }
             done_docs += n;
             on_progress(done_docs, done_tokens);
@@ -165,7 +165,7 @@ pub fn embed_documents(
     })?;
     for doc in &mut out {
         normalize(&mut doc.article);
-        for p in &mut doc.paragraphs {
+        for p in &mut doc.passages {
             normalize(p);
         }
     }

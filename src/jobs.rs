@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::corpus::{prepare, PrepareOptions, PreparedDoc};
-use crate::dedup::{self, doc_view, judge, minhash, DedupOptions, DedupReport, PairVerdict, Stage};
+use crate::dedup::{self, doc_view, judge, DedupOptions, DedupReport, PairVerdict, RecordText, Stage};
 use crate::embed::{embed_documents, DocumentVectors};
 use crate::index::{
     DocumentEntry, Index, IndexError, IndexMeta, Level, NewDocument, ParagraphEntry,
@@ -76,7 +76,7 @@ pub fn embed_prepared(
     docs: &[PreparedDoc],
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<DocumentVectors>, JobError> {
-    let paragraphs: Vec<Vec<String>> = docs.iter().map(|d| d.paragraphs.clone()).collect();
+    let paragraphs: Vec<Vec<String>> = docs.iter().map(|d| d.passages.clone()).collect();
     Ok(embed_documents(
         embedder,
         &paragraphs,
@@ -93,10 +93,10 @@ pub fn to_index_document(doc: &PreparedDoc, v: &DocumentVectors) -> NewDocument 
             title: doc.record.title.clone(),
             text: doc.record.text.clone(),
             paragraphs: doc
-                .paragraphs
+                .passages
                 .iter()
                 .zip(&doc.ranges)
-                .zip(&v.paragraph_tokens)
+                .zip(&v.passage_tokens)
                 .map(|((t, r), &tokens)| ParagraphEntry {
                     text: t.clone(),
                     byte_range: r.unwrap_or((0, 0)),
@@ -105,7 +105,7 @@ pub fn to_index_document(doc: &PreparedDoc, v: &DocumentVectors) -> NewDocument 
                 .collect(),
         },
         article_vector: v.article.clone(),
-        paragraph_vectors: v.paragraphs.clone(),
+        paragraph_vectors: v.passages.clone(),
     }
 }
 
@@ -154,7 +154,7 @@ pub fn add_to_index(
     let computed = embed_prepared(embedder, &subset, progress)?;
     let tokens = computed
         .iter()
-        .map(|v| v.paragraph_tokens.iter().sum::<usize>())
+        .map(|v| v.passage_tokens.iter().sum::<usize>())
         .sum();
     for (j, v) in missing.into_iter().zip(computed) {
         have[j] = Some(v);
@@ -199,7 +199,7 @@ pub struct SimilarHit {
 /// A prepared query with its vectors and shingles.
 struct QueryDoc {
     vectors: DocumentVectors,
-    shingles: std::collections::HashSet<u64>,
+    text: RecordText,
     id: Option<String>,
 }
 
@@ -218,7 +218,7 @@ pub fn similar(
         Query::Id(id) => {
             let (doc, vectors) = indexed_document(index, &id)?;
             QueryDoc {
-                shingles: minhash::shingles(&doc.compared_text(), &opts.minhash),
+                text: RecordText::of(&doc.passages, &opts.minhash),
                 vectors,
                 id: Some(id),
             }
@@ -232,26 +232,26 @@ pub fn similar(
                 return Err(JobError::Usage("empty query".into()));
             };
             QueryDoc {
-                shingles: minhash::shingles(&doc.compared_text(), &opts.minhash),
+                text: RecordText::of(&doc.passages, &opts.minhash),
                 vectors,
                 id: None,
             }
         }
     };
-    let mine = doc_view(Some(&q.vectors), &q.shingles);
+    let mine = doc_view(Some(&q.vectors), &q.text);
     let extra = usize::from(q.id.is_some());
     let mut out = Vec::new();
     for hit in index.search(&q.vectors.article, k + extra, level) {
         if q.id.as_deref() == Some(hit.id.as_str()) {
             continue;
         }
-        let shingles = dedup::indexed_shingles(index, hit.doc, opts)?;
-        let theirs = dedup::indexed_view(index, hit.doc, &shingles)?;
+        let text = dedup::indexed_text(index, hit.doc, opts)?;
+        let theirs = dedup::indexed_view(index, hit.doc, &text)?;
         let verdict = judge(&mine, &theirs, opts, 0);
         let label = if verdict.duplicate.is_some() {
             "duplicate"
         } else if verdict.related
-            || (level == Level::Paragraph && hit.score >= opts.related_threshold)
+            || (level == Level::Passage && hit.score >= opts.related_threshold)
         {
             "related"
         } else {
@@ -293,11 +293,48 @@ pub fn text_record(id: &str, text: &str) -> crate::input::Record {
     }
 }
 
+/// One aligned passage pair of an explanation.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlignedPassages {
+    pub a: usize,
+    pub b: usize,
+    pub cosine: f32,
+    /// Share of the shorter side's passage's shingles found around its aligned passage.
+    pub shared: f32,
+    pub a_text: String,
+    pub b_text: String,
+    /// The longest run of characters the two passages have in common.
+    pub shared_run: String,
+}
+
+/// The longest common run of characters of two texts (dynamic programming over chars;
+/// passages are short).
+pub fn longest_shared_run(a: &str, b: &str) -> String {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev = vec![0usize; b.len() + 1];
+    let (mut best, mut end) = (0usize, 0usize);
+    for i in 1..=a.len() {
+        let mut cur = vec![0usize; b.len() + 1];
+        for j in 1..=b.len() {
+            if a[i - 1] == b[j - 1] {
+                cur[j] = prev[j - 1] + 1;
+                if cur[j] > best {
+                    best = cur[j];
+                    end = i;
+                }
+            }
+        }
+        prev = cur;
+    }
+    a[end - best..end].iter().collect()
+}
+
 /// One side of an explanation.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExplainSide {
     pub id: String,
-    pub paragraphs: Vec<String>,
+    pub passages: Vec<String>,
 }
 
 /// Why two records are or are not duplicates: every stage's scores and the aligned
@@ -306,6 +343,9 @@ pub struct ExplainSide {
 pub struct Explanation {
     pub a: ExplainSide,
     pub b: ExplainSide,
+    /// The aligned passage pairs in the shorter record's order, with their texts and the
+    /// longest run of text they share: what a person checks.
+    pub aligned: Vec<AlignedPassages>,
     pub exact_match: bool,
     pub verdict: PairVerdict,
     pub decision: String,
@@ -318,8 +358,8 @@ pub fn explain_pair(
     b: (&PreparedDoc, &DocumentVectors),
     opts: &DedupOptions,
 ) -> Explanation {
-    let sa = minhash::shingles(&a.0.compared_text(), &opts.minhash);
-    let sb = minhash::shingles(&b.0.compared_text(), &opts.minhash);
+    let sa = RecordText::of(&a.0.passages, &opts.minhash);
+    let sb = RecordText::of(&b.0.passages, &opts.minhash);
     let mut verdict = judge(
         &doc_view(Some(a.1), &sa),
         &doc_view(Some(b.1), &sb),
@@ -341,33 +381,61 @@ pub fn explain_pair(
             opts.containment_threshold
         ),
         Some(Stage::Semantic) => format!(
-            "duplicate (semantic): cosine {:.4} ≥ {} and paragraph coverage {:.2} ≥ {}",
+            "duplicate (semantic): cosine {:.4} ≥ {} and {:.0}% of the shorter record's text lies in aligned passages sharing ≥ {:.0}% of their shingles (needs ≥ {:.0}%)",
             verdict.evidence.cosine.unwrap_or(0.0),
             opts.threshold,
-            verdict.evidence.paragraph_coverage.unwrap_or(0.0),
-            opts.min_coverage
+            100.0 * verdict.evidence.text_coverage.unwrap_or(0.0),
+            100.0 * opts.passage_shared,
+            100.0 * opts.min_coverage
+        ),
+        Some(Stage::SemanticRedundancy) => format!(
+            "semantically redundant (--semantic-redundancy {}): cosine {:.4} ≥ {:.4}, whatever the wording (text coverage {:.2})",
+            opts.semantic_redundancy.unwrap_or(0.0),
+            verdict.evidence.cosine.unwrap_or(0.0),
+            1.0 - opts.semantic_redundancy.unwrap_or(0.0),
+            verdict.evidence.text_coverage.unwrap_or(0.0),
         ),
         None => format!(
-            "{}: cosine {:.4} (duplicate needs ≥ {} with paragraph coverage ≥ {}; coverage {:.2}), Jaccard {:.3} (needs ≥ {}), containment {:.3} (needs ≥ {})",
+            "{}: cosine {:.4} (a semantic candidate needs ≥ {}); {:.0}% of the shorter record's text lies in aligned passages that share its wording (a duplicate needs ≥ {:.0}%); Jaccard {:.3} (needs ≥ {}), containment {:.3} (needs ≥ {})",
             if verdict.related { "related, not a duplicate" } else { "not a duplicate" },
             verdict.evidence.cosine.unwrap_or(0.0),
             opts.threshold,
-            opts.min_coverage,
-            verdict.evidence.paragraph_coverage.unwrap_or(0.0),
+            100.0 * verdict.evidence.text_coverage.unwrap_or(0.0),
+            100.0 * opts.min_coverage,
             verdict.evidence.jaccard.unwrap_or(0.0),
             opts.jaccard_threshold,
             verdict.evidence.containment.unwrap_or(0.0),
             opts.containment_threshold
         ),
     };
+    let mut aligned: Vec<AlignedPassages> = verdict
+        .evidence
+        .passages
+        .iter()
+        .map(|m| {
+            let a_text = a.0.passages.get(m.a).cloned().unwrap_or_default();
+            let b_text = b.0.passages.get(m.b).cloned().unwrap_or_default();
+            AlignedPassages {
+                a: m.a,
+                b: m.b,
+                cosine: m.cosine,
+                shared: m.shared,
+                shared_run: longest_shared_run(&a_text, &b_text),
+                a_text,
+                b_text,
+            }
+        })
+        .collect();
+    aligned.sort_by_key(|p| (p.a, p.b));
     Explanation {
+        aligned,
         a: ExplainSide {
             id: a.0.record.id.clone(),
-            paragraphs: a.0.paragraphs.clone(),
+            passages: a.0.passages.clone(),
         },
         b: ExplainSide {
             id: b.0.record.id.clone(),
-            paragraphs: b.0.paragraphs.clone(),
+            passages: b.0.passages.clone(),
         },
         exact_match: exact,
         verdict,
@@ -387,12 +455,7 @@ pub fn indexed_document(
             index.dir().display()
         )));
     };
-    let paragraphs: Vec<String> = entry.paragraphs.iter().map(|p| p.text.clone()).collect();
-    let key: String = paragraphs
-        .iter()
-        .flat_map(|p| p.chars())
-        .filter(|c| !c.is_whitespace())
-        .collect();
+    let passages: Vec<String> = entry.paragraphs.iter().map(|p| p.text.clone()).collect();
     let mut record = text_record(id, &entry.text);
     record.title = entry.title.clone();
     let prepared = PreparedDoc {
@@ -403,13 +466,13 @@ pub fn indexed_document(
             .iter()
             .map(|p| Some(p.byte_range))
             .collect(),
-        paragraphs,
-        exact_key: xxhash_rust::xxh3::xxh3_128(key.as_bytes()),
+        exact_key: crate::corpus::exact_key(&passages),
+        passages,
     };
     let vectors = DocumentVectors {
         article: index.article_vector(doc).to_vec(),
-        paragraphs: index.paragraph_vectors(doc).map(|p| p.to_vec()).collect(),
-        paragraph_tokens: entry.paragraphs.iter().map(|p| p.tokens).collect(),
+        passages: index.paragraph_vectors(doc).map(|p| p.to_vec()).collect(),
+        passage_tokens: entry.paragraphs.iter().map(|p| p.tokens).collect(),
     };
     Ok((prepared, vectors))
 }

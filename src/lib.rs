@@ -16,3 +16,5 @@ pub mod index;
 pub mod input;
 pub mod jobs;
 pub mod model;
+pub mod passages;
+pub mod script;

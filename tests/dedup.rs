@@ -88,7 +88,7 @@ fn planted_duplicates_are_found_and_the_seed_reports_stay_apart() {
             id(o),
             r.stage,
             r.score,
-            r.evidence.paragraph_coverage
+            r.evidence.passage_coverage
         );
     }
     assert_eq!(found, planted);
@@ -209,7 +209,7 @@ fn a_copied_passage_is_reported_and_can_be_stripped_without_removing_the_record(
     );
     let out = tempfile::tempdir().unwrap();
     let mut summary = output::Summary::new(DedupOptions::default(), None, None);
-    summary.stripped_repeated_paragraphs = true;
+    summary.stripped_repeated_passages = true;
     let s = output::write_outputs(
         out.path(),
         &run.docs,
@@ -218,9 +218,9 @@ fn a_copied_passage_is_reported_and_can_be_stripped_without_removing_the_record(
         summary,
     )
     .unwrap();
-    assert_eq!(s.paragraph_duplicates, 1);
+    assert_eq!(s.passage_duplicates, 1);
     let pd: serde_json::Value = serde_json::from_str(
-        std::fs::read_to_string(out.path().join("paragraph_duplicates.jsonl"))
+        std::fs::read_to_string(out.path().join("passage_duplicates.jsonl"))
             .unwrap()
             .trim(),
     )

@@ -67,13 +67,13 @@ fn similar_answers_from_a_reopened_index() {
     assert!(hits.iter().all(|h| h.id != seeds[2].0));
 
     // Paragraph level: a paragraph of seed 3 finds its own paragraph.
-    let para = docs[3].paragraphs[2].clone();
+    let para = docs[3].passages[2].clone();
     let hits = jobs::similar(
         &index,
         Some(e),
         Query::Text(para),
         1,
-        Level::Paragraph,
+        Level::Passage,
         &PrepareOptions::default(),
         &opts,
     )

@@ -117,7 +117,7 @@ fn change(seed: u64, op: usize) -> Change {
                 doc: DocumentEntry {
                     title: Some(format!("title of {id}")),
                     text: format!("text of {id}: 新闻 {}", "x".repeat(rng.below(200))),
-                    paragraphs: (0..paragraphs.len())
+                    paragraphs: (0..passages.len())
                         .map(|p| ParagraphEntry {
                             text: format!("paragraph {p} of {id}"),
                             byte_range: (p * 10, p * 10 + 10),
@@ -221,7 +221,7 @@ fn compare(index: &Index, model: &Model, rng: &mut Rng) -> Result<(), String> {
             ));
         }
         if let Some(p) = paragraphs.first() {
-            let hit = index.search(p, 1, Level::Paragraph);
+            let hit = index.search(p, 1, Level::Passage);
             if hit.first().map(|h| (h.id.as_str(), h.paragraph)) != Some((id.as_str(), Some(0))) {
                 return Err(format!(
                     "{id}: paragraph search does not find itself: {hit:?}"

@@ -28,16 +28,7 @@ fn is_space_like(c: char) -> bool {
     c.is_whitespace() || c.is_control()
 }
 
-/// Returns true for a CJK ideograph or CJK punctuation (the characters between which a
-/// space is noise).
-pub fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x3400..=0x4DBF      // Extension A
-        | 0x4E00..=0x9FFF    // Unified ideographs
-        | 0xF900..=0xFAFF    // Compatibility ideographs
-        | 0x20000..=0x3134F  // Extensions B..G
-    )
-}
+pub use crate::script::is_han as is_cjk;
 
 /// Returns true for CJK punctuation that NFKC leaves alone (。、「」《》【】 …).
 fn is_cjk_punct(c: char) -> bool {

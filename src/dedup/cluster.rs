@@ -17,16 +17,34 @@ pub enum Stage {
     Exact,
     /// MinHash-LSH candidate verified on shingle sets.
     NearExact,
-    /// Embedding neighbours confirmed by paragraph evidence.
+    /// Embedding neighbours whose aligned passages agree in their text.
     Semantic,
+    /// `--semantic-redundancy`: article cosine within EPS of a kept record, whatever the
+    /// wording (SemDeDup-style; off by default).
+    SemanticRedundancy,
 }
 
-/// A pair of paragraphs that match across two records.
+impl Stage {
+    /// The stage's name in outputs and counts.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Exact => "exact",
+            Stage::NearExact => "near_exact",
+            Stage::Semantic => "semantic",
+            Stage::SemanticRedundancy => "semantic_redundancy",
+        }
+    }
+}
+
+/// A passage of the shorter record aligned with a passage of the other (positions in each
+/// record): the vectors' cosine and the share of the passage's shingles found in the aligned
+/// passage and its neighbours on the other side (`shared`: the text agreement).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ParagraphMatch {
+pub struct PassageMatch {
     pub a: usize,
     pub b: usize,
     pub cosine: f32,
+    pub shared: f32,
 }
 
 /// Why two records are duplicates: every score that was computed for the pair.
@@ -41,12 +59,17 @@ pub struct Evidence {
     /// Share of the shorter record's shingles found in the other.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub containment: Option<f32>,
-    /// Share of the shorter record's tokens in paragraphs matched in the other.
+    /// Share of the shorter record's tokens in passages whose vector matches one of the
+    /// other's at the passage threshold (vector evidence only: reported, never decisive).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub paragraph_coverage: Option<f32>,
-    /// Best-matching paragraph pairs (paragraph numbers in each record), best first.
+    pub passage_coverage: Option<f32>,
+    /// Share of the shorter record's letters in passages whose text agrees with the aligned
+    /// passage of the other (shared >= the passage-text threshold): the semantic stage's test.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_coverage: Option<f32>,
+    /// Aligned passage pairs (passage numbers in each record), most shared text first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub paragraphs: Vec<ParagraphMatch>,
+    pub passages: Vec<PassageMatch>,
 }
 
 /// One duplicate edge between records `a` and `b` (positions in the input).

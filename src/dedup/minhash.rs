@@ -36,12 +36,7 @@ impl Default for MinHashConfig {
     }
 }
 
-/// Whether a char belongs to a script written without spaces (Han, kana, Hangul, Thai…).
-pub fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF
-        | 0xAC00..=0xD7AF | 0x0E00..=0x0E7F | 0x20000..=0x2FFFF)
-}
+pub use crate::script::is_cjk;
 
 /// The shingle set of a text, as 64-bit hashes.
 pub fn shingles(text: &str, cfg: &MinHashConfig) -> HashSet<u64> {

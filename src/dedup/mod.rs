@@ -9,7 +9,7 @@ pub mod cluster;
 pub mod minhash;
 pub mod neighbours;
 pub mod output;
-pub mod paragraphs;
+pub mod repeated;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -20,18 +20,20 @@ use crate::corpus::PreparedDoc;
 use crate::embed::{embed_documents, DocumentVectors};
 use crate::index::{Index, Level};
 use crate::model::{cosine, Embedder, ModelError, Role};
-pub use cluster::{DuplicateEdge, Evidence, ParagraphMatch, Stage};
+pub use cluster::{DuplicateEdge, Evidence, PassageMatch, Stage};
 use minhash::MinHashConfig;
 
-/// Default article cosine at or above which a pair with enough paragraph evidence is a
-/// semantic duplicate. Chosen on the Sina benchmark (see README, "How the defaults were
-/// chosen"): e5 cosines are bunched high, so the cosine alone only proposes candidates.
+/// Default article cosine at or above which a pair is a semantic candidate: it is a
+/// duplicate only when its aligned passages also agree in their text (see README, "How the
+/// defaults were chosen": on natural Sina pairs, same-event reports score 0.95-0.98 too).
 pub const DEFAULT_THRESHOLD: f32 = 0.93;
-/// Default paragraph cosine at which two paragraphs count as the same passage. 0.97, not
-/// 0.95: on the 200-base benchmark (`simdex eval dedup --bases 200 --sweep`) 0.95 let 58
-/// same-event and same-category reports merge (F1 0.948), 0.97 none (F1 0.991).
-pub const DEFAULT_PARAGRAPH_THRESHOLD: f32 = 0.97;
-/// Default share of the shorter record's tokens that must lie in matched paragraphs.
+/// Default passage cosine at which two passages count as the same passage in the vector
+/// coverage (reported evidence) and in repeated-passage detection.
+pub const DEFAULT_PASSAGE_THRESHOLD: f32 = 0.97;
+/// Default share of a passage's shingles that must appear in its aligned passage (and its
+/// neighbours) on the other side for the passage to count as reused text.
+pub const DEFAULT_PASSAGE_SHARED: f32 = 0.5;
+/// Default share of the shorter record's letters that must lie in reused passages.
 pub const DEFAULT_MIN_COVERAGE: f32 = 0.6;
 /// Default shingle Jaccard for a near-exact duplicate.
 pub const DEFAULT_JACCARD: f32 = 0.6;
@@ -43,8 +45,10 @@ pub const DEFAULT_MIN_CONTAINMENT_SHINGLES: usize = 50;
 pub const DEFAULT_RELATED_THRESHOLD: f32 = 0.90;
 /// Default neighbours examined per record.
 pub const DEFAULT_NEIGHBOURS: usize = 10;
-/// Paragraph pairs kept as evidence per edge.
-pub const EVIDENCE_PARAGRAPHS: usize = 5;
+/// Passage pairs kept as evidence per edge.
+pub const EVIDENCE_PASSAGES: usize = 5;
+/// Vector-nearest passages of the other side whose text is compared with each passage.
+pub const ALIGN_CANDIDATES: usize = 3;
 
 /// Which record of a duplicate cluster is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -83,8 +87,13 @@ impl Default for Stages {
 #[derive(Debug, Clone, Serialize)]
 pub struct DedupOptions {
     pub threshold: f32,
-    pub paragraph_threshold: f32,
+    pub passage_threshold: f32,
+    /// Share of a passage's shingles found on the aligned side for it to count as reused.
+    pub passage_shared: f32,
     pub min_coverage: f32,
+    /// `Some(eps)`: also remove records whose article cosine to a kept record is at least
+    /// `1 - eps`, whatever their wording (stage `semantic_redundancy`). Off by default.
+    pub semantic_redundancy: Option<f32>,
     pub jaccard_threshold: f32,
     pub containment_threshold: f32,
     pub min_containment_shingles: usize,
@@ -99,8 +108,10 @@ impl Default for DedupOptions {
     fn default() -> Self {
         DedupOptions {
             threshold: DEFAULT_THRESHOLD,
-            paragraph_threshold: DEFAULT_PARAGRAPH_THRESHOLD,
+            passage_threshold: DEFAULT_PASSAGE_THRESHOLD,
+            passage_shared: DEFAULT_PASSAGE_SHARED,
             min_coverage: DEFAULT_MIN_COVERAGE,
+            semantic_redundancy: None,
             jaccard_threshold: DEFAULT_JACCARD,
             containment_threshold: DEFAULT_CONTAINMENT,
             min_containment_shingles: DEFAULT_MIN_CONTAINMENT_SHINGLES,
@@ -116,20 +127,60 @@ impl Default for DedupOptions {
 /// What one side of a pair offers as evidence.
 pub struct DocView<'a> {
     pub article: Option<&'a [f32]>,
-    pub paragraphs: Vec<&'a [f32]>,
+    pub passages: Vec<&'a [f32]>,
     pub tokens: Vec<usize>,
+    /// Shingles of the whole compared text.
     pub shingles: &'a HashSet<u64>,
+    /// Shingles and letter counts of each passage (empty when only whole-text evidence is
+    /// needed, as in the near-exact stage).
+    pub passage_text: &'a [PassageText],
 }
 
-/// The view of a batch record: its vectors (if embedded) and shingles.
-pub fn doc_view<'a>(v: Option<&'a DocumentVectors>, shingles: &'a HashSet<u64>) -> DocView<'a> {
+/// The lexical side of one passage: its shingles and its letters (alphanumeric chars).
+#[derive(Debug, Clone, Default)]
+pub struct PassageText {
+    pub shingles: HashSet<u64>,
+    pub letters: usize,
+}
+
+impl PassageText {
+    /// The lexical side of each passage of a record.
+    pub fn of_all(passages: &[String], cfg: &minhash::MinHashConfig) -> Vec<PassageText> {
+        passages
+            .iter()
+            .map(|p| PassageText {
+                shingles: minhash::shingles(p, cfg),
+                letters: p.chars().filter(|c| c.is_alphanumeric()).count(),
+            })
+            .collect()
+    }
+}
+
+/// The lexical side of a whole record: the shingles of its compared text and of each passage.
+#[derive(Debug, Clone, Default)]
+pub struct RecordText {
+    pub shingles: HashSet<u64>,
+    pub passages: Vec<PassageText>,
+}
+
+impl RecordText {
+    /// The lexical side of a record given as its passages.
+    pub fn of(passages: &[String], cfg: &minhash::MinHashConfig) -> RecordText {
+        RecordText {
+            shingles: minhash::shingles(&passages.join("\n"), cfg),
+            passages: PassageText::of_all(passages, cfg),
+        }
+    }
+}
+
+/// The view of a record: its vectors (if embedded) and its text's shingles.
+pub fn doc_view<'a>(v: Option<&'a DocumentVectors>, text: &'a RecordText) -> DocView<'a> {
     DocView {
         article: v.map(|v| v.article.as_slice()),
-        paragraphs: v.map_or(Vec::new(), |v| {
-            v.paragraphs.iter().map(|p| p.as_slice()).collect()
-        }),
-        tokens: v.map_or(Vec::new(), |v| v.paragraph_tokens.clone()),
-        shingles,
+        passages: v.map_or(Vec::new(), |v| v.passages.iter().map(|p| p.as_slice()).collect()),
+        tokens: v.map_or(Vec::new(), |v| v.passage_tokens.clone()),
+        shingles: &text.shingles,
+        passage_text: &text.passages,
     }
 }
 
@@ -138,46 +189,93 @@ pub fn doc_view<'a>(v: Option<&'a DocumentVectors>, shingles: &'a HashSet<u64>) 
 pub struct PairVerdict {
     /// The stage that calls the pair a duplicate, if any.
     pub duplicate: Option<Stage>,
-    /// The deciding score (Jaccard or containment for near-exact, cosine for semantic).
+    /// The deciding score (Jaccard or containment for near-exact, text coverage for
+    /// semantic, cosine for semantic redundancy).
     pub score: f32,
     /// Above the related threshold (same event or topic), duplicate or not.
     pub related: bool,
     pub evidence: Evidence,
 }
 
-/// Paragraph evidence: coverage of the shorter side (in tokens) by paragraphs whose best
-/// match on the other side reaches `threshold`, and the best pairs (a, b, cosine).
-pub fn paragraph_evidence(a: &DocView, b: &DocView, threshold: f32) -> (f32, Vec<ParagraphMatch>) {
-    let total = |v: &DocView| v.tokens.iter().sum::<usize>().max(1);
-    let a_short = total(a) <= total(b);
+/// Passage evidence of a pair: (vector coverage, text coverage, aligned pairs).
+///
+/// Each passage of the shorter side is aligned with its [`ALIGN_CANDIDATES`] vector-nearest
+/// passages on the other side; its `shared` score is the best share of its shingles found in
+/// a candidate together with the candidate's two neighbours (so a passage re-cut at other
+/// sentence boundaries still agrees). Text coverage is the share of the shorter side's letters
+/// in passages with `shared >= opts.passage_shared`; vector coverage the share of its tokens in
+/// passages whose best cosine reaches `opts.passage_threshold`.
+pub fn passage_evidence(a: &DocView, b: &DocView, opts: &DedupOptions) -> (f32, f32, Vec<PassageMatch>) {
+    let letters = |v: &DocView| v.passage_text.iter().map(|p| p.letters).sum::<usize>();
+    let a_short = if a.passage_text.is_empty() || b.passage_text.is_empty() {
+        a.tokens.iter().sum::<usize>() <= b.tokens.iter().sum::<usize>()
+    } else {
+        letters(a) <= letters(b)
+    };
     let (s, l) = if a_short { (a, b) } else { (b, a) };
-    let mut covered = 0usize;
+    let total_tokens = s.tokens.iter().sum::<usize>().max(1);
+    let total_letters = letters(s).max(1);
+    let (mut covered_tokens, mut covered_letters) = (0usize, 0usize);
     let mut matches = Vec::new();
-    for (i, pv) in s.paragraphs.iter().enumerate() {
-        let best = l
-            .paragraphs
-            .iter()
-            .enumerate()
-            .map(|(j, q)| (j, cosine(pv, q)))
-            .max_by(|x, y| x.1.total_cmp(&y.1).then(y.0.cmp(&x.0)));
-        if let Some((j, c)) = best {
-            if c >= threshold {
-                covered += s.tokens.get(i).copied().unwrap_or(0);
-            }
-            let (pa, pb) = if a_short { (i, j) } else { (j, i) };
-            matches.push(ParagraphMatch {
-                a: pa,
-                b: pb,
-                cosine: c,
-            });
+    for (i, pv) in s.passages.iter().enumerate() {
+        let mut sims: Vec<(usize, f32)> =
+            l.passages.iter().enumerate().map(|(j, q)| (j, cosine(pv, q))).collect();
+        sims.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+        let Some(&(best_j, best_c)) = sims.first() else {
+            continue;
+        };
+        if best_c >= opts.passage_threshold {
+            covered_tokens += s.tokens.get(i).copied().unwrap_or(0);
         }
+        let mut aligned = (best_j, best_c, 0.0f32);
+        if let Some(mine) = s.passage_text.get(i) {
+            for &(j, c) in sims.iter().take(ALIGN_CANDIDATES) {
+                let shared = shared_with_window(&mine.shingles, l.passage_text, j);
+                if shared > aligned.2 {
+                    aligned = (j, c, shared);
+                }
+            }
+            if aligned.2 >= opts.passage_shared {
+                covered_letters += mine.letters;
+            }
+        }
+        let (pa, pb) = if a_short { (i, aligned.0) } else { (aligned.0, i) };
+        matches.push(PassageMatch {
+            a: pa,
+            b: pb,
+            cosine: aligned.1,
+            shared: aligned.2,
+        });
     }
-    matches.sort_by(|x, y| y.cosine.total_cmp(&x.cosine).then(x.a.cmp(&y.a)));
-    (covered as f32 / total(s) as f32, matches)
+    matches.sort_by(|x, y| {
+        y.shared
+            .total_cmp(&x.shared)
+            .then(y.cosine.total_cmp(&x.cosine))
+            .then(x.a.cmp(&y.a))
+    });
+    (
+        covered_tokens as f32 / total_tokens as f32,
+        covered_letters as f32 / total_letters as f32,
+        matches,
+    )
+}
+
+/// Share of `mine` found in passage `j` of `other` or its neighbours `j - 1`, `j + 1`.
+fn shared_with_window(mine: &HashSet<u64>, other: &[PassageText], j: usize) -> f32 {
+    if mine.is_empty() {
+        return 0.0;
+    }
+    let lo = j.saturating_sub(1);
+    let hi = (j + 2).min(other.len());
+    let found = mine
+        .iter()
+        .filter(|h| other[lo..hi].iter().any(|p| p.shingles.contains(h)))
+        .count();
+    found as f32 / mine.len() as f32
 }
 
 /// Judges one pair on every signal available (shared by `dedup` and `explain`).
-pub fn judge(a: &DocView, b: &DocView, opts: &DedupOptions, with_paragraphs: usize) -> PairVerdict {
+pub fn judge(a: &DocView, b: &DocView, opts: &DedupOptions, with_passages: usize) -> PairVerdict {
     let jaccard = minhash::jaccard(a.shingles, b.shingles);
     let containment = minhash::containment(a.shingles, b.shingles);
     let small = a.shingles.len().min(b.shingles.len());
@@ -204,17 +302,24 @@ pub fn judge(a: &DocView, b: &DocView, opts: &DedupOptions, with_paragraphs: usi
         let c = cosine(va, vb);
         ev.cosine = Some(c);
         related = c >= opts.related_threshold;
-        if !a.paragraphs.is_empty() && !b.paragraphs.is_empty() {
-            let (coverage, mut pairs) = paragraph_evidence(a, b, opts.paragraph_threshold);
-            pairs.truncate(with_paragraphs);
-            ev.paragraph_coverage = Some(coverage);
-            ev.paragraphs = pairs;
+        if !a.passages.is_empty() && !b.passages.is_empty() {
+            let (vector_coverage, text_coverage, mut pairs) = passage_evidence(a, b, opts);
+            pairs.truncate(with_passages);
+            ev.passage_coverage = Some(vector_coverage);
+            ev.text_coverage = Some(text_coverage);
+            ev.passages = pairs;
             if verdict.is_none()
                 && opts.stages.semantic
                 && c >= opts.threshold
-                && coverage >= opts.min_coverage
+                && text_coverage >= opts.min_coverage
             {
                 verdict = Some(Stage::Semantic);
+                score = text_coverage;
+            }
+        }
+        if let Some(eps) = opts.semantic_redundancy {
+            if verdict.is_none() && c >= 1.0 - eps {
+                verdict = Some(Stage::SemanticRedundancy);
                 score = c;
             }
         }
@@ -309,7 +414,7 @@ fn keep_rank(docs: &[PreparedDoc], keep: &KeepPolicy) -> Vec<usize> {
     let mut order: Vec<usize> = (0..docs.len()).collect();
     let len = |i: usize| {
         docs[i]
-            .paragraphs
+            .passages
             .iter()
             .map(|p| p.chars().count())
             .sum::<usize>()
@@ -431,7 +536,8 @@ struct Pass<'a> {
     judged: HashSet<(usize, usize)>,
     /// Duplicate edges between representatives.
     edges: Vec<DuplicateEdge>,
-    shingles: Vec<HashSet<u64>>,
+    /// Shingles of each representative's text and passages.
+    text: Vec<RecordText>,
     vectors: Vec<Option<DocumentVectors>>,
     report: DedupReport,
 }
@@ -448,7 +554,7 @@ impl<'a> Pass<'a> {
             copies: Vec::new(),
             judged: HashSet::new(),
             edges: Vec::new(),
-            shingles: vec![HashSet::new(); n],
+            text: vec![RecordText::default(); n],
             vectors: vec![None; n],
             report: DedupReport::default(),
         }
@@ -491,7 +597,7 @@ impl<'a> Pass<'a> {
     /// semantic pairs.
     fn shingle_representatives(&mut self) {
         for &i in &self.reps {
-            self.shingles[i] = minhash::shingles(&self.docs[i].compared_text(), &self.opts.minhash);
+            self.text[i] = RecordText::of(&self.docs[i].passages, &self.opts.minhash);
         }
     }
 
@@ -501,13 +607,13 @@ impl<'a> Pass<'a> {
         let sigs: Vec<minhash::Signature> = self
             .reps
             .iter()
-            .map(|&i| minhash::signature(&self.shingles[i], &opts.minhash))
+            .map(|&i| minhash::signature(&self.text[i].shingles, &opts.minhash))
             .collect();
         for (x, y) in minhash::lsh_candidates(&sigs, &opts.minhash) {
             let (a, b) = (self.reps[x], self.reps[y]);
             let v = judge(
-                &doc_view(None, &self.shingles[a]),
-                &doc_view(None, &self.shingles[b]),
+                &doc_view(None, &self.text[a]),
+                &doc_view(None, &self.text[b]),
                 opts,
                 0,
             );
@@ -528,7 +634,7 @@ impl<'a> Pass<'a> {
                 let paragraphs: Vec<Vec<String>> = self
                     .reps
                     .iter()
-                    .map(|&i| self.docs[i].paragraphs.clone())
+                    .map(|&i| self.docs[i].passages.clone())
                     .collect();
                 let total = self.reps.len();
                 let vecs = embed_documents(embedder, &paragraphs, Role::Passage, |d, tok| {
@@ -536,7 +642,7 @@ impl<'a> Pass<'a> {
                 })?;
                 self.report.tokens = vecs
                     .iter()
-                    .map(|v| v.paragraph_tokens.iter().sum::<usize>())
+                    .map(|v| v.passage_tokens.iter().sum::<usize>())
                     .sum();
                 for (&i, v) in self.reps.iter().zip(vecs) {
                     self.vectors[i] = Some(v);
@@ -583,10 +689,10 @@ impl<'a> Pass<'a> {
                     continue;
                 }
                 let v = judge(
-                    &doc_view(self.vectors[a].as_ref(), &self.shingles[a]),
-                    &doc_view(self.vectors[b].as_ref(), &self.shingles[b]),
+                    &doc_view(self.vectors[a].as_ref(), &self.text[a]),
+                    &doc_view(self.vectors[b].as_ref(), &self.text[b]),
                     opts,
-                    EVIDENCE_PARAGRAPHS,
+                    EVIDENCE_PASSAGES,
                 );
                 if v.related {
                     self.report.related.push(RelatedPair { a, b, cosine: c });
@@ -607,15 +713,15 @@ impl<'a> Pass<'a> {
             let Some(v) = self.vectors[i].as_ref() else {
                 continue;
             };
-            let mine = doc_view(Some(v), &self.shingles[i]);
+            let mine = doc_view(Some(v), &self.text[i]);
             let mut best: Option<(PairVerdict, String)> = None;
             for hit in index.search(&v.article, opts.neighbours, Level::Article) {
                 if hit.score < opts.threshold.min(opts.related_threshold) {
                     continue;
                 }
-                let their_shingles = indexed_shingles(index, hit.doc, opts)?;
-                let theirs = indexed_view(index, hit.doc, &their_shingles)?;
-                let verdict = judge(&mine, &theirs, opts, EVIDENCE_PARAGRAPHS);
+                let their_text = indexed_text(index, hit.doc, opts)?;
+                let theirs = indexed_view(index, hit.doc, &their_text)?;
+                let verdict = judge(&mine, &theirs, opts, EVIDENCE_PASSAGES);
                 if verdict.duplicate.is_some()
                     && best.as_ref().is_none_or(|(b, _)| verdict.score > b.score)
                 {
@@ -726,12 +832,7 @@ impl<'a> Pass<'a> {
         }
         removals.sort_by_key(|r| r.doc);
         for r in &removals {
-            let key = match r.stage {
-                Stage::Exact => "exact",
-                Stage::NearExact => "near_exact",
-                Stage::Semantic => "semantic",
-            };
-            *report.stage_counts.entry(key.into()).or_default() += 1;
+            *report.stage_counts.entry(r.stage.name().into()).or_default() += 1;
         }
         report.kept = (0..n).filter(|&i| !removed_flag[i]).collect();
         report.removed = removals;
@@ -742,30 +843,31 @@ impl<'a> Pass<'a> {
     }
 }
 
-/// The shingles of an indexed record's stored paragraphs (the same text a batch record's
-/// shingles are taken from).
-pub fn indexed_shingles(
+/// The lexical side of an indexed record, from its stored passages (the same text a batch
+/// record's is taken from).
+pub fn indexed_text(
     index: &Index,
     doc: u32,
     opts: &DedupOptions,
-) -> Result<HashSet<u64>, crate::index::IndexError> {
+) -> Result<RecordText, crate::index::IndexError> {
     let entry = index.document(doc)?;
-    let text: Vec<&str> = entry.paragraphs.iter().map(|p| p.text.as_str()).collect();
-    Ok(minhash::shingles(&text.join("\n"), &opts.minhash))
+    let text: Vec<String> = entry.paragraphs.iter().map(|p| p.text.clone()).collect();
+    Ok(RecordText::of(&text, &opts.minhash))
 }
 
-/// The view of an indexed record: its stored vectors and paragraph token counts.
+/// The view of an indexed record: its stored vectors and passage token counts.
 pub fn indexed_view<'a>(
     index: &'a Index,
     doc: u32,
-    shingles: &'a HashSet<u64>,
+    text: &'a RecordText,
 ) -> Result<DocView<'a>, crate::index::IndexError> {
     let entry = index.document(doc)?;
     Ok(DocView {
         article: Some(index.article_vector(doc)),
-        paragraphs: index.paragraph_vectors(doc).collect(),
+        passages: index.paragraph_vectors(doc).collect(),
         tokens: entry.paragraphs.iter().map(|p| p.tokens).collect(),
-        shingles,
+        shingles: &text.shingles,
+        passage_text: &text.passages,
     })
 }
 

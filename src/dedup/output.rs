@@ -1,8 +1,8 @@
 //! Writes a dedup run's files: `kept.jsonl` (records byte-for-byte as read),
 //! `duplicates.jsonl`, `clusters.jsonl`, `rejected.jsonl`, `related.jsonl`, `pairs.jsonl`
 //! (every judged pair with its scores: the saved neighbour graph),
-//! `paragraph_duplicates.jsonl` and `summary.json`, whose counts add up to the records read.
-//! With `stripped_repeated_paragraphs`, kept records lose their repeated paragraphs
+//! `passage_duplicates.jsonl` and `summary.json`, whose counts add up to the records read.
+//! With `stripped_repeated_passages`, kept records lose their repeated paragraphs
 //! (otherwise they are written byte for byte as read).
 //!
 //! Each file is written to a temporary name and renamed, so a crash never leaves a
@@ -17,7 +17,7 @@ use serde_json::json;
 
 use std::collections::HashMap;
 
-use super::{paragraphs, DedupError, DedupOptions, DedupReport, Original};
+use super::{repeated, DedupError, DedupOptions, DedupReport, Original};
 use crate::corpus::PreparedDoc;
 use crate::input::Rejected;
 
@@ -32,9 +32,9 @@ pub struct Summary {
     pub clusters: usize,
     pub related_pairs: usize,
     /// Paragraphs of kept records that repeat a paragraph of another kept record.
-    pub paragraph_duplicates: usize,
+    pub passage_duplicates: usize,
     /// Whether those paragraphs were cut from the text of `kept.jsonl`.
-    pub stripped_repeated_paragraphs: bool,
+    pub stripped_repeated_passages: bool,
     pub tokens_embedded: usize,
     pub model: Option<serde_json::Value>,
     pub options: DedupOptions,
@@ -57,8 +57,8 @@ impl Summary {
             removed_by_stage: Default::default(),
             clusters: 0,
             related_pairs: 0,
-            paragraph_duplicates: 0,
-            stripped_repeated_paragraphs: false,
+            passage_duplicates: 0,
+            stripped_repeated_passages: false,
             tokens_embedded: 0,
             model,
             options,
@@ -118,7 +118,7 @@ impl AtomicFile {
 /// A kept record with repeated paragraphs cut from its text: JSONL records keep every other
 /// field; text-file records are written as `{"id", "text"}`.
 fn stripped_record(doc: &PreparedDoc, paragraphs: &[usize]) -> Vec<u8> {
-    let text = paragraphs::strip(doc, paragraphs);
+    let text = repeated::strip(doc, paragraphs);
     let mut obj = match serde_json::from_slice::<serde_json::Value>(&doc.record.raw) {
         Ok(serde_json::Value::Object(m)) => m,
         _ => serde_json::Map::new(),
@@ -163,9 +163,9 @@ pub fn write_outputs(
         path: dir.to_path_buf(),
         source,
     })?;
-    let repeated = paragraphs::find(docs, report);
+    let repeated = repeated::find(docs, report);
     let mut strip: HashMap<usize, Vec<usize>> = HashMap::new();
-    if summary.stripped_repeated_paragraphs {
+    if summary.stripped_repeated_passages {
         for r in &repeated {
             strip.entry(r.doc).or_default().push(r.paragraph);
         }
@@ -179,7 +179,7 @@ pub fn write_outputs(
     }
     kept.finish()?;
 
-    let mut pd = AtomicFile::create(dir, "paragraph_duplicates.jsonl")?;
+    let mut pd = AtomicFile::create(dir, "passage_duplicates.jsonl")?;
     for r in &repeated {
         pd.json(&json!({
             "id": docs[r.doc].record.id,
@@ -188,11 +188,11 @@ pub fn write_outputs(
             "of_paragraph": r.of_paragraph,
             "similarity": round(r.similarity),
             "stage": r.stage,
-            "text": docs[r.doc].paragraphs.get(r.paragraph),
+            "text": docs[r.doc].passages.get(r.paragraph),
         }))?;
     }
     pd.finish()?;
-    summary.paragraph_duplicates = repeated.len();
+    summary.passage_duplicates = repeated.len();
 
     let mut dups = AtomicFile::create(dir, "duplicates.jsonl")?;
     for r in &report.removed {

@@ -75,8 +75,8 @@ pub fn load(path: &Path) -> std::io::Result<HashMap<u128, DocumentVectors>> {
             key,
             DocumentVectors {
                 article,
-                paragraphs,
-                paragraph_tokens: tokens,
+                passages: paragraphs,
+                passage_tokens: tokens,
             },
         );
     }
@@ -95,11 +95,11 @@ pub fn save(path: &Path, entries: &HashMap<u128, DocumentVectors>) -> std::io::R
     for k in keys {
         let v = &entries[k];
         buf.extend_from_slice(&k.to_le_bytes());
-        buf.extend_from_slice(&(v.paragraphs.len() as u32).to_le_bytes());
-        for &t in &v.paragraph_tokens {
+        buf.extend_from_slice(&(v.passages.len() as u32).to_le_bytes());
+        for &t in &v.passage_tokens {
             buf.extend_from_slice(&(t as u32).to_le_bytes());
         }
-        for x in v.article.iter().chain(v.paragraphs.iter().flatten()) {
+        for x in v.article.iter().chain(v.passages.iter().flatten()) {
             buf.extend_from_slice(&x.to_le_bytes());
         }
     }
@@ -122,14 +122,14 @@ mod tests {
             DocumentVectors {
                 article: vec![1.0, 0.0],
                 paragraphs: vec![vec![0.5, 0.5], vec![0.0, 1.0]],
-                paragraph_tokens: vec![3, 4],
+                passage_tokens: vec![3, 4],
             },
         );
         save(&path, &m).unwrap();
         let back = load(&path).unwrap();
         let v = &back[&key("fp", &["a".into(), "b".into()])];
-        assert_eq!(v.paragraphs[1], vec![0.0, 1.0]);
-        assert_eq!(v.paragraph_tokens, vec![3, 4]);
+        assert_eq!(v.passages[1], vec![0.0, 1.0]);
+        assert_eq!(v.passage_tokens, vec![3, 4]);
         assert!(load(&dir.path().join("missing")).unwrap().is_empty());
     }
 }

@@ -104,7 +104,7 @@ pub struct RunScores {
 #[derive(Debug, Clone, Serialize)]
 pub struct SweepPoint {
     pub threshold: f32,
-    pub paragraph_threshold: f32,
+    pub passage_threshold: f32,
     pub min_coverage: f32,
     pub jaccard: f32,
     pub containment: f32,
@@ -170,7 +170,7 @@ fn vectors_for(
     };
     let keys: Vec<u128> = docs
         .iter()
-        .map(|d| cache::key(&fp, &d.paragraphs))
+        .map(|d| cache::key(&fp, &d.passages))
         .collect();
     let mut missing: Vec<usize> = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -184,7 +184,7 @@ fn vectors_for(
     if !missing.is_empty() {
         let paragraphs: Vec<Vec<String>> = missing
             .iter()
-            .map(|&i| docs[i].paragraphs.clone())
+            .map(|&i| docs[i].passages.clone())
             .collect();
         let total = missing.len();
         let t = Instant::now();
@@ -195,7 +195,7 @@ fn vectors_for(
             ))
         })?;
         for (&i, v) in missing.iter().zip(vecs) {
-            tokens += v.paragraph_tokens.iter().sum::<usize>();
+            tokens += v.passage_tokens.iter().sum::<usize>();
             cached.insert(keys[i], v);
         }
         if let Some(p) = cache_path {
@@ -408,13 +408,13 @@ pub fn eval_dedup(
     if o.sweep {
         let t = Instant::now();
         for &threshold in &SWEEP_THRESHOLD {
-            for &paragraph_threshold in &SWEEP_PARAGRAPH {
+            for &passage_threshold in &SWEEP_PARAGRAPH {
                 for &min_coverage in &SWEEP_COVERAGE {
                     for &jaccard in &SWEEP_JACCARD {
                         for &containment in &SWEEP_CONTAINMENT {
                             let opts = DedupOptions {
                                 threshold,
-                                paragraph_threshold,
+                                passage_threshold,
                                 min_coverage,
                                 jaccard_threshold: jaccard,
                                 containment_threshold: containment,
@@ -424,7 +424,7 @@ pub fn eval_dedup(
                                 run_and_score("sweep", &docs, &vectors, &bench, &all, &opts)?;
                             sweep.push(SweepPoint {
                                 threshold,
-                                paragraph_threshold,
+                                passage_threshold,
                                 min_coverage,
                                 jaccard,
                                 containment,
@@ -537,7 +537,7 @@ impl DedupEval {
             for p in best.iter().take(15) {
                 let name = format!(
                     "{}/{}/{}/{}/{}",
-                    p.threshold, p.paragraph_threshold, p.min_coverage, p.jaccard, p.containment
+                    p.threshold, p.passage_threshold, p.min_coverage, p.jaccard, p.containment
                 );
                 s.push_str(&run_line(&name, &p.scores));
             }

@@ -119,11 +119,12 @@ pub struct NewDocument {
     pub paragraph_vectors: Vec<Vec<f32>>,
 }
 
-/// Which vectors a search compares against.
+/// Which vectors a search compares against: whole articles or their passages (stored under
+/// the on-disk name "paragraph" since format 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
     Article,
-    Paragraph,
+    Passage,
 }
 
 /// One search result. `doc` numbers are valid within the opened [`Index`] (compaction renumbers).
@@ -176,11 +177,17 @@ pub struct Index {
 }
 
 impl Index {
+    /// Whether an index (its manifest) exists in `dir`: the one test every command uses
+    /// before choosing to create or open.
+    pub fn exists(dir: &Path) -> bool {
+        dir.join(MANIFEST_NAME).exists()
+    }
+
     /// Creates an empty index in `dir` (created if needed); fails if one is already there.
     pub fn create(dir: &Path, meta: IndexMeta) -> Result<Index, IndexError> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         let _lock = WriterLock::acquire(dir)?;
-        if dir.join(MANIFEST_NAME).exists() {
+        if Index::exists(dir) {
             return Err(IndexError::AlreadyExists {
                 path: dir.to_path_buf(),
             });
@@ -508,7 +515,7 @@ impl Index {
                     score,
                 })
                 .collect(),
-            Level::Paragraph => {
+            Level::Passage => {
                 let is_dead = |p: usize| {
                     self.paragraph_starts
                         .locate(p)

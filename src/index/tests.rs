@@ -110,7 +110,7 @@ fn build_reopen_and_find_self_first() {
         assert_eq!(hits[0].id, format!("doc{i}"));
         assert!((hits[0].score - 1.0).abs() < 1e-5);
         assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
-        let para = index.search(v, 3, Level::Paragraph);
+        let para = index.search(v, 3, Level::Passage);
         assert_eq!((para[0].doc, para[0].paragraph), (i as u32, Some(0)));
     }
     let (doc, entry) = index.doc_by_id("doc42").unwrap().unwrap();
@@ -232,7 +232,7 @@ fn remove_and_compact() {
     assert_eq!(index.len(), 200);
     assert!(!index.contains_id("doc0") && index.contains_id("doc1"));
     for v in vectors.iter().step_by(5) {
-        for level in [Level::Article, Level::Paragraph] {
+        for level in [Level::Article, Level::Passage] {
             let hits = index.search(v, 10, level);
             assert_eq!(hits.len(), 10);
             assert!(
@@ -255,7 +255,7 @@ fn remove_and_compact() {
     assert_eq!((index.len(), index.doc_count()), (201, 201));
     let hits = index.search(&vectors[3], 1, Level::Article);
     assert_eq!(hits[0].id, "doc3");
-    let hits = index.search(&vectors[0], 1, Level::Paragraph);
+    let hits = index.search(&vectors[0], 1, Level::Passage);
     assert_eq!(hits[0].id, "doc0");
     assert!(Index::check(dir.path()).unwrap().is_healthy());
     let names: Vec<String> = std::fs::read_dir(dir.path())
@@ -290,7 +290,7 @@ fn add_checks() {
     w.commit().unwrap();
     let index = Index::open(dir.path(), None).unwrap();
     assert_eq!(index.paragraph_vectors(10).count(), 0);
-    let hits = index.search(&vectors[9], 11, Level::Paragraph);
+    let hits = index.search(&vectors[9], 11, Level::Passage);
     assert_eq!(hits.len(), 10);
     assert_eq!(hits[0].id, "doc9");
 }
@@ -427,7 +427,7 @@ fn check_and_open_detect_truncation_flips_and_missing_files() {
         if let Ok(index) = Index::open(dir.path(), None) {
             let q = random_vectors(1, DIM, 12);
             let _ = index.search(&q[0], 10, Level::Article);
-            let _ = index.search(&q[0], 10, Level::Paragraph);
+            let _ = index.search(&q[0], 10, Level::Passage);
             let _ = index.doc_by_id("doc1");
         }
         assert!(matches!(

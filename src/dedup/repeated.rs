@@ -15,13 +15,13 @@ use crate::corpus::PreparedDoc;
 
 /// Paragraphs shorter than this (in characters, white space excluded) are never reported:
 /// short lines repeat by chance.
-pub const MIN_PARAGRAPH_CHARS: usize = 20;
+pub const MIN_PASSAGE_CHARS: usize = 20;
 /// Cosine at which two paragraphs of different articles count as the same passage.
-pub const SEMANTIC_PARAGRAPH_THRESHOLD: f32 = 0.98;
+pub const SEMANTIC_PASSAGE_THRESHOLD: f32 = 0.98;
 
 /// One paragraph of a kept record that repeats a paragraph of an earlier-kept record.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ParagraphDuplicate {
+pub struct PassageDuplicate {
     pub doc: usize,
     pub paragraph: usize,
     pub of_doc: usize,
@@ -36,24 +36,24 @@ fn compact(s: &str) -> String {
 
 /// Finds repeated paragraphs among the kept records of a report. The first kept record (in
 /// input order) holding a paragraph is its original; later ones are the duplicates.
-pub fn find(docs: &[PreparedDoc], report: &DedupReport) -> Vec<ParagraphDuplicate> {
+pub fn find(docs: &[PreparedDoc], report: &DedupReport) -> Vec<PassageDuplicate> {
     let mut kept = vec![false; docs.len()];
     for &i in &report.kept {
         kept[i] = true;
     }
     let mut first: HashMap<u64, (usize, usize)> = HashMap::new();
-    let mut out: Vec<ParagraphDuplicate> = Vec::new();
+    let mut out: Vec<PassageDuplicate> = Vec::new();
     let mut seen: std::collections::HashSet<(usize, usize)> = Default::default();
     for &d in &report.kept {
-        for (p, text) in docs[d].paragraphs.iter().enumerate() {
+        for (p, text) in docs[d].passages.iter().enumerate() {
             let key = compact(text);
-            if key.chars().count() < MIN_PARAGRAPH_CHARS {
+            if key.chars().count() < MIN_PASSAGE_CHARS {
                 continue;
             }
             match first.get(&xxh3_64(key.as_bytes())) {
                 Some(&(od, op)) if od != d => {
                     seen.insert((d, p));
-                    out.push(ParagraphDuplicate {
+                    out.push(PassageDuplicate {
                         doc: d,
                         paragraph: p,
                         of_doc: od,
@@ -74,8 +74,8 @@ pub fn find(docs: &[PreparedDoc], report: &DedupReport) -> Vec<ParagraphDuplicat
         if !kept[a] || !kept[b] || pair.verdict.duplicate.is_some() {
             continue;
         }
-        for m in &pair.verdict.evidence.paragraphs {
-            if m.cosine < SEMANTIC_PARAGRAPH_THRESHOLD {
+        for m in &pair.verdict.evidence.passages {
+            if m.cosine < SEMANTIC_PASSAGE_THRESHOLD {
                 continue;
             }
             // The later record's paragraph is the duplicate.
@@ -85,11 +85,11 @@ pub fn find(docs: &[PreparedDoc], report: &DedupReport) -> Vec<ParagraphDuplicat
                 (a, m.a, b, m.b)
             };
             let long_enough = docs[d]
-                .paragraphs
+                .passages
                 .get(p)
-                .is_some_and(|t| compact(t).chars().count() >= MIN_PARAGRAPH_CHARS);
+                .is_some_and(|t| compact(t).chars().count() >= MIN_PASSAGE_CHARS);
             if long_enough && seen.insert((d, p)) {
-                out.push(ParagraphDuplicate {
+                out.push(PassageDuplicate {
                     doc: d,
                     paragraph: p,
                     of_doc: od,
