@@ -417,6 +417,8 @@ enum EvalWhat {
     Sts,
     /// WMT24 news: one story in ten languages.
     Crosslingual,
+    /// Natural Sina article pairs labelled by reading (DUP/RELATED/TEMPLATE/UNRELATED).
+    Natural,
     /// All of the above.
     All,
 }
@@ -453,6 +455,13 @@ struct EvalArgs {
     /// Pairs read per sentence-pair set (0 = all).
     #[arg(long, default_value_t = 0)]
     limit: usize,
+    /// Labelled natural pairs for `eval natural` (JSONL: a, b, label, hard, reason); may be
+    /// given more than once.
+    #[arg(long, value_name = "FILE", default_value = "tests/fixtures/natural/sina_pairs_tune.jsonl")]
+    labels: Vec<PathBuf>,
+    /// Other Sina articles added to the `eval natural` corpus as distractors.
+    #[arg(long, default_value_t = 300)]
+    extra: usize,
     #[command(flatten)]
     thresholds: ThresholdArgs,
 }
@@ -477,6 +486,19 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     if all || a.what == EvalWhat::Crosslingual {
         let r =
             eval::eval_cross_lingual(embedder, &data, a.thresholds.related_threshold, &mut log)?;
+        println!("{}", r.table());
+    }
+    if all || a.what == EvalWhat::Natural {
+        let o = eval::NaturalEvalOptions {
+            data_dir: data.clone(),
+            labels: a.labels.clone(),
+            extra: a.extra,
+            seed: a.seed,
+            options: a.thresholds.options(),
+            vector_cache: a.vector_cache.clone(),
+            sweep: a.sweep,
+        };
+        let r = eval::eval_natural(embedder, &o, &mut log)?;
         println!("{}", r.table());
     }
     if all || a.what == EvalWhat::Dedup {
@@ -861,12 +883,19 @@ fn summary_of(
 }
 
 fn print_summary(s: &Summary, out: &Path) {
+    let by_stage = s
+        .removed_by_stage
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let by_stage = if by_stage.is_empty() { String::new() } else { format!(" ({by_stage})") };
     println!(
-        "{} records: {} kept, {} duplicates removed ({}), {} rejected; {} clusters, {} related pairs, {} repeated paragraphs -> {}",
+        "{} records: {} kept, {} duplicates removed{}, {} rejected; {} clusters, {} related pairs, {} repeated passages -> {}",
         s.records_in,
         s.kept,
         s.removed,
-        s.removed_by_stage.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "),
+        by_stage,
         s.rejected,
         s.clusters,
         s.related_pairs,

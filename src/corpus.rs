@@ -92,8 +92,22 @@ pub fn prepare(records: Vec<Record>, opts: &PrepareOptions) -> Vec<PreparedDoc> 
             let body = match from_clean {
                 Some(ps) if !ps.is_empty() => ps,
                 // Raw lines: with --no-clean, or when cleaning left nothing (a record that is
-                // all "chrome" by the cues, e.g. a one-line text, is still compared whole).
-                _ => raw_lines(&record.text),
+                // all "chrome" by the cues, e.g. a one-line text, is still compared whole),
+                // except lines that are not text (page code, markup, mojibake): a slideshow
+                // page of nothing but script and CSS is compared by its title alone.
+                _ => {
+                    let not_text: std::collections::HashSet<usize> = cleaned
+                        .iter()
+                        .flat_map(|c| &c.removed)
+                        .filter(|r| r.reason.is_not_text())
+                        .map(|r| r.line)
+                        .collect();
+                    raw_lines(&record.text)
+                        .into_iter()
+                        .filter(|(_, _, line)| !not_text.contains(line))
+                        .map(|(t, r, _)| (t, r))
+                        .collect()
+                }
             };
             for (text, range) in body {
                 if paragraphs.len() == 1 && ranges[0].is_none() && text == paragraphs[0] {
@@ -116,14 +130,15 @@ pub fn prepare(records: Vec<Record>, opts: &PrepareOptions) -> Vec<PreparedDoc> 
         .collect()
 }
 
-fn raw_lines(text: &str) -> Vec<(String, Option<(usize, usize)>)> {
+/// The non-blank lines of a text: (trimmed line, byte range, 1-based line number).
+fn raw_lines(text: &str) -> Vec<(String, Option<(usize, usize)>, usize)> {
     let mut out = Vec::new();
     let mut offset = 0;
-    for line in text.split_inclusive('\n') {
+    for (n, line) in text.split_inclusive('\n').enumerate() {
         let trimmed = line.trim();
         if !trimmed.is_empty() {
             let start = offset + (line.len() - line.trim_start().len());
-            out.push((trimmed.to_string(), Some((start, start + trimmed.len()))));
+            out.push((trimmed.to_string(), Some((start, start + trimmed.len())), n + 1));
         }
         offset += line.len();
     }

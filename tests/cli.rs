@@ -183,5 +183,5 @@ fn embed_prints_one_vector_per_record_and_explain_says_why() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     assert!(out.contains("decision: duplicate"), "{out}");
-    assert!(out.contains("aligned paragraphs"), "{out}");
+    assert!(out.contains("aligned passages"), "{out}");
 }

@@ -278,3 +278,63 @@ fn a_rerun_with_the_cache_embeds_nothing_and_decides_the_same() {
     assert_eq!(computed[1], 0, "second run embeds nothing");
     assert_eq!(results[0], results[1]);
 }
+
+/// Issue 11's regression: text without line breaks (like 90% of scraped news). The two seed
+/// reports closest in their vectors share no text and stay apart (related), while an edited
+/// excerpt of a seed written as one unbroken line, padded with sentences of another report,
+/// is still found, by the semantic stage through aligned passages that share their text.
+#[test]
+fn unbroken_text_reports_that_share_no_text_stay_apart_and_an_unbroken_excerpt_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let seeds = common::seeds();
+    let one_line = |t: &str| -> String {
+        common::body_lines(t).join("")
+    };
+    for (name, text) in &seeds {
+        std::fs::write(dir.path().join(name), one_line(text)).unwrap();
+    }
+    // An excerpt of seed 4's body: its first half of sentences with the numbers changed, as
+    // one line, followed by sentences from seed 1 (so whole-text containment stays low).
+    let body4 = one_line(&seeds[4].1);
+    let s4: Vec<&str> = body4.split_inclusive('。').collect();
+    let part: String = s4[..s4.len() / 2].concat().replace('1', "7");
+    let body1 = one_line(&seeds[1].1);
+    let s1: Vec<&str> = body1.split_inclusive('。').collect();
+    let pad: String = s1[..(s1.len() / 3).max(1)].concat();
+    std::fs::write(dir.path().join("900_unbroken_excerpt.txt"), format!("{part}{pad}")).unwrap();
+
+    let inputs = vec![PathBuf::from(dir.path())];
+    let run = run_job(&inputs, DedupOptions::default(), Some(common::embedder()));
+    let id = |i: usize| run.docs[i].record.id.clone();
+    for d in &run.docs {
+        assert!(!d.record.text.contains('\n'), "{} has a line break", d.record.id);
+        assert!(d.passages.len() > 2, "{}: {} passages", d.record.id, d.passages.len());
+    }
+    let kept: Vec<String> = run.report.kept.iter().map(|&i| id(i)).collect();
+    let names: Vec<String> = seeds.iter().map(|s| s.0.clone()).collect();
+    assert_eq!(kept, names, "the five seed reports are kept, the excerpt removed");
+    let r = &run.report.removed[0];
+    assert_eq!(id(r.doc), "900_unbroken_excerpt.txt");
+    assert_eq!(r.duplicate_of, Original::Input(4));
+    assert_eq!(r.stage, simdex::dedup::Stage::Semantic, "{:?}", r.evidence);
+    assert!(r.evidence.containment.unwrap() < 0.8, "{:?}", r.evidence);
+    assert!(r.evidence.text_coverage.unwrap() >= 0.4, "{:?}", r.evidence);
+
+    // The closest pair of seed reports: high cosine, no shared text, related not removed.
+    let (mut best, mut best_pair) = (0.0f32, None);
+    for p in &run.report.pairs {
+        if p.a < 5 && p.b < 5 {
+            let c = p.verdict.evidence.cosine.unwrap_or(0.0);
+            if c > best {
+                best = c;
+                best_pair = Some(p);
+            }
+        }
+    }
+    let p = best_pair.expect("seed pairs are judged");
+    assert!(best >= 0.93, "closest seed pair cosine {best}");
+    assert!(p.verdict.duplicate.is_none());
+    assert!(p.verdict.related);
+    assert!(p.verdict.evidence.text_coverage.unwrap() < 0.2, "{:?}", p.verdict.evidence);
+    assert!(run.report.related.iter().any(|r| (r.a, r.b) == (p.a, p.b)));
+}

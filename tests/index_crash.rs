@@ -117,7 +117,7 @@ fn change(seed: u64, op: usize) -> Change {
                 doc: DocumentEntry {
                     title: Some(format!("title of {id}")),
                     text: format!("text of {id}: 新闻 {}", "x".repeat(rng.below(200))),
-                    paragraphs: (0..passages.len())
+                    paragraphs: (0..paragraphs.len())
                         .map(|p| ParagraphEntry {
                             text: format!("paragraph {p} of {id}"),
                             byte_range: (p * 10, p * 10 + 10),

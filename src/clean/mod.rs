@@ -152,6 +152,18 @@ impl RemovalReason {
         }
     }
 
+    /// Whether the removed line is not text at all (page code, markup, mojibake, URL lists):
+    /// such lines are never compared, not even when cleaning leaves nothing else.
+    pub fn is_not_text(self) -> bool {
+        matches!(
+            self,
+            RemovalReason::Code
+                | RemovalReason::ImageOrHtml
+                | RemovalReason::Mojibake
+                | RemovalReason::LinkDense
+        )
+    }
+
     /// Whether this removal counts as page chrome for the "cleanest copy" keep policy
     /// (lines that are merely short, empty or repeated do not).
     pub fn is_chrome(self) -> bool {

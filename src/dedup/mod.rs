@@ -32,9 +32,9 @@ pub const DEFAULT_THRESHOLD: f32 = 0.93;
 pub const DEFAULT_PASSAGE_THRESHOLD: f32 = 0.97;
 /// Default share of a passage's shingles that must appear in its aligned passage (and its
 /// neighbours) on the other side for the passage to count as reused text.
-pub const DEFAULT_PASSAGE_SHARED: f32 = 0.5;
+pub const DEFAULT_PASSAGE_SHARED: f32 = 0.6;
 /// Default share of the shorter record's letters that must lie in reused passages.
-pub const DEFAULT_MIN_COVERAGE: f32 = 0.6;
+pub const DEFAULT_MIN_COVERAGE: f32 = 0.4;
 /// Default shingle Jaccard for a near-exact duplicate.
 pub const DEFAULT_JACCARD: f32 = 0.6;
 /// Default shingle containment of the shorter record for an excerpt duplicate.
@@ -721,7 +721,11 @@ impl<'a> Pass<'a> {
                 }
                 let their_text = indexed_text(index, hit.doc, opts)?;
                 let theirs = indexed_view(index, hit.doc, &their_text)?;
-                let verdict = judge(&mine, &theirs, opts, EVIDENCE_PASSAGES);
+                let mut verdict = judge(&mine, &theirs, opts, EVIDENCE_PASSAGES);
+                if opts.stages.exact && indexed_exact_key(index, hit.doc)? == self.docs[i].exact_key {
+                    verdict.duplicate = Some(Stage::Exact);
+                    verdict.score = 1.0;
+                }
                 if verdict.duplicate.is_some()
                     && best.as_ref().is_none_or(|(b, _)| verdict.score > b.score)
                 {
@@ -853,6 +857,13 @@ pub fn indexed_text(
     let entry = index.document(doc)?;
     let text: Vec<String> = entry.paragraphs.iter().map(|p| p.text.clone()).collect();
     Ok(RecordText::of(&text, &opts.minhash))
+}
+
+/// The exact stage's key of an indexed record (from its stored passages).
+pub fn indexed_exact_key(index: &Index, doc: u32) -> Result<u128, crate::index::IndexError> {
+    let entry = index.document(doc)?;
+    let text: Vec<String> = entry.paragraphs.iter().map(|p| p.text.clone()).collect();
+    Ok(crate::corpus::exact_key(&text))
 }
 
 /// The view of an indexed record: its stored vectors and passage token counts.

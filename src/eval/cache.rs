@@ -121,7 +121,7 @@ mod tests {
             key("fp", &["a".into(), "b".into()]),
             DocumentVectors {
                 article: vec![1.0, 0.0],
-                paragraphs: vec![vec![0.5, 0.5], vec![0.0, 1.0]],
+                passages: vec![vec![0.5, 0.5], vec![0.0, 1.0]],
                 passage_tokens: vec![3, 4],
             },
         );

@@ -9,6 +9,7 @@
 
 pub mod cache;
 pub mod metrics;
+pub mod natural;
 pub mod synth;
 
 use std::collections::{BTreeMap, HashMap};
@@ -24,6 +25,7 @@ use crate::embed::{embed_documents, DocumentVectors};
 use crate::jobs::text_record;
 use crate::model::{cosine, Embedder, Role};
 use metrics::{adjusted_rand_index, pair_scores, roc_auc, spearman, PairScores};
+pub use natural::{eval_natural, NaturalEvalOptions};
 pub use synth::{Benchmark, SynthDoc, SynthOptions, VariantKind};
 
 /// The reference Spearman of the default model on the STS-B-zh test (PyTorch, `query: `,

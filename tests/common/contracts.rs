@@ -55,7 +55,7 @@ pub fn check_jsonl(bytes: &[u8], opts: &InputOptions, case: &str) {
 pub fn check_cleaned(text: &str, opts: &CleanOptions, case: &str) {
     let cleaned = clean_text(text, opts);
     let lines = text.split('\n').count();
-    for p in &cleaned.passages {
+    for p in &cleaned.paragraphs {
         assert!(
             text.get(p.byte_range.clone()).is_some(),
             "{case}: byte range {:?} is not inside the text on character boundaries",

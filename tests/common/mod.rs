@@ -75,8 +75,8 @@ pub fn traditional_with_pinyin(text: &str) -> String {
         .replace("經濟", "經(jīng)濟")
 }
 
-/// Body-like lines of a page: long lines (a crude cut, independent of simdex's cleaner).
-fn body_lines(text: &str) -> Vec<&str> {
+/// The long lines of a page (its body, without the short chrome lines).
+pub fn body_lines(text: &str) -> Vec<&str> {
     text.lines().filter(|l| l.chars().count() > 40).collect()
 }
 
