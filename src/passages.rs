@@ -56,13 +56,20 @@ pub fn sentences(line: &str) -> Vec<(usize, usize)> {
     while i < chars.len() {
         let c = chars[i].1;
         est += estimate_tokens(c.encode_utf8(&mut [0; 4]));
+        let mut closes_quoted_sentence = false;
         if OPENERS.contains(&c) {
             depth += 1;
         } else if CLOSERS.contains(&c) {
             depth = depth.saturating_sub(1);
+            // `……。”`: the quote closes right after a sentence end, so the sentence ends too.
+            closes_quoted_sentence = depth == 0
+                && i > 0
+                && (is_cjk_end(chars[i - 1].1) || is_latin_end(chars[i - 1].1));
         }
         let next = chars.get(i + 1).map(|x| x.1);
-        let end_here = if is_cjk_end(c) {
+        let end_here = if closes_quoted_sentence {
+            true
+        } else if is_cjk_end(c) {
             true
         } else if is_latin_end(c) {
             // "3.5", "U.S.A" and "example.com" are not sentence ends.
@@ -175,7 +182,7 @@ mod tests {
     #[test]
     fn a_body_without_line_breaks_becomes_several_bounded_passages() {
         let sentence = "湖人队在客场以114比110击败森林狼队，詹姆斯全场拿下28分12篮板。";
-        let body = sentence.repeat(12);
+        let body = sentence.repeat(24);
         let ps = split_text(&body);
         assert!(ps.len() >= 3, "{} passages", ps.len());
         for p in &ps {
