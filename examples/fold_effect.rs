@@ -8,7 +8,8 @@ mod common;
 
 use simdex::clean::{script::convert_to_traditional, CleanOptions};
 use simdex::corpus::{prepare, PrepareOptions};
-use simdex::jobs::{embed_prepared, text_record};
+use simdex::app::model::embed_prepared;
+use simdex::app::text_record;
 use simdex::model::cosine;
 
 fn main() {

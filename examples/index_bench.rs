@@ -106,10 +106,10 @@ fn bench(real: &[Vec<f32>], dim: usize, n: usize) -> Result<(), BoxError> {
                 std::fs::remove_dir_all(path)?;
             }
             std::fs::create_dir_all(path)?;
-            let (embedder, _) = simdex::jobs::load_embedder(None)?;
+            let (embedder, _) = simdex::app::load_embedder(None)?;
             (
                 BenchDir::Kept(path.clone()),
-                simdex::jobs::index_meta(&embedder),
+                simdex::app::index_meta(&embedder),
             )
         }
         None => (

@@ -3,9 +3,12 @@
 //! Data flows one way, and the modules follow it:
 //! [`input`] reads records → [`clean`] decides what is compared → [`model`] embeds →
 //! [`index`] stores vectors and answers nearest-neighbour queries → [`dedup`] builds the
-//! duplicate graph, clusters it and writes outputs. [`eval`] scores all of it on labelled
-//! data. `cli` is a thin layer over these.
+//! duplicate graph, clusters it and writes outputs. [`app`] holds one module per command
+//! over these, [`render`] turns their results into text, and the `simdex` binary's `cli` is
+//! a thin layer of argument parsing and printing over [`app`]. [`eval`] scores all of it on
+//! labelled data.
 
+pub mod app;
 pub mod bench;
 pub mod clean;
 pub mod corpus;
@@ -14,7 +17,7 @@ pub mod embed;
 pub mod eval;
 pub mod index;
 pub mod input;
-pub mod jobs;
 pub mod model;
 pub mod passages;
+pub mod render;
 pub mod script;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use simdex::corpus::PrepareOptions;
 use simdex::dedup::{output, DedupOptions, Original};
 use simdex::input::InputOptions;
-use simdex::jobs::DedupJob;
+use simdex::app::dedup::DedupJob;
 
 /// Writes the seeds and the planted copies into a folder; returns (folder, planted copy → seed).
 fn corpus() -> (tempfile::TempDir, HashMap<String, String>) {
@@ -54,7 +54,7 @@ fn run_job(
     inputs: &[PathBuf],
     options: DedupOptions,
     embedder: Option<&simdex::model::Embedder>,
-) -> simdex::jobs::DedupRun {
+) -> simdex::app::dedup::DedupRun {
     let job = DedupJob {
         inputs,
         input: InputOptions::default(),
@@ -250,7 +250,7 @@ fn a_rerun_with_the_cache_embeds_nothing_and_decides_the_same() {
     let mut results = Vec::new();
     let mut computed = Vec::new();
     for _ in 0..2 {
-        let (e, _) = simdex::jobs::load_embedder(None).unwrap();
+        let (e, _) = simdex::app::load_embedder(None).unwrap();
         let e = e.with_cache(cache.path()).unwrap();
         let run = run_job(&inputs, DedupOptions::default(), Some(&e));
         computed.push(e.computed_tokens.load(Ordering::Relaxed));

@@ -10,12 +10,15 @@ use simdex::corpus::{prepare, PrepareOptions};
 use simdex::dedup::{DedupOptions, Original};
 use simdex::index::{Index, IndexMeta, Level};
 use simdex::input::InputOptions;
-use simdex::jobs::{self, DedupJob, Query};
+use simdex::app::dedup::DedupJob;
+use simdex::app::index::add_to_index;
+use simdex::app::similar::{similar, Query};
+use simdex::app::{index_meta, text_record};
 
 fn seed_docs() -> Vec<simdex::corpus::PreparedDoc> {
     let records = common::seeds()
         .into_iter()
-        .map(|(name, text)| jobs::text_record(&name, &text))
+        .map(|(name, text)| text_record(&name, &text))
         .collect();
     prepare(records, &PrepareOptions::default())
 }
@@ -26,15 +29,15 @@ fn similar_answers_from_a_reopened_index() {
     let dir = tempfile::tempdir().unwrap();
     let idx = dir.path().join("idx");
     let docs = seed_docs();
-    let rep = jobs::add_to_index(&idx, e, &docs, None, true, &mut |_, _| {}).unwrap();
+    let rep = add_to_index(&idx, e, &docs, None, true, &mut |_, _| {}).unwrap();
     assert_eq!((rep.added, rep.documents_in_index), (5, 5));
 
     // Reopened from disk: a re-scrape of seed 1 finds seed 1 first, labelled duplicate.
-    let index = Index::open(&idx, Some(&jobs::index_meta(e))).unwrap();
+    let index = Index::open(&idx, Some(&index_meta(e))).unwrap();
     let seeds = common::seeds();
     let query = Query::Text(common::rescrape(&seeds[1].1));
     let opts = DedupOptions::default();
-    let hits = jobs::similar(
+    let hits = similar(
         &index,
         Some(e),
         query,
@@ -53,7 +56,7 @@ fn similar_answers_from_a_reopened_index() {
     }
 
     // By id: the record itself is not among its neighbours.
-    let hits = jobs::similar(
+    let hits = similar(
         &index,
         None,
         Query::Id(seeds[2].0.clone()),
@@ -68,7 +71,7 @@ fn similar_answers_from_a_reopened_index() {
 
     // Paragraph level: a paragraph of seed 3 finds its own paragraph.
     let para = docs[3].passages[2].clone();
-    let hits = jobs::similar(
+    let hits = similar(
         &index,
         Some(e),
         Query::Text(para),
@@ -90,7 +93,7 @@ fn ingest_removes_what_the_index_holds_and_adds_the_rest() {
     let seeds = common::seeds();
     // Day 1: three seeds.
     let docs = seed_docs();
-    jobs::add_to_index(&idx, e, &docs[..3], None, true, &mut |_, _| {}).unwrap();
+    add_to_index(&idx, e, &docs[..3], None, true, &mut |_, _| {}).unwrap();
     // Day 2: the other two seeds, a re-scrape of seed 0 and a Traditional copy of seed 4.
     let batch = dir.path().join("day2");
     std::fs::create_dir(&batch).unwrap();
@@ -102,7 +105,7 @@ fn ingest_removes_what_the_index_holds_and_adds_the_rest() {
         common::traditional_with_pinyin(&seeds[4].1),
     )
     .unwrap();
-    let index = Index::open(&idx, Some(&jobs::index_meta(e))).unwrap();
+    let index = Index::open(&idx, Some(&index_meta(e))).unwrap();
     let inputs = vec![batch.clone()];
     let job = DedupJob {
         inputs: &inputs,
@@ -146,13 +149,13 @@ fn ingest_removes_what_the_index_holds_and_adds_the_rest() {
         .iter()
         .map(|&i| run.report.vectors[i].clone())
         .collect();
-    let rep = jobs::add_to_index(&idx, e, &kept, Some(&vectors), false, &mut |_, _| {}).unwrap();
+    let rep = add_to_index(&idx, e, &kept, Some(&vectors), false, &mut |_, _| {}).unwrap();
     assert_eq!(
         (rep.added, rep.tokens_embedded, rep.documents_in_index),
         (2, 0, 5)
     );
     // Adding the same records again: all already present, nothing embedded.
-    let rep = jobs::add_to_index(&idx, e, &kept, None, false, &mut |_, _| {}).unwrap();
+    let rep = add_to_index(&idx, e, &kept, None, false, &mut |_, _| {}).unwrap();
     assert_eq!(
         (rep.added, rep.already_present.len(), rep.tokens_embedded),
         (0, 2, 0)
@@ -165,7 +168,7 @@ fn removed_records_are_never_answered_and_errors_are_clear() {
     let dir = tempfile::tempdir().unwrap();
     let idx = dir.path().join("idx");
     let docs = seed_docs();
-    jobs::add_to_index(&idx, e, &docs, None, true, &mut |_, _| {}).unwrap();
+    add_to_index(&idx, e, &docs, None, true, &mut |_, _| {}).unwrap();
     let seeds = common::seeds();
 
     let mut w = Index::open_writer(&idx, None).unwrap();
@@ -178,7 +181,7 @@ fn removed_records_are_never_answered_and_errors_are_clear() {
     w.commit().unwrap();
     let index = Index::open(&idx, None).unwrap();
     let q = Query::Text(seeds[1].1.clone());
-    let hits = jobs::similar(
+    let hits = similar(
         &index,
         Some(e),
         q,
@@ -202,7 +205,7 @@ fn removed_records_are_never_answered_and_errors_are_clear() {
         .expect("settings mismatch must fail");
     let msg = err.to_string();
     assert!(
-        msg.contains("0000000000000000") && msg.contains(&jobs::index_meta(e).settings_hash),
+        msg.contains("0000000000000000") && msg.contains(&index_meta(e).settings_hash),
         "{msg}"
     );
     let _ = PathBuf::new();

@@ -902,7 +902,7 @@ pub enum DedupError {
 mod tests {
     use super::*;
     use crate::corpus::{prepare, PrepareOptions};
-    use crate::jobs::text_record;
+    use crate::app::text_record;
 
     const A: &str = "推动高质量发展，创新是核心动力和关键变量。日前，市委经济工作会议召开，指出要深入实施创新驱动战略，围绕高水平国家创新型城市建设，深入实施省十大创新行动，全面落实市委、市政府强化创新驱动各项部署。";
 

@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::corpus::{prepare, PrepareOptions, PreparedDoc};
 use crate::dedup::{self, DedupOptions, DedupReport, Stages, VectorSource};
 use crate::embed::{embed_documents, DocumentVectors};
-use crate::jobs::text_record;
+use crate::app::text_record;
 use crate::model::{cosine, Embedder, Role};
 use metrics::{adjusted_rand_index, pair_scores, roc_auc, spearman, PairScores};
 pub use natural::{eval_natural, NaturalEvalOptions};

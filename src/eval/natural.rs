@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::{io_err, synth, vectors_for, EvalError, Log};
 use crate::corpus::{prepare, PrepareOptions};
 use crate::dedup::{self, DedupOptions, DedupReport, Original, VectorSource};
-use crate::jobs::text_record;
+use crate::app::text_record;
 use crate::model::Embedder;
 
 /// One labelled pair.

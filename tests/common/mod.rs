@@ -17,7 +17,7 @@ pub fn fixtures() -> PathBuf {
 pub fn embedder() -> &'static Embedder {
     static E: OnceLock<Embedder> = OnceLock::new();
     E.get_or_init(|| {
-        let (e, _) = simdex::jobs::load_embedder(None)
+        let (e, _) = simdex::app::load_embedder(None)
             .expect("model missing: run `bash models/fetch.sh` (the README's test command does)");
         e
     })

@@ -1,0 +1,176 @@
+//! `dedup` and `ingest`: a dedup pass over input files (optionally against an index), its
+//! outputs written to a folder; `ingest` then adds the kept records to the index, creating
+//! it when it does not exist.
+//!
+//! It must not print: the summary line and the dry-run histogram are
+//! [`crate::render`]'s.
+
+use std::path::{Path, PathBuf};
+
+use super::index::{add_to_index, IndexReport};
+use super::inputs::{read_and_prepare, Inputs};
+use super::model::index_meta;
+use super::AppError;
+use crate::corpus::{PrepareOptions, PreparedDoc};
+use crate::dedup::{self, output, DedupOptions, DedupReport};
+use crate::embed::DocumentVectors;
+use crate::index::Index;
+use crate::input::{InputOptions, ReadOutcome};
+use crate::model::Embedder;
+
+/// The summary a run writes to `summary.json`: settings, model, counts and tokens embedded.
+pub fn summary_of(
+    embedder: Option<&Embedder>,
+    options: DedupOptions,
+    against: Option<&Path>,
+) -> output::Summary {
+    let mut s = output::Summary::new(
+        options,
+        embedder.map(|e| serde_json::to_value(&e.settings).unwrap_or_default()),
+        against.map(|p| p.display().to_string()),
+    );
+    // Tokens actually run through the model (cache hits excluded).
+    s.tokens_embedded = embedder.map_or(0, |e| {
+        e.computed_tokens.load(std::sync::atomic::Ordering::Relaxed)
+    });
+    s
+}
+
+/// What `simdex dedup` is asked to do.
+#[derive(Debug, Clone)]
+pub struct DedupCommand {
+    pub inputs: Inputs,
+    pub options: DedupOptions,
+    /// Also remove records that duplicate a record of this index.
+    pub against: Option<PathBuf>,
+    /// Where the outputs go; `None` for a dry run (nothing written).
+    pub out: Option<PathBuf>,
+    pub strip_repeated_passages: bool,
+}
+
+/// What `simdex dedup` did: the run, and the summary of the outputs when they were written.
+pub struct DedupOutcome {
+    pub run: DedupRun,
+    pub summary: Option<output::Summary>,
+}
+
+/// Runs `simdex dedup`. `embedder` is needed for the semantic stage and `--against`.
+pub fn dedup(
+    c: &DedupCommand,
+    embedder: Option<&Embedder>,
+    progress: dedup::Progress,
+) -> Result<DedupOutcome, AppError> {
+    let against = match &c.against {
+        Some(p) => Some(Index::open(p, embedder.map(index_meta).as_ref())?),
+        None => None,
+    };
+    let job = DedupJob {
+        inputs: &c.inputs.paths,
+        input: c.inputs.input.clone(),
+        prepare: c.inputs.prepare.clone(),
+        options: c.options.clone(),
+        against: against.as_ref(),
+        embedder,
+    };
+    let run = job.run(progress)?;
+    let summary = match &c.out {
+        Some(out) => {
+            let mut summary = summary_of(embedder, c.options.clone(), c.against.as_deref());
+            summary.stripped_repeated_passages = c.strip_repeated_passages;
+            Some(output::write_outputs(
+                out,
+                &run.docs,
+                &run.read.rejected,
+                &run.report,
+                summary,
+            )?)
+        }
+        None => None,
+    };
+    Ok(DedupOutcome { run, summary })
+}
+
+/// What `simdex ingest` is asked to do.
+#[derive(Debug, Clone)]
+pub struct IngestCommand {
+    pub inputs: Inputs,
+    pub options: DedupOptions,
+    /// The index, created when it does not exist.
+    pub index: PathBuf,
+    pub out: PathBuf,
+}
+
+/// What `simdex ingest` did: the dedup outputs' summary and what was added to the index.
+pub struct IngestOutcome {
+    pub run: DedupRun,
+    pub summary: output::Summary,
+    pub index: IndexReport,
+    /// Whether the index was created by this run.
+    pub created: bool,
+}
+
+/// Runs `simdex ingest`: dedup the inputs against the index (created when missing), write
+/// the outputs, then add the kept records with the vectors the pass computed.
+pub fn ingest(
+    c: &IngestCommand,
+    embedder: &Embedder,
+    progress: dedup::Progress,
+) -> Result<IngestOutcome, AppError> {
+    let meta = index_meta(embedder);
+    let created = !Index::exists(&c.index);
+    if created {
+        Index::create(&c.index, meta.clone())?;
+    }
+    let index = Index::open(&c.index, Some(&meta))?;
+    let job = DedupJob {
+        inputs: &c.inputs.paths,
+        input: c.inputs.input.clone(),
+        prepare: c.inputs.prepare.clone(),
+        options: c.options.clone(),
+        against: Some(&index),
+        embedder: Some(embedder),
+    };
+    let run = job.run(progress)?;
+    drop(index);
+    let kept: Vec<PreparedDoc> = run.report.kept.iter().map(|&i| run.docs[i].clone()).collect();
+    let vectors: Vec<Option<DocumentVectors>> = run
+        .report
+        .kept
+        .iter()
+        .map(|&i| run.report.vectors[i].clone())
+        .collect();
+    let report = add_to_index(&c.index, embedder, &kept, Some(&vectors), false, &mut |_, _| {})?;
+    let summary = summary_of(Some(embedder), c.options.clone(), Some(&c.index));
+    let summary = output::write_outputs(&c.out, &run.docs, &run.read.rejected, &run.report, summary)?;
+    Ok(IngestOutcome {
+        run,
+        summary,
+        index: report,
+        created,
+    })
+}
+
+/// Runs a dedup pass from files to an output folder: the whole `simdex dedup` job.
+pub struct DedupJob<'a> {
+    pub inputs: &'a [PathBuf],
+    pub input: InputOptions,
+    pub prepare: PrepareOptions,
+    pub options: DedupOptions,
+    pub against: Option<&'a Index>,
+    pub embedder: Option<&'a Embedder>,
+}
+
+/// The result of a dedup job: prepared documents, rejects and the report.
+pub struct DedupRun {
+    pub docs: Vec<PreparedDoc>,
+    pub read: ReadOutcome,
+    pub report: DedupReport,
+}
+
+impl DedupJob<'_> {
+    pub fn run(&self, progress: dedup::Progress) -> Result<DedupRun, AppError> {
+        let (docs, read) = read_and_prepare(self.inputs, &self.input, &self.prepare)?;
+        let report = dedup::run(&docs, self.embedder, self.against, &self.options, progress)?;
+        Ok(DedupRun { docs, read, report })
+    }
+}

@@ -1,0 +1,52 @@
+//! Reading and preparing the records a command works on, the same way for every command.
+//!
+//! It must not embed or decide anything.
+
+use std::path::PathBuf;
+
+use super::AppError;
+use crate::corpus::{prepare, PrepareOptions, PreparedDoc};
+use crate::input::{read_inputs, InputOptions, ReadOutcome};
+
+/// Where a command's records come from and how they are compared.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    pub paths: Vec<PathBuf>,
+    pub input: InputOptions,
+    pub prepare: PrepareOptions,
+}
+
+impl Inputs {
+    /// Reads and prepares the records.
+    pub fn read(&self) -> Result<(Vec<PreparedDoc>, ReadOutcome), AppError> {
+        read_and_prepare(&self.paths, &self.input, &self.prepare)
+    }
+}
+
+/// Reads and prepares inputs.
+pub fn read_and_prepare(
+    inputs: &[PathBuf],
+    input: &InputOptions,
+    prep: &PrepareOptions,
+) -> Result<(Vec<PreparedDoc>, ReadOutcome), AppError> {
+    let mut read = read_inputs(inputs, input)?;
+    let records = std::mem::take(&mut read.records);
+    Ok((prepare(records, prep), read))
+}
+
+/// A record made from a bare text (queries, `explain` on files).
+pub fn text_record(id: &str, text: &str) -> crate::input::Record {
+    crate::input::Record {
+        id: id.to_string(),
+        title: None,
+        text: text.to_string(),
+        raw: Vec::new(),
+        fields: Default::default(),
+        location: crate::input::Location {
+            file: id.to_string(),
+            line: 0,
+        },
+        encoding: "UTF-8",
+    }
+}
+

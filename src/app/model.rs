@@ -1,0 +1,99 @@
+//! The model a command uses: found and loaded once ([`ModelChoice`]), with the embedding
+//! cache attached where it pays, and checked against the settings an index was built with.
+//!
+//! It must not read inputs or decide anything.
+
+use std::path::{Path, PathBuf};
+
+use super::AppError;
+use crate::corpus::PreparedDoc;
+use crate::embed::{embed_documents, DocumentVectors};
+use crate::index::{Index, IndexMeta};
+use crate::model::{resolve_model_dir, Embedder, ModelSource, Role, DEFAULT_MODEL};
+
+/// Which model folder to load, and whether the embedding cache may be used.
+#[derive(Debug, Clone, Default)]
+pub struct ModelChoice {
+    /// `None`: the first source that has one (see [`crate::model::source`]).
+    pub dir: Option<PathBuf>,
+    /// Never read or write the embedding cache.
+    pub no_cache: bool,
+}
+
+impl ModelChoice {
+    /// Loads the model, for embedding only `texts` when given (faster, same vectors), with
+    /// the embedding cache attached unless switched off or only a few texts are embedded
+    /// (a few texts are embedded faster than a large cache is read).
+    pub fn load(&self, texts: Option<&[&str]>) -> Result<Embedder, AppError> {
+        let (e, _) = match texts {
+            None => load_embedder(self.dir.as_deref())?,
+            Some(texts) => load_embedder_for(self.dir.as_deref(), texts)?,
+        };
+        let use_cache = !self.no_cache && texts.is_none();
+        match crate::model::cache::default_cache_dir().filter(|_| use_cache) {
+            Some(dir) => e.with_cache(&dir).map_err(|err| {
+                AppError::Usage(format!("embedding cache {}: {err}", dir.display()))
+            }),
+            None => Ok(e),
+        }
+    }
+}
+
+/// Loads the model from the first source that has one (see [`crate::model::source`]).
+pub fn load_embedder(explicit: Option<&Path>) -> Result<(Embedder, ModelSource), AppError> {
+    let source = resolve_model_dir(explicit)?;
+    let embedder = Embedder::load(source.dir(), DEFAULT_MODEL)?;
+    Ok((embedder, source))
+}
+
+/// [`load_embedder`] for embedding a few known texts, such as one query: it loads several
+/// times faster and gives the same vectors ([`Embedder::load_for_texts`]).
+pub fn load_embedder_for(
+    explicit: Option<&Path>,
+    texts: &[&str],
+) -> Result<(Embedder, ModelSource), AppError> {
+    let source = resolve_model_dir(explicit)?;
+    let embedder = Embedder::load_for_texts(source.dir(), DEFAULT_MODEL, texts)?;
+    Ok((embedder, source))
+}
+
+/// What an index built with this embedder records about it.
+pub fn index_meta(embedder: &Embedder) -> IndexMeta {
+    IndexMeta {
+        model: embedder.settings.name.clone(),
+        settings_hash: embedder.settings.fingerprint(),
+        dim: embedder.dim(),
+    }
+}
+
+/// Fails unless `index` was built with this embedder's model and settings.
+pub fn check_index_model(index: &Index, embedder: &Embedder) -> Result<(), AppError> {
+    let meta = index_meta(embedder);
+    if index.meta() != &meta {
+        return Err(AppError::Usage(format!(
+            "{}: index was built with model {} (settings {}), but the loaded model is {} (settings {})",
+            index.dir().display(),
+            index.meta().model,
+            index.meta().settings_hash,
+            meta.model,
+            meta.settings_hash
+        )));
+    }
+    Ok(())
+}
+
+/// Embeds prepared documents as passages.
+pub fn embed_prepared(
+    embedder: &Embedder,
+    docs: &[PreparedDoc],
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<DocumentVectors>, AppError> {
+    let paragraphs: Vec<Vec<String>> = docs.iter().map(|d| d.passages.clone()).collect();
+    Ok(embed_documents(
+        embedder,
+        &paragraphs,
+        Role::Passage,
+        progress,
+    )?)
+}
+

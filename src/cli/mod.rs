@@ -1,0 +1,393 @@
+//! The `simdex` command line: arguments parsed ([`args`]) and resolved once into library
+//! options, then one library call per command ([`simdex::app`]), then printing through
+//! [`simdex::render`]. No reading, embedding, index handling or decisions here.
+
+mod args;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+
+use args::*;
+use simdex::app;
+use simdex::model;
+use simdex::render;
+
+pub fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Embed(a) => embed(a),
+        Command::Index(c) => index(c),
+        Command::Similar(a) => similar(a),
+        Command::Dedup(a) => dedup_cmd(a),
+        Command::Ingest(a) => ingest(a),
+        Command::Explain(a) => explain(a),
+        Command::Clean(a) => clean_cmd(a),
+        Command::Model(c) => model_cmd(c),
+        Command::Bench(a) => bench_cmd(a),
+        Command::Eval(a) => eval_cmd(a),
+    }
+}
+
+/// A progress bar (documents, tokens/s, ETA) on a terminal; quiet otherwise.
+struct Progress {
+    bar: ProgressBar,
+    what: &'static str,
+    start: std::time::Instant,
+}
+
+impl Progress {
+    fn new(what: &'static str, total: usize) -> Progress {
+        let bar = ProgressBar::new(total as u64);
+        if !std::io::stderr().is_terminal() {
+            bar.set_draw_target(ProgressDrawTarget::hidden());
+        }
+        bar.set_style(
+            ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} docs, ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_message(what);
+        Progress {
+            bar,
+            what,
+            start: std::time::Instant::now(),
+        }
+    }
+
+    fn update(&self, done: usize, total: usize, tokens: usize) {
+        let secs = self.start.elapsed().as_secs_f64().max(1e-3);
+        self.bar.set_length(total as u64);
+        self.bar.set_position(done as u64);
+        self.bar.set_message(format!(
+            "{}, {:.0} tokens/s",
+            self.what,
+            tokens as f64 / secs
+        ));
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Loads the model for the rest of the process. It is leaked on purpose: freeing the
+/// tokenizer's 250k-entry trie at exit costs a noticeable part of a short command's time.
+fn load_model(m: &ModelArg) -> Result<&'static model::Embedder> {
+    Ok(Box::leak(Box::new(m.choice().load(None)?)))
+}
+
+fn out_writer(out: &Option<PathBuf>) -> Result<Box<dyn Write>> {
+    Ok(match out {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    })
+}
+
+fn report_rejects(read: &simdex::input::ReadOutcome) {
+    for r in &read.rejected {
+        eprintln!("simdex: skipped {}: {}", r.location, r.reason);
+    }
+}
+
+fn embed(a: EmbedArgs) -> Result<()> {
+    let embedder = load_model(&a.model)?;
+    let pb = Progress::new("embedding", 0);
+    let (rows, read) = app::embed::embed(
+        embedder,
+        &a.input.inputs(),
+        a.level.resolve(),
+        a.role,
+        &mut |d, n, t| pb.update(d, n, t),
+    )?;
+    pb.finish();
+    report_rejects(&read);
+    let mut w = out_writer(&a.out)?;
+    for r in &rows {
+        writeln!(w, "{}", serde_json::to_string(r)?)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn index(c: IndexCommand) -> Result<()> {
+    match c {
+        IndexCommand::Build(a) => build_or_add(a, true),
+        IndexCommand::Add(a) => build_or_add(a, false),
+        IndexCommand::Remove(a) => {
+            let n = app::index::remove(&a.index, &a.ids)
+                .with_context(|| format!("index {}", a.index.display()))?;
+            println!("{}: {n} of {} ids removed", a.index.display(), a.ids.len());
+            Ok(())
+        }
+        IndexCommand::Compact(a) => {
+            let n = app::index::compact(&a.index)
+                .with_context(|| format!("index {}", a.index.display()))?;
+            println!("{}: compacted, {} documents", a.index.display(), n);
+            Ok(())
+        }
+        IndexCommand::Check(a) => {
+            let report = app::index::check(&a.dir)
+                .with_context(|| format!("index {}", a.dir.display()))?;
+            print!("{}", render::check_report(&a.dir, &report));
+            if !report.is_healthy() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn build_or_add(a: IndexBuildArgs, create: bool) -> Result<()> {
+    let embedder = load_model(&a.model)?;
+    let pb = Progress::new("embedding", 0);
+    let (rep, read) = app::index::build_or_add(
+        &a.index,
+        embedder,
+        &a.input.inputs(),
+        create,
+        &mut |d, n, t| pb.update(d, n, t),
+    )
+    .with_context(|| format!("index {}", a.index.display()))?;
+    pb.finish();
+    report_rejects(&read);
+    println!("{}", render::index_report_line(&a.index, &rep));
+    Ok(())
+}
+
+fn similar(a: SimilarArgs) -> Result<()> {
+    let o = a.resolve().map_err(anyhow::Error::msg)?;
+    let hits = app::similar::run(&o).with_context(|| format!("index {}", a.index.display()))?;
+    if a.json {
+        println!("{}", serde_json::to_string(&hits)?);
+    } else {
+        print!("{}", render::similar_table(&hits));
+    }
+    Ok(())
+}
+
+fn dedup_cmd(a: DedupArgs) -> Result<()> {
+    let c = a.resolve();
+    if !a.dry_run && c.out.is_none() {
+        bail!("--out is required");
+    }
+    let embedder = if a.needs_model() {
+        Some(load_model(&a.model)?)
+    } else {
+        None
+    };
+    let pb = Progress::new("embedding", 0);
+    let outcome = app::dedup::dedup(&c, embedder, &mut |_, done, total, tokens| {
+        pb.update(done, total, tokens)
+    })
+    .with_context(|| match &c.against {
+        Some(p) => format!("dedup against index {}", p.display()),
+        None => "dedup".to_string(),
+    })?;
+    pb.finish();
+    report_rejects(&outcome.run.read);
+    match (&outcome.summary, &c.out) {
+        (Some(s), Some(out)) => println!("{}", render::summary_line(s, out)),
+        _ => print!("{}", render::dry_run_report(&outcome.run, &c.options)),
+    }
+    Ok(())
+}
+
+fn ingest(a: IngestArgs) -> Result<()> {
+    let c = a.resolve();
+    let embedder = load_model(&a.model)?;
+    let pb = Progress::new("embedding", 0);
+    let outcome = app::dedup::ingest(&c, embedder, &mut |_, done, total, tokens| {
+        pb.update(done, total, tokens)
+    })
+    .with_context(|| format!("index {}", c.index.display()))?;
+    pb.finish();
+    report_rejects(&outcome.run.read);
+    println!("{}", render::summary_line(&outcome.summary, &c.out));
+    println!("{}", render::ingest_line(&c.index, &outcome.index));
+    Ok(())
+}
+
+fn explain(a: ExplainArgs) -> Result<()> {
+    let opts = a.thresholds.options();
+    let e = match &a.index {
+        Some(dir) => app::explain::explain_ids(dir, &a.a, &a.b, &opts)
+            .with_context(|| format!("index {}", dir.display()))?,
+        None => {
+            let embedder = load_model(&a.model)?;
+            app::explain::explain_files(
+                embedder,
+                Path::new(&a.a),
+                Path::new(&a.b),
+                &prepare_options(a.no_clean),
+                &opts,
+            )?
+        }
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&e)?);
+    } else {
+        print!("{}", render::explanation(&e, &opts));
+    }
+    Ok(())
+}
+
+fn clean_cmd(a: CleanArgs) -> Result<()> {
+    let (docs, read) = app::clean::clean(&a.input.inputs())?;
+    report_rejects(&read);
+    let mut w = out_writer(&None)?;
+    if a.json {
+        for d in &docs {
+            writeln!(w, "{}", serde_json::to_string(&app::clean::CleanReport::of(d))?)?;
+        }
+    } else {
+        write!(w, "{}", render::clean_listing(&docs))?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn model_cmd(c: ModelCommand) -> Result<()> {
+    match c {
+        ModelCommand::Fetch => {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/fetch.sh");
+            let exe = std::env::current_exe()?;
+            let status = std::process::Command::new("bash")
+                .arg(&script)
+                .env("SIMDEX_BIN", exe)
+                .status()
+                .with_context(|| format!("running {}", script.display()))?;
+            if !status.success() {
+                bail!("{} failed", script.display());
+            }
+            Ok(())
+        }
+        ModelCommand::Import {
+            from,
+            tokenizer,
+            out,
+        } => {
+            let r = model::import::import_e5s1(&from, &tokenizer, &out, model::DEFAULT_MODEL)?;
+            println!(
+                "imported {} tensors ({} parameters, {} layers, hidden {}, vocab {}) into {}",
+                r.tensors,
+                r.parameters,
+                r.header.layers,
+                r.header.hidden,
+                r.header.vocab,
+                r.dir.display()
+            );
+            Ok(())
+        }
+        ModelCommand::Info(m) => {
+            let (e, source) = app::load_embedder(m.model.as_deref())?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({
+                    "source": source,
+                    "dir": source.dir(),
+                    "settings": e.settings,
+                    "fingerprint": e.settings.fingerprint(),
+                    "dim": e.dim(),
+                }))?
+            );
+            Ok(())
+        }
+    }
+}
+
+fn bench_cmd(a: BenchArgs) -> Result<()> {
+    use simdex::bench;
+    // A benchmark times the model: the embedding cache would turn re-runs into look-ups.
+    let e = load_model(&ModelArg {
+        no_cache: true,
+        ..a.model.clone()
+    })?;
+    let opts = bench::BenchOptions {
+        input: a.input,
+        field: a.field,
+        prefix: a.prefix,
+        max_length: a.max_length,
+        limit: a.limit,
+    };
+    println!("machine: {}", bench::machine());
+    if a.gemm {
+        let (m, k, n) = (4096, 384, 1536);
+        let g = bench::matmul_gflops(m, k, n, 5)?;
+        println!("gemm [{m},{k}]x[{k},{n}]: {g:.1} GFLOP/s");
+    }
+    let texts = bench::read_texts(&opts.input, &opts.field, opts.limit)?;
+    let r = bench::run(e, &texts, &opts)?;
+    println!(
+        "simdex tokens={} texts={} seconds={:.3} tokens_per_s={:.1} texts_per_s={:.2}",
+        r.tokens, r.texts, r.seconds, r.tokens_per_s, r.texts_per_s
+    );
+    Ok(())
+}
+
+fn eval_cmd(a: EvalArgs) -> Result<()> {
+    use simdex::eval;
+    let data = match a
+        .data
+        .clone()
+        .or_else(|| std::env::var_os("SIMDEX_EVAL_DATA").map(PathBuf::from))
+    {
+        Some(d) => d,
+        None => bail!("no evaluation data: pass --data DIR or set SIMDEX_EVAL_DATA"),
+    };
+    let embedder = load_model(&a.model)?;
+    let mut log = |line: String| eprintln!("{line}");
+    let all = a.what == EvalWhat::All;
+    if all || a.what == EvalWhat::Sts {
+        let scores = eval::eval_sentence_pairs(embedder, &data, a.limit, &mut log)?;
+        println!("{}", eval::pair_table(&scores));
+    }
+    if all || a.what == EvalWhat::Crosslingual {
+        let r =
+            eval::eval_cross_lingual(embedder, &data, a.thresholds.related_threshold, &mut log)?;
+        println!("{}", r.table());
+    }
+    if all || a.what == EvalWhat::Natural {
+        let o = eval::NaturalEvalOptions {
+            data_dir: data.clone(),
+            labels: a.labels.clone(),
+            extra: a.extra,
+            seed: a.seed,
+            options: a.thresholds.options(),
+            vector_cache: a.vector_cache.clone(),
+            sweep: a.sweep,
+        };
+        let r = eval::eval_natural(embedder, &o, &mut log)?;
+        println!("{}", r.table());
+    }
+    if all || a.what == EvalWhat::Dedup {
+        let seeds_dir = a.seeds.is_dir().then(|| a.seeds.clone());
+        if seeds_dir.is_none() {
+            eprintln!(
+                "no seed pages at {}: the benchmark runs without them",
+                a.seeds.display()
+            );
+        }
+        let o = eval::DedupEvalOptions {
+            synth: eval::SynthOptions {
+                data_dir: data.clone(),
+                bases: a.bases,
+                seed: a.seed,
+            },
+            seeds_dir,
+            options: a.thresholds.options(),
+            vector_cache: a.vector_cache.clone(),
+            write_benchmark: a.write_benchmark.clone(),
+            sweep: a.sweep,
+        };
+        let r = eval::eval_dedup(embedder, &o, &mut log)?;
+        println!("{}", r.table());
+    }
+    Ok(())
+}
+
