@@ -102,21 +102,32 @@ pub fn prepare(records: Vec<Record>, opts: &PrepareOptions) -> Vec<PreparedDoc> 
                         .filter(|r| r.reason.is_not_text())
                         .map(|r| r.line)
                         .collect();
-                    raw_lines(&record.text)
+                    let text_lines: Vec<_> = raw_lines(&record.text)
                         .into_iter()
                         .filter(|(_, _, line)| !not_text.contains(line))
                         .map(|(t, r, _)| (t, r))
-                        .collect()
+                        .collect();
+                    if text_lines.is_empty() && paragraphs.is_empty() {
+                        // Nothing but code and no title: compare it whole rather than as an
+                        // empty text that would equal every other empty text.
+                        raw_lines(&record.text)
+                            .into_iter()
+                            .map(|(t, r, _)| (t, r))
+                            .collect()
+                    } else {
+                        text_lines
+                    }
                 }
             };
             for (text, range) in body {
                 if paragraphs.len() == 1 && ranges[0].is_none() && text == paragraphs[0] {
                     continue; // the title repeated as the first line
                 }
-                for (s, e) in passages::split(&text) {
-                    let passage = &text[s..e];
-                    paragraphs.push(passage.to_string());
-                    ranges.push(range.and_then(|r| locate(&record.text, r, passage)));
+                let cuts = passages::split(&text);
+                let located = locate_passages(&record.text, range, &text, &cuts);
+                for ((s, e), r) in cuts.into_iter().zip(located) {
+                    paragraphs.push(text[s..e].to_string());
+                    ranges.push(r);
                 }
             }
             PreparedDoc {
@@ -145,12 +156,40 @@ fn raw_lines(text: &str) -> Vec<(String, Option<(usize, usize)>, usize)> {
     out
 }
 
-/// The byte range of `passage` inside `range` of the original `text`, when it appears there
-/// verbatim (cleaning may have changed it; then stripping leaves it alone).
-fn locate(text: &str, range: (usize, usize), passage: &str) -> Option<(usize, usize)> {
-    let hay = text.get(range.0..range.1)?;
-    hay.find(passage)
-        .map(|at| (range.0 + at, range.0 + at + passage.len()))
+/// The byte ranges in the original `text` of the passages `cuts` of a compared paragraph
+/// `para` that came from `range` of it. Cleaning may have changed the paragraph (NFKC turns
+/// `，` into `,`), so passages are mapped sentence by sentence: when the original line splits
+/// into as many sentences as the compared one, passage k covers the same sentences there. A
+/// passage that cannot be mapped gets `None` (stripping then leaves it alone).
+fn locate_passages(
+    text: &str,
+    range: Option<(usize, usize)>,
+    para: &str,
+    cuts: &[(usize, usize)],
+) -> Vec<Option<(usize, usize)>> {
+    let Some((r0, r1)) = range.filter(|r| text.get(r.0..r.1).is_some()) else {
+        return vec![None; cuts.len()];
+    };
+    if cuts.len() == 1 {
+        return vec![Some((r0, r1))];
+    }
+    let original = &text[r0..r1];
+    let mine = passages::sentences(para);
+    let theirs = passages::sentences(original);
+    cuts.iter()
+        .map(|&(s, e)| {
+            if mine.len() == theirs.len() {
+                let first = mine.iter().position(|x| x.0 >= s)?;
+                let last = mine.iter().rposition(|x| x.1 <= e)?;
+                if first <= last {
+                    return Some((r0 + theirs[first].0, r0 + theirs[last].1));
+                }
+            }
+            original
+                .find(&para[s..e])
+                .map(|at| (r0 + at, r0 + at + (e - s)))
+        })
+        .collect()
 }
 
 /// The exact stage's key of a record given as its compared passages: the hash of their
