@@ -1,7 +1,8 @@
 //! The duplicate graph and its clustering. Clusters are stars around the record kept: records
 //! are visited in keep-priority order, an unassigned record becomes a kept centre, and only
-//! records with a direct duplicate edge to that centre join it. So A~B~C never merges A and C
-//! unless A~C itself holds (no chaining), and the result is the same on every run.
+//! records with a direct duplicate edge to that centre join it; a member then moves to the
+//! centre it duplicates most strongly. So A~B~C never merges A and C unless A~C itself
+//! holds (no chaining), and the result is the same on every run.
 //!
 //! It decides nothing about what is a duplicate (that is the stages' job) and writes no files.
 
@@ -136,13 +137,53 @@ pub fn star_clusters(n: usize, edges: &[DuplicateEdge], rank: &[usize]) -> Vec<C
                 (o, edges[e_idx].clone())
             })
             .collect();
-        if !members.is_empty() {
-            clusters.push(Cluster {
-                kept: centre,
-                members,
-            });
+        clusters.push(Cluster {
+            kept: centre,
+            members,
+        });
+    }
+    // Each member then goes with the kept record it duplicates most strongly (stage, then
+    // score, then keep order) among those it has a direct edge to: an excerpt of B that
+    // also quotes A goes with B, its source, even when A is kept first.
+    let centre_no: std::collections::HashMap<usize, usize> = clusters
+        .iter()
+        .enumerate()
+        .map(|(k, c)| (c.kept, k))
+        .collect();
+    let mut moves: Vec<(usize, usize, usize, DuplicateEdge)> = Vec::new(); // (from, member, to, edge)
+    for (k, c) in clusters.iter().enumerate() {
+        for (m, e) in &c.members {
+            let mut best: Option<(usize, &DuplicateEdge)> = None;
+            for &e_idx in &adj[*m] {
+                let cand = &edges[e_idx];
+                let other = if cand.a == *m { cand.b } else { cand.a };
+                let Some(&to) = centre_no.get(&other) else {
+                    continue;
+                };
+                if to == k {
+                    continue;
+                }
+                let better_than_current = stronger(cand, e);
+                let better_than_best = best.is_none_or(|(b, be)| {
+                    stronger(cand, be) || (!stronger(be, cand) && rank[clusters[to].kept] < rank[clusters[b].kept])
+                });
+                if better_than_current && better_than_best {
+                    best = Some((to, cand));
+                }
+            }
+            if let Some((to, cand)) = best {
+                moves.push((k, *m, to, cand.clone()));
+            }
         }
     }
+    for (from, m, to, e) in moves {
+        clusters[from].members.retain(|(x, _)| *x != m);
+        clusters[to].members.push((m, e));
+    }
+    for c in &mut clusters {
+        c.members.sort_by_key(|(o, _)| (rank[*o], *o));
+    }
+    clusters.retain(|c| !c.members.is_empty());
     clusters
 }
 

@@ -32,9 +32,9 @@ pub const DEFAULT_THRESHOLD: f32 = 0.93;
 pub const DEFAULT_PASSAGE_THRESHOLD: f32 = 0.97;
 /// Default share of a passage's shingles that must appear in its aligned passage (and its
 /// neighbours) on the other side for the passage to count as reused text.
-pub const DEFAULT_PASSAGE_SHARED: f32 = 0.6;
+pub const DEFAULT_PASSAGE_SHARED: f32 = 0.5;
 /// Default share of the shorter record's letters that must lie in reused passages.
-pub const DEFAULT_MIN_COVERAGE: f32 = 0.4;
+pub const DEFAULT_MIN_COVERAGE: f32 = 0.45;
 /// Default shingle Jaccard for a near-exact duplicate.
 pub const DEFAULT_JACCARD: f32 = 0.6;
 /// Default shingle containment of the shorter record for an excerpt duplicate.
@@ -508,6 +508,7 @@ pub fn run_with(
         pass.semantic_stage()?;
         pass.time("semantic", t);
     }
+    pass.judge_through_members();
 
     let mut removed_by_index = HashMap::new();
     if let Some(index) = against {
@@ -702,6 +703,50 @@ impl<'a> Pass<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Second look: a record left outside a cluster while it duplicates one of its members
+    /// is judged against that cluster's kept record directly, and joins it only when that
+    /// pair passes the same rule. So an excerpt of a removed copy still goes with the
+    /// original it was copied from, without chaining (every member keeps a direct edge to
+    /// the record it is removed for).
+    fn judge_through_members(&mut self) {
+        let n = self.docs.len();
+        let clusters = cluster::star_clusters(n, &self.edges, &self.rank);
+        let mut centre_of: HashMap<usize, usize> = HashMap::new();
+        for c in &clusters {
+            for (m, _) in &c.members {
+                centre_of.insert(*m, c.kept);
+            }
+        }
+        let mut todo: std::collections::BTreeSet<(usize, usize)> = Default::default();
+        for e in &self.edges {
+            for (x, y) in [(e.a, e.b), (e.b, e.a)] {
+                if centre_of.contains_key(&x) {
+                    continue;
+                }
+                if let Some(&c) = centre_of.get(&y) {
+                    if c != x {
+                        todo.insert((x.min(c), x.max(c)));
+                    }
+                }
+            }
+        }
+        for (a, b) in todo {
+            if !self.judged.insert((a, b)) {
+                continue;
+            }
+            let v = judge(
+                &doc_view(self.vectors[a].as_ref(), &self.text[a]),
+                &doc_view(self.vectors[b].as_ref(), &self.text[b]),
+                self.opts,
+                EVIDENCE_PASSAGES,
+            );
+            if let Some(edge) = DuplicateEdge::from_verdict(a, b, &v) {
+                self.edges.push(edge);
+                self.report.pairs.push(JudgedPair { a, b, verdict: v });
+            }
+        }
     }
 
     /// Against an index: each representative that duplicates an indexed record is removed,

@@ -99,6 +99,8 @@ pub struct RunScores {
     /// Per variant kind: (variants clustered with their original, variants).
     pub kind_recall: BTreeMap<VariantKind, (usize, usize)>,
     pub false_merges: FalseMerges,
+    /// The falsely merged pairs: (id, id, kind of false merge).
+    pub false_merge_pairs: Vec<(String, String, &'static str)>,
     pub seconds: f64,
 }
 
@@ -258,6 +260,7 @@ fn score(
         members.entry(p).or_default().push(i);
     }
     let mut fm = FalseMerges::default();
+    let mut pairs_apart = Vec::new();
     for ms in members.values() {
         for (x, &a) in ms.iter().enumerate() {
             for &b in &ms[x + 1..] {
@@ -266,15 +269,20 @@ fn score(
                     continue;
                 }
                 let partner = |g: usize| bases.get(g).and_then(|b| b.event_partner);
-                if da.kind == VariantKind::Seed || db.kind == VariantKind::Seed {
+                let kind = if da.kind == VariantKind::Seed || db.kind == VariantKind::Seed {
                     fm.seed += 1;
+                    "seed"
                 } else if partner(da.gold) == Some(db.gold) {
                     fm.same_event += 1;
+                    "same event"
                 } else if da.category == db.category {
                     fm.same_category += 1;
+                    "same category"
                 } else {
                     fm.other += 1;
-                }
+                    "other"
+                };
+                pairs_apart.push((da.id.clone(), db.id.clone(), kind));
             }
         }
     }
@@ -284,6 +292,10 @@ fn score(
         ari: adjusted_rand_index(&gold, predicted),
         kind_recall,
         false_merges: fm,
+        false_merge_pairs: {
+            pairs_apart.sort();
+            pairs_apart
+        },
         seconds,
     }
 }
@@ -517,6 +529,12 @@ impl DedupEval {
                 s.push_str(&format!(" {:>7} ({a:>3}/{b:<3})", pct(a, b)));
             }
             s.push('\n');
+        }
+        if let Some(r) = self.runs.first().filter(|r| !r.false_merge_pairs.is_empty()) {
+            s.push_str(&format!("\nfalse merges of the {}:\n", r.name));
+            for (a, b, kind) in &r.false_merge_pairs {
+                s.push_str(&format!("  {a} ~ {b} ({kind})\n"));
+            }
         }
         if !self.sweep.is_empty() {
             let mut best: Vec<&SweepPoint> = self.sweep.iter().collect();
