@@ -4,7 +4,7 @@
 //!
 //! It only times the library's own embedding path; it must not change how vectors are made.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -57,12 +57,7 @@ pub fn read_texts(path: &Path, field: &str, limit: usize) -> Result<Vec<String>,
         path: path.to_path_buf(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
+    let reader = crate::input::gzip::open(path).map_err(io)?;
     let mut texts = Vec::new();
     for (i, line) in BufReader::new(reader).lines().enumerate() {
         let line = line.map_err(io)?;

@@ -15,6 +15,7 @@ pub mod corpus;
 pub mod dedup;
 pub mod embed;
 pub mod eval;
+pub mod fsio;
 pub mod index;
 pub mod input;
 pub mod model;

@@ -192,3 +192,32 @@ fn bad_input_paths_exit_non_zero_with_the_path_named() {
     assert_eq!(code, 1);
     assert!(err.contains("bad.jsonl:2"), "{err}");
 }
+
+#[test]
+fn a_gzip_compressed_jsonl_input_is_read_like_the_plain_one() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let seeds = common::seeds();
+    let mut plain = String::new();
+    for (name, text) in &seeds {
+        plain.push_str(&serde_json::json!({"id": name, "text": text}).to_string());
+        plain.push('\n');
+    }
+    let gz = dir.path().join("seeds.jsonl.gz");
+    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::default());
+    enc.write_all(plain.as_bytes()).unwrap();
+    enc.finish().unwrap();
+    let jsonl = dir.path().join("seeds.jsonl");
+    std::fs::write(&jsonl, &plain).unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    ok(&["dedup", s(&gz), "--out", s(&a), "--no-semantic"]);
+    ok(&["dedup", s(&jsonl), "--out", s(&b), "--no-semantic"]);
+    for f in ["kept.jsonl", "clusters.jsonl", "duplicates.jsonl"] {
+        assert_eq!(std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap(), "{f}");
+    }
+    assert_eq!(jsonl_count(&a.join("kept.jsonl")), 5);
+}
+
+fn jsonl_count(p: &Path) -> usize {
+    jsonl(p).len()
+}

@@ -731,11 +731,11 @@ mod tests {
             "/../shared/eval/sina_news_2018/format_variant_pairs.jsonl.gz"
         );
         const NEAR_IDENTICAL: f64 = 0.9;
-        let Ok(file) = std::fs::File::open(PATH) else {
+        let Ok(file) = crate::input::gzip::open(std::path::Path::new(PATH)) else {
             println!("skipped: {PATH} not found");
             return;
         };
-        let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(file));
+        let reader = std::io::BufReader::new(file);
         let mut pairs: Vec<(String, String)> = Vec::new();
         for line in reader.lines() {
             let line = line.expect("read line");

@@ -8,9 +8,9 @@
 //! Each file is written to a temporary name and renamed, so a crash never leaves a
 //! half-written output that looks complete. It decides nothing.
 
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::io::Write;
+use std::path::Path;
 
 use serde::Serialize;
 use serde_json::json;
@@ -68,32 +68,22 @@ impl Summary {
     }
 }
 
-struct AtomicFile {
-    tmp: PathBuf,
-    dst: PathBuf,
-    w: BufWriter<File>,
-}
+/// An output file of the run, written through [`crate::fsio::AtomicFile`].
+struct AtomicFile(crate::fsio::AtomicFile);
 
 impl AtomicFile {
     fn create(dir: &Path, name: &str) -> Result<AtomicFile, DedupError> {
         let dst = dir.join(name);
-        let tmp = dir.join(format!(".{name}.tmp"));
-        let f = File::create(&tmp).map_err(|source| DedupError::Io {
-            path: tmp.clone(),
-            source,
-        })?;
-        Ok(AtomicFile {
-            tmp,
-            dst,
-            w: BufWriter::new(f),
-        })
+        crate::fsio::AtomicFile::create(&dst)
+            .map(AtomicFile)
+            .map_err(|source| DedupError::Io { path: dst, source })
     }
     fn line(&mut self, bytes: &[u8]) -> Result<(), DedupError> {
-        self.w
+        self.0
             .write_all(bytes)
-            .and_then(|_| self.w.write_all(b"\n"))
+            .and_then(|_| self.0.write_all(b"\n"))
             .map_err(|source| DedupError::Io {
-                path: self.tmp.clone(),
+                path: self.0.temp_path().to_path_buf(),
                 source,
             })
     }
@@ -102,16 +92,10 @@ impl AtomicFile {
         self.line(&bytes)
     }
     fn finish(self) -> Result<(), DedupError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| DedupError::Io { path, source }
-        };
-        let f = self.w.into_inner().map_err(|e| DedupError::Io {
-            path: self.tmp.clone(),
-            source: e.into_error(),
-        })?;
-        f.sync_all().map_err(io(&self.tmp))?;
-        fs::rename(&self.tmp, &self.dst).map_err(io(&self.dst))
+        let path = self.0.temp_path().to_path_buf();
+        self.0
+            .commit()
+            .map_err(|source| DedupError::Io { path, source })
     }
 }
 

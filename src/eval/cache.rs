@@ -7,7 +7,7 @@
 //! because the key includes [`crate::model::ModelSettings::fingerprint`].
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 
 use xxhash_rust::xxh3::xxh3_128;
@@ -103,9 +103,7 @@ pub fn save(path: &Path, entries: &HashMap<u128, DocumentVectors>) -> std::io::R
             buf.extend_from_slice(&x.to_le_bytes());
         }
     }
-    let tmp = path.with_extension("tmp");
-    std::fs::File::create(&tmp)?.write_all(&buf)?;
-    std::fs::rename(tmp, path)
+    crate::fsio::write_atomically(path, &buf)
 }
 
 #[cfg(test)]

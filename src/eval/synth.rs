@@ -8,7 +8,7 @@
 //! evaluation data from where it lies and never copies it into the project.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -155,12 +155,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DataError + '_ {
 
 /// Opens a file, gunzipping `.gz`.
 pub fn open_data(path: &Path) -> Result<Box<dyn BufRead>, DataError> {
-    let f = std::fs::File::open(path).map_err(io_err(path))?;
-    let r: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::GzDecoder::new(f))
-    } else {
-        Box::new(f)
-    };
+    let r = crate::input::gzip::open(path).map_err(io_err(path))?;
     Ok(Box::new(BufReader::new(r)))
 }
 

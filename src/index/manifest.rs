@@ -129,16 +129,12 @@ impl Manifest {
             source: std::io::Error::other(e),
         })?;
         let tmp = dir.join(format!("{MANIFEST_TMP_PREFIX}.{}", std::process::id()));
-        {
-            let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
-            let header = format!("{MANIFEST_TAG} crc32={:08x}\n", crc32fast::hash(&body));
-            f.write_all(header.as_bytes()).map_err(io_err(&tmp))?;
-            f.write_all(&body).map_err(io_err(&tmp))?;
-            f.sync_all().map_err(io_err(&tmp))?;
-        }
         let path = dir.join(MANIFEST_NAME);
-        std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
-        sync_dir(dir)
+        let mut f = crate::fsio::AtomicFile::create_via(&tmp, &path).map_err(io_err(&tmp))?;
+        let header = format!("{MANIFEST_TAG} crc32={:08x}\n", crc32fast::hash(&body));
+        f.write_all(header.as_bytes()).map_err(io_err(&tmp))?;
+        f.write_all(&body).map_err(io_err(&tmp))?;
+        f.commit().map_err(io_err(&path))
     }
 
     pub fn file(&self, role: &str) -> Option<&FileEntry> {
@@ -185,9 +181,7 @@ pub(crate) fn remove_unlisted_files(dir: &Path, keep: &Manifest) -> Result<(), I
 }
 
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), IndexError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
+    crate::fsio::sync_dir(dir).map_err(io_err(dir))
 }
 
 /// Size and CRC32 of a whole file, read in blocks.

@@ -1,4 +1,5 @@
-//! Input readers: JSONL files, directories or lists of `.txt`/`.md` files, and stdin (JSONL).
+//! Input readers: JSONL files, directories or lists of `.txt`/`.md` files, and stdin (JSONL);
+//! any file may be gzip-compressed (`.jsonl.gz`).
 //! Every input record comes out either as a [`Record`] or as a [`Rejected`] entry naming the
 //! file, the line and the reason, so nothing is lost silently.
 //!
@@ -6,6 +7,7 @@
 //! record's original bytes are kept for byte-for-byte output.
 
 pub mod encoding;
+pub mod gzip;
 
 use std::collections::HashMap;
 use std::fs;
@@ -154,10 +156,7 @@ pub fn read_inputs(paths: &[PathBuf], opts: &InputOptions) -> Result<ReadOutcome
 }
 
 fn is_jsonl(p: &Path) -> bool {
-    matches!(
-        p.extension().and_then(|e| e.to_str()),
-        Some("jsonl" | "json" | "ndjson")
-    )
+    matches!(gzip::content_extension(p), Some("jsonl" | "json" | "ndjson"))
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), InputError> {
@@ -174,9 +173,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), InputError> {
     for e in entries {
         if e.is_dir() {
             walk(&e, files)?;
-        } else if is_jsonl(&e)
-            || matches!(e.extension().and_then(|x| x.to_str()), Some("txt" | "md"))
-        {
+        } else if is_jsonl(&e) || matches!(gzip::content_extension(&e), Some("txt" | "md")) {
             files.push(e);
         }
     }
@@ -189,7 +186,7 @@ fn read_file(
     opts: &InputOptions,
     out: &mut ReadOutcome,
 ) -> Result<(), InputError> {
-    let bytes = fs::read(path).map_err(|source| InputError::Io {
+    let bytes = gzip::read(path).map_err(|source| InputError::Io {
         path: path.to_path_buf(),
         source,
     })?;

@@ -324,10 +324,8 @@ pub fn import_e5s1(
         "_name_or_path": name,
     });
     let write = |file: &str, data: &[u8]| -> Result<(), ModelError> {
-        let tmp = out_dir.join(format!(".{file}.tmp"));
-        fs::write(&tmp, data).map_err(io(&tmp))?;
         let dst = out_dir.join(file);
-        fs::rename(&tmp, &dst).map_err(io(&dst))
+        crate::fsio::write_atomically(&dst, data).map_err(io(&dst))
     };
     let tok = fs::read(tokenizer_json).map_err(io(tokenizer_json))?;
     write("tokenizer.json", &tok)?;
@@ -339,7 +337,7 @@ pub fn import_e5s1(
     let tmp = out_dir.join(".model.safetensors.tmp");
     candle_core::safetensors::save(&tensors, &tmp)?;
     let dst = out_dir.join("model.safetensors");
-    fs::rename(&tmp, &dst).map_err(io(&dst))?;
+    crate::fsio::rename_durably(&tmp, &dst).map_err(io(&dst))?;
     Ok(ImportReport {
         dir: out_dir.to_path_buf(),
         header,
