@@ -7,6 +7,7 @@
   const T = D.thresholds;
   const ROW = 34; // px per list row
   const OVERSCAN = 12; // rows drawn above and below the visible ones
+  const LIST_SHARE = 0.38; // most of the window height a list takes
 
   function el(tag, attrs, ...kids) {
     const e = document.createElement(tag);
@@ -54,6 +55,8 @@
     set(items) {
       this.items = items;
       this.spacer.style.height = items.length * ROW + 'px';
+      // As tall as its rows, up to a share of the window: a short list leaves room for the pair.
+      this.box.style.height = Math.max(2 * ROW, Math.min(items.length * ROW + 2, window.innerHeight * LIST_SHARE)) + 'px';
       this.box.scrollTop = 0;
       this.draw();
     }
