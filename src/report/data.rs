@@ -135,8 +135,9 @@ pub struct PairView {
     pub duplicate: Option<String>,
     pub related: bool,
     pub scores: Scores,
-    /// (a passage, b passage, cosine, shared, longest shared run).
-    pub aligned: Vec<(usize, usize, f32, f32, String)>,
+    /// (a passage, b passage, cosine, shared); the longest shared run stays in
+    /// `explanations.jsonl` (the page marks every shared span instead).
+    pub aligned: Vec<(usize, usize, f32, f32)>,
     /// Shared spans of each passage of a and of b.
     pub marks: Option<(Vec<Spans>, Vec<Spans>)>,
 }
@@ -532,7 +533,7 @@ pub fn load(dir: &Path, opts: &ReportOptions) -> Result<ReportData, ReportError>
                 aligned: e
                     .aligned
                     .iter()
-                    .map(|p| (p.a, p.b, p.cosine, p.shared, p.shared_run.clone()))
+                    .map(|p| (p.a, p.b, p.cosine, p.shared))
                     .collect(),
                 marks,
             }

@@ -372,9 +372,9 @@ pub fn render(d: &ReportData) -> String {
 <div id=\"rejected-list\" class=\"vlist\" tabindex=\"0\"></div></section>",
     );
     h.push_str("</main><div id=\"pair-dialog\" hidden><div class=\"dlg\"><button class=\"close\" aria-label=\"close\">×</button><div class=\"body\"></div></div></div>");
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<script type=\"application/json\" id=\"report-data\">{}</script><script>{JS}</script></body></html>\n",
+        "<script type=\"application/json\" id=\"report-data\">{}</script><script>{JS}</script></body></html>",
         script_json(d)
     );
     h

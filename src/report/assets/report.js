@@ -8,6 +8,7 @@
   const ROW = 34; // px per list row
   const OVERSCAN = 12; // rows drawn above and below the visible ones
   const LIST_SHARE = 0.38; // most of the window height a list takes
+  const MEMBERS_AT_ONCE = 20; // removed members of a cluster drawn per click
 
   function el(tag, attrs, ...kids) {
     const e = document.createElement(tag);
@@ -172,7 +173,13 @@
   function openCluster(ci) {
     const c = D.clusters[ci];
     const out = [el('h2', { dir: 'auto', text: `Cluster ${c.name}: kept ${id(c.kept)}${c.kept_in_index ? ' (in the index)' : ''}, ${c.removed.length} removed` })];
-    for (const r of c.removed) {
+    clusterDetail.replaceChildren(...out);
+    showMembers(c, 0);
+  }
+  // Removed members are drawn MEMBERS_AT_ONCE at a time: a cluster may have thousands.
+  function showMembers(c, from) {
+    const out = [];
+    for (const r of c.removed.slice(from, from + MEMBERS_AT_ONCE)) {
       const sec = el('section', { class: 'pair', 'data-removed': id(r.rec) });
       const of = r.via != null ? `an exact copy of ${id(r.via)}, which duplicates the kept ${id(c.kept)}` : `a duplicate of the kept ${id(c.kept)}`;
       sec.append(el('h3', { dir: 'auto' }, 'removed ', el('code', { text: id(r.rec) }), ' ', stageBadge(r.stage), ` — ${of}`));
@@ -181,7 +188,13 @@
       else sec.append(el('p', { class: 'note', text: c.kept_in_index ? 'Removed against an indexed record: simdex explain --index shows the pair.' : 'No explanation in this folder (a run of an older version).' }));
       out.push(sec);
     }
-    clusterDetail.replaceChildren(...out);
+    const rest = c.removed.length - from - MEMBERS_AT_ONCE;
+    if (rest > 0) {
+      const more = el('button', { class: 'more', text: `show ${Math.min(rest, MEMBERS_AT_ONCE)} more of ${rest} removed` });
+      more.addEventListener('click', () => { more.remove(); showMembers(c, from + MEMBERS_AT_ONCE); });
+      out.push(more);
+    }
+    clusterDetail.append(...out);
   }
   const clusters = new VList(clusterBox, clusterRow, openCluster);
   function filterClusters() {
