@@ -80,7 +80,11 @@ fn browser_check(out: &Path, screenshot: &Path, open_id: &str, find_id: &str) {
     assert!(o.status.success(), "browser check failed:\n{log}");
     eprintln!("{log}");
     let png = std::fs::read(screenshot).unwrap();
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot {} bytes", png.len());
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "screenshot {} bytes",
+        png.len()
+    );
 }
 
 /// Checks the report's own outputs: one explanation per removal of an input record, with its
@@ -90,14 +94,20 @@ fn check_explanations(out: &Path) -> Vec<Value> {
     let expl = jsonl(&out.join("explanations.jsonl"));
     let related = jsonl(&out.join("related.jsonl"));
     let removed: Vec<&Value> = expl.iter().filter(|e| e["kind"] == "duplicate").collect();
-    assert_eq!(removed.len(), dups.iter().filter(|d| d["in_index"] == false).count());
+    assert_eq!(
+        removed.len(),
+        dups.iter().filter(|d| d["in_index"] == false).count()
+    );
     assert_eq!(expl.len() - removed.len(), related.len());
     for (e, d) in removed.iter().zip(&dups) {
         assert_eq!(e["b"], d["id"]);
         assert_eq!(e["cluster"], d["cluster"]);
         assert!(
             e["decision"].as_str().unwrap().starts_with("duplicate")
-                || e["decision"].as_str().unwrap().starts_with("semantically redundant"),
+                || e["decision"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("semantically redundant"),
             "{e}"
         );
     }
@@ -107,7 +117,11 @@ fn check_explanations(out: &Path) -> Vec<Value> {
         .collect();
     for e in &expl {
         for side in ["a", "b"] {
-            assert!(with_text.contains(e[side].as_str().unwrap()), "no passages for {}", e[side]);
+            assert!(
+                with_text.contains(e[side].as_str().unwrap()),
+                "no passages for {}",
+                e[side]
+            );
         }
     }
     expl
@@ -120,7 +134,10 @@ fn the_example_corpus_report_shows_why_each_copy_went_in_a_real_browser() {
     let plain = tmp.path().join("plain");
     let o = out.to_str().unwrap();
     let printed = simdex(&["dedup", "examples/news", "--out", o, "--report"]);
-    assert!(printed.contains("report: 5 clusters, 25 related pairs"), "{printed}");
+    assert!(
+        printed.contains("report: 5 clusters, 25 related pairs"),
+        "{printed}"
+    );
     simdex(&["dedup", "examples/news", "--out", plain.to_str().unwrap()]);
 
     // --report adds report.html and nothing else; the other outputs are those of a plain run
@@ -136,7 +153,10 @@ fn the_example_corpus_report_shows_why_each_copy_went_in_a_real_browser() {
     let mut with_report = names(&out);
     with_report.retain(|n| n != "report.html");
     assert_eq!(with_report, names(&plain));
-    for n in names(&plain).iter().filter(|n| n.as_str() != "summary.json") {
+    for n in names(&plain)
+        .iter()
+        .filter(|n| n.as_str() != "summary.json")
+    {
         assert_eq!(
             std::fs::read(out.join(n)).unwrap(),
             std::fs::read(plain.join(n)).unwrap(),
@@ -162,18 +182,36 @@ fn the_example_corpus_report_shows_why_each_copy_went_in_a_real_browser() {
     ]))
     .unwrap();
     assert_eq!(trad["decision"], explained["decision"]);
-    assert!(trad["decision"].as_str().unwrap().starts_with("duplicate (near-exact)"));
+    assert!(trad["decision"]
+        .as_str()
+        .unwrap()
+        .starts_with("duplicate (near-exact)"));
     // The five seed reports: related, each with the reason they were kept apart.
     let seeds_apart = expl
         .iter()
         .filter(|e| e["kind"] == "related")
-        .filter(|e| e["a"].as_str().unwrap().starts_with('0') && e["b"].as_str().unwrap().starts_with('0'))
-        .inspect(|e| assert!(e["decision"].as_str().unwrap().starts_with("related, not a duplicate"), "{e}"))
+        .filter(|e| {
+            e["a"].as_str().unwrap().starts_with('0') && e["b"].as_str().unwrap().starts_with('0')
+        })
+        .inspect(|e| {
+            assert!(
+                e["decision"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("related, not a duplicate"),
+                "{e}"
+            )
+        })
         .count();
     assert_eq!(seeds_apart, 10);
 
     let shot = tmp.path().join("news.png");
-    browser_check(&out, &shot, "102_traditional_of_000.txt", "104_excerpt_of_004.txt");
+    browser_check(
+        &out,
+        &shot,
+        "102_traditional_of_000.txt",
+        "104_excerpt_of_004.txt",
+    );
     if let Some(keep) = std::env::var_os("SIMDEX_REPORT_SCREENSHOT") {
         std::fs::copy(&shot, keep).unwrap();
     }
@@ -244,18 +282,16 @@ fn generated_corpus(dir: &Path) -> PathBuf {
                 format!("{id}_traditional"),
                 simdex::clean::script::convert_to_traditional(&base),
             ),
-            2 => push(
-                &mut lines,
-                format!("{id}_excerpt"),
-                {
-                    let half: String = pool[b].chars().take(pool[b].chars().count() / 2).collect();
-                    format!("{}{half}", pool[a])
-                },
-            ),
+            2 => push(&mut lines, format!("{id}_excerpt"), {
+                let half: String = pool[b].chars().take(pool[b].chars().count() / 2).collect();
+                format!("{}{half}", pool[a])
+            }),
             3 => push(
                 &mut lines,
                 format!("{id}_edited"),
-                base.replace('1', "2").replace('5', "6").replace("推动", "推进"),
+                base.replace('1', "2")
+                    .replace('5', "6")
+                    .replace("推动", "推进"),
             ),
             4 => push(
                 &mut lines,
@@ -266,7 +302,11 @@ fn generated_corpus(dir: &Path) -> PathBuf {
         }
     }
     for i in 0..40 {
-        let (set, tag) = if i % 3 == 2 { (HEBREW, "he") } else { (ARABIC, "ar") };
+        let (set, tag) = if i % 3 == 2 {
+            (HEBREW, "he")
+        } else {
+            (ARABIC, "ar")
+        };
         let a = rng.below(set.len());
         let b = (a + 1 + rng.below(set.len() - 1)) % set.len();
         let text = format!("{} {} ({} 2024)", set[a], set[b], 10 + i);
@@ -289,7 +329,13 @@ fn a_report_of_two_thousand_generated_records_lists_every_cluster_in_a_real_brow
     let tmp = tempfile::tempdir().unwrap();
     let input = generated_corpus(tmp.path());
     let out = tmp.path().join("gen");
-    simdex(&["dedup", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--report"]);
+    simdex(&[
+        "dedup",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--report",
+    ]);
     let summary: Value =
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert!(summary["records_in"].as_u64().unwrap() >= 2000, "{summary}");
@@ -303,7 +349,10 @@ fn a_report_of_two_thousand_generated_records_lists_every_cluster_in_a_real_brow
     };
     // Planted copies are removed; an excerpt is found by containment.
     assert_eq!(stage_of("g0000_copy").as_deref(), Some("exact"));
-    assert!(stage_of("ar00_copy").is_some(), "the Arabic copy is removed");
+    assert!(
+        stage_of("ar00_copy").is_some(),
+        "the Arabic copy is removed"
+    );
     let excerpt = dups
         .iter()
         .find(|d| d["id"].as_str().unwrap().ends_with("_excerpt") && d["stage"] == "near_exact")

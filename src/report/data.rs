@@ -13,7 +13,9 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::explained::{ExplainedKind, ExplainedPair, RecordPassages, Scores, EXPLANATIONS_FILE, PASSAGES_FILE};
+use super::explained::{
+    ExplainedKind, ExplainedPair, RecordPassages, Scores, EXPLANATIONS_FILE, PASSAGES_FILE,
+};
 use super::highlight::{shared_spans, Spans};
 use super::ReportError;
 use crate::dedup::minhash::MinHashConfig;
@@ -292,7 +294,10 @@ struct PairLine {
 }
 
 /// Reads a JSONL file; a missing optional file reads as `None`.
-fn read_jsonl<T: DeserializeOwned>(path: &Path, optional: bool) -> Result<Option<Vec<T>>, ReportError> {
+fn read_jsonl<T: DeserializeOwned>(
+    path: &Path,
+    optional: bool,
+) -> Result<Option<Vec<T>>, ReportError> {
     let f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -312,11 +317,13 @@ fn read_jsonl<T: DeserializeOwned>(path: &Path, optional: bool) -> Result<Option
         if line.trim().is_empty() {
             continue;
         }
-        out.push(serde_json::from_str(&line).map_err(|source| ReportError::Json {
-            path: path.to_path_buf(),
-            line: n + 1,
-            source,
-        })?);
+        out.push(
+            serde_json::from_str(&line).map_err(|source| ReportError::Json {
+                path: path.to_path_buf(),
+                line: n + 1,
+                source,
+            })?,
+        );
     }
     Ok(Some(out))
 }
@@ -359,7 +366,10 @@ fn margin(stage: &str, score: f32, e: &EvidenceLine, t: &Thresholds) -> (f32, St
             if mj >= mc {
                 (mj, format!("Jaccard {j:.3} (≥ {})", t.jaccard_threshold))
             } else {
-                (mc, format!("containment {c:.3} (≥ {})", t.containment_threshold))
+                (
+                    mc,
+                    format!("containment {c:.3} (≥ {})", t.containment_threshold),
+                )
             }
         }
         "semantic" => {
@@ -440,8 +450,10 @@ pub fn load(dir: &Path, opts: &ReportOptions) -> Result<ReportData, ReportError>
         .and_then(|o| serde_json::from_value(o.clone()).ok())
         .unwrap_or_default();
     let need = |name: &str| dir.join(name);
-    let clusters: Vec<ClusterLine> = read_jsonl(&need("clusters.jsonl"), false)?.unwrap_or_default();
-    let dups: Vec<DuplicateLine> = read_jsonl(&need("duplicates.jsonl"), false)?.unwrap_or_default();
+    let clusters: Vec<ClusterLine> =
+        read_jsonl(&need("clusters.jsonl"), false)?.unwrap_or_default();
+    let dups: Vec<DuplicateLine> =
+        read_jsonl(&need("duplicates.jsonl"), false)?.unwrap_or_default();
     let related: Vec<RelatedLine> = read_jsonl(&need("related.jsonl"), true)?.unwrap_or_default();
     let pairs: Vec<PairLine> = read_jsonl(&need("pairs.jsonl"), true)?.unwrap_or_default();
     let rejected: Vec<RejectedRow> = read_jsonl(&need("rejected.jsonl"), true)?.unwrap_or_default();
@@ -542,14 +554,21 @@ pub fn load(dir: &Path, opts: &ReportOptions) -> Result<ReportData, ReportError>
 
     let mut removed_by_cluster: HashMap<&str, Vec<&DuplicateLine>> = HashMap::new();
     for d in &dups {
-        removed_by_cluster.entry(d.cluster.as_str()).or_default().push(d);
+        removed_by_cluster
+            .entry(d.cluster.as_str())
+            .or_default()
+            .push(d);
     }
     let stage_order = ["exact", "near_exact", "semantic", "semantic_redundancy"];
     let mut cluster_rows = Vec::with_capacity(clusters.len());
     for c in &clusters {
         let kept = ids.num(&c.kept);
         let mut removed = Vec::new();
-        for d in removed_by_cluster.get(c.cluster.as_str()).into_iter().flatten() {
+        for d in removed_by_cluster
+            .get(c.cluster.as_str())
+            .into_iter()
+            .flatten()
+        {
             let (m, on) = margin(&d.stage, d.similarity, &d.evidence, &thresholds);
             removed.push(RemovedRow {
                 rec: ids.num(&d.id),
@@ -563,16 +582,27 @@ pub fn load(dir: &Path, opts: &ReportOptions) -> Result<ReportData, ReportError>
             });
         }
         // Members in clusters.jsonl order.
-        let pos: HashMap<&str, usize> =
-            c.members.iter().enumerate().map(|(i, m)| (m.as_str(), i)).collect();
-        removed.sort_by_key(|r| pos.get(ids.ids[r.rec as usize].as_str()).copied().unwrap_or(usize::MAX));
+        let pos: HashMap<&str, usize> = c
+            .members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.as_str(), i))
+            .collect();
+        removed.sort_by_key(|r| {
+            pos.get(ids.ids[r.rec as usize].as_str())
+                .copied()
+                .unwrap_or(usize::MAX)
+        });
         let mut stages: Vec<String> = Vec::new();
         for s in stage_order {
             if removed.iter().any(|r| r.stage == s) {
                 stages.push(s.to_string());
             }
         }
-        let weakest = removed.iter().map(|r| r.margin).fold(f32::INFINITY, f32::min);
+        let weakest = removed
+            .iter()
+            .map(|r| r.margin)
+            .fold(f32::INFINITY, f32::min);
         cluster_rows.push(ClusterRow {
             name: c.cluster.clone(),
             kept,
@@ -647,7 +677,10 @@ pub fn load(dir: &Path, opts: &ReportOptions) -> Result<ReportData, ReportError>
         j.text_coverage = j.text_coverage.or(e.scores.text_coverage);
     }
     let values = |f: &dyn Fn(&Judged) -> Option<f32>| -> Vec<(f32, PairClass)> {
-        judged.iter().filter_map(|j| f(j).map(|v| (v, j.class))).collect()
+        judged
+            .iter()
+            .filter_map(|j| f(j).map(|v| (v, j.class)))
+            .collect()
     };
     let cosines = values(&|j| j.cosine);
     let min_cos = cosines.iter().map(|x| x.0).fold(1.0f32, f32::min);
@@ -710,16 +743,33 @@ pub fn load(dir: &Path, opts: &ReportOptions) -> Result<ReportData, ReportError>
         }
     };
     let near = vec![
-        near_of("article cosine (semantic candidate)", thresholds.threshold, &|j| j.cosine),
-        near_of("article cosine (related)", thresholds.related_threshold, &|j| j.cosine),
-        near_of("Jaccard (near-exact)", thresholds.jaccard_threshold, &|j| j.jaccard),
-        near_of("containment (near-exact)", thresholds.containment_threshold, &|j| j.containment),
-        near_of("text coverage (semantic)", thresholds.min_coverage, &|j| j.text_coverage),
+        near_of(
+            "article cosine (semantic candidate)",
+            thresholds.threshold,
+            &|j| j.cosine,
+        ),
+        near_of(
+            "article cosine (related)",
+            thresholds.related_threshold,
+            &|j| j.cosine,
+        ),
+        near_of("Jaccard (near-exact)", thresholds.jaccard_threshold, &|j| {
+            j.jaccard
+        }),
+        near_of(
+            "containment (near-exact)",
+            thresholds.containment_threshold,
+            &|j| j.containment,
+        ),
+        near_of("text coverage (semantic)", thresholds.min_coverage, &|j| {
+            j.text_coverage
+        }),
     ];
 
     let texts_total = ids.ids.len();
-    let texts_vec: Vec<Option<Vec<String>>> =
-        (0..ids.ids.len() as u32).map(|n| texts.remove(&n)).collect();
+    let texts_vec: Vec<Option<Vec<String>>> = (0..ids.ids.len() as u32)
+        .map(|n| texts.remove(&n))
+        .collect();
     let title = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

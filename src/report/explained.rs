@@ -13,9 +13,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::{write_atomically, ReportError};
+use crate::app::explain::explain_records;
 use crate::corpus::PreparedDoc;
 use crate::dedup::{DedupOptions, DedupReport, Evidence, Original, Stage};
-use crate::app::explain::explain_records;
 
 /// The explanations file of an output folder.
 pub const EXPLANATIONS_FILE: &str = "explanations.jsonl";
@@ -158,7 +158,15 @@ pub fn explain_run(
         ));
     }
     for p in &report.related {
-        out.push(explain(docs, report, opts, p.a, p.b, ExplainedKind::Related, None));
+        out.push(explain(
+            docs,
+            report,
+            opts,
+            p.a,
+            p.b,
+            ExplainedKind::Related,
+            None,
+        ));
     }
     out
 }

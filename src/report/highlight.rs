@@ -42,7 +42,11 @@ fn units(text: &str, cjk: bool) -> Vec<(String, u32, u32)> {
 /// its letters are CJK).
 fn is_cjk_record(passages: &[String]) -> bool {
     let (mut letters, mut cjk) = (0usize, 0usize);
-    for c in passages.iter().flat_map(|p| p.chars()).filter(|c| c.is_alphanumeric()) {
+    for c in passages
+        .iter()
+        .flat_map(|p| p.chars())
+        .filter(|c| c.is_alphanumeric())
+    {
         letters += 1;
         cjk += usize::from(is_cjk(c));
     }
@@ -107,8 +111,14 @@ mod tests {
         let a = vec!["市政协组织委员视察高新技术产业。天气晴朗。".to_string()];
         let b = vec!["今天，市政协组织委员视察高新技术产业，反响很好。".to_string()];
         let (sa, sb) = shared_spans(&a, &b, &MinHashConfig::default());
-        assert_eq!(text_of(&a[0], &sa[0]), vec!["市政协组织委员视察高新技术产业"]);
-        assert_eq!(text_of(&b[0], &sb[0]), vec!["市政协组织委员视察高新技术产业"]);
+        assert_eq!(
+            text_of(&a[0], &sa[0]),
+            vec!["市政协组织委员视察高新技术产业"]
+        );
+        assert_eq!(
+            text_of(&b[0], &sb[0]),
+            vec!["市政协组织委员视察高新技术产业"]
+        );
     }
 
     #[test]
@@ -116,8 +126,14 @@ mod tests {
         let a = vec!["😀 The council visited the new park today.".to_string()];
         let b = vec!["Yesterday the council visited the new park, they said.".to_string()];
         let (sa, sb) = shared_spans(&a, &b, &MinHashConfig::default());
-        assert_eq!(text_of(&a[0], &sa[0]), vec!["The council visited the new park"]);
-        assert_eq!(text_of(&b[0], &sb[0]), vec!["the council visited the new park"]);
+        assert_eq!(
+            text_of(&a[0], &sa[0]),
+            vec!["The council visited the new park"]
+        );
+        assert_eq!(
+            text_of(&b[0], &sb[0]),
+            vec!["the council visited the new park"]
+        );
     }
 
     #[test]

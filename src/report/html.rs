@@ -65,7 +65,12 @@ fn summary_html(d: &ReportData) -> String {
     card(&mut h, "removed", num(s.get("removed")), "sum-removed");
     card(&mut h, "rejected", num(s.get("rejected")), "sum-rejected");
     card(&mut h, "clusters", num(s.get("clusters")), "sum-clusters");
-    card(&mut h, "related pairs", num(s.get("related_pairs")), "sum-related");
+    card(
+        &mut h,
+        "related pairs",
+        num(s.get("related_pairs")),
+        "sum-related",
+    );
     card(
         &mut h,
         "repeated passages",
@@ -76,10 +81,22 @@ fn summary_html(d: &ReportData) -> String {
 
     h.push_str("<div class=\"grid\"><div><h3>Removed by stage</h3><table class=\"kv\">");
     let words = [
-        ("exact", "identical compared text (after cleaning, normalisation, script folding)"),
-        ("near_exact", "shingle Jaccard or containment (MinHash-LSH candidates)"),
-        ("semantic", "embedding neighbours whose aligned passages share their wording"),
-        ("semantic_redundancy", "article cosine within --semantic-redundancy of a kept record"),
+        (
+            "exact",
+            "identical compared text (after cleaning, normalisation, script folding)",
+        ),
+        (
+            "near_exact",
+            "shingle Jaccard or containment (MinHash-LSH candidates)",
+        ),
+        (
+            "semantic",
+            "embedding neighbours whose aligned passages share their wording",
+        ),
+        (
+            "semantic_redundancy",
+            "article cosine within --semantic-redundancy of a kept record",
+        ),
     ];
     let by_stage = s.get("removed_by_stage").and_then(|v| v.as_object());
     for (stage, what) in words {
@@ -143,7 +160,12 @@ fn summary_html(d: &ReportData) -> String {
     match s.get("model").and_then(|v| v.as_object()) {
         Some(m) => {
             for (k, v) in m {
-                let _ = write!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&num(Some(v))));
+                let _ = write!(
+                    h,
+                    "<tr><th>{}</th><td>{}</td></tr>",
+                    esc(k),
+                    esc(&num(Some(v)))
+                );
             }
         }
         None => h.push_str("<tr><td>none (lexical stages only)</td></tr>"),
@@ -277,12 +299,18 @@ fn near_html(list: &NearList) -> String {
         h.push_str("<p class=\"muted\">no judged pair has this score</p>");
         return h;
     }
-    h.push_str("<table class=\"near\"><tr><th>score</th><th>decision</th><th>A</th><th>B</th></tr>");
+    h.push_str(
+        "<table class=\"near\"><tr><th>score</th><th>decision</th><th>A</th><th>B</th></tr>",
+    );
     for r in &list.rows {
-        let side = if r.value >= list.threshold { "≥" } else { "<" };
-        let attr = r
-            .expl
-            .map_or(String::new(), |e| format!(" data-expl=\"{e}\" class=\"open\" title=\"open side by side\""));
+        let side = if r.value >= list.threshold {
+            "≥"
+        } else {
+            "<"
+        };
+        let attr = r.expl.map_or(String::new(), |e| {
+            format!(" data-expl=\"{e}\" class=\"open\" title=\"open side by side\"")
+        });
         let _ = write!(
             h,
             "<tr{attr}><td class=\"n\">{:.4} {side}</td><td><span class=\"dot {}\"></span>{}</td><td dir=\"auto\">{}</td><td dir=\"auto\">{}</td></tr>",
@@ -323,10 +351,17 @@ pub fn render(d: &ReportData) -> String {
         d.related.len(),
         d.rejected.len()
     );
-    let _ = write!(h, "<section id=\"tab-summary\">{}</section>", summary_html(d));
+    let _ = write!(
+        h,
+        "<section id=\"tab-summary\">{}</section>",
+        summary_html(d)
+    );
 
     h.push_str("<section id=\"tab-thresholds\" hidden><p class=\"legend\">");
-    for (i, c) in [PairClass::Duplicate, PairClass::Related, PairClass::Apart].iter().enumerate() {
+    for (i, c) in [PairClass::Duplicate, PairClass::Related, PairClass::Apart]
+        .iter()
+        .enumerate()
+    {
         let _ = write!(
             h,
             "<span><span class=\"dot {}\" style=\"background:{}\"></span>{}</span> ",
@@ -337,7 +372,12 @@ pub fn render(d: &ReportData) -> String {
     }
     h.push_str("</p>");
     for hist in &d.histograms {
-        let _ = write!(h, "<figure><figcaption>{}</figcaption>{}</figure>", esc(&hist.title), histogram_svg(hist));
+        let _ = write!(
+            h,
+            "<figure><figcaption>{}</figcaption>{}</figure>",
+            esc(&hist.title),
+            histogram_svg(hist)
+        );
     }
     h.push_str("<div class=\"nears\">");
     for n in &d.near {
