@@ -4,9 +4,9 @@
 //! [`input`] reads records → [`clean`] decides what is compared → [`model`] embeds →
 //! [`index`] stores vectors and answers nearest-neighbour queries → [`dedup`] builds the
 //! duplicate graph, clusters it and writes outputs. [`app`] holds one module per command
-//! over these, [`render`] turns their results into text, and the `simdex` binary's `cli` is
-//! a thin layer of argument parsing and printing over [`app`]. [`eval`] scores all of it on
-//! labelled data.
+//! over these, [`render`] turns their results into text, [`report`] shows a dedup run as
+//! one HTML page, and the `simdex` binary's `cli` is a thin layer of argument parsing and
+//! printing over [`app`]. [`eval`] scores all of it on labelled data.
 
 pub mod app;
 pub mod bench;
@@ -21,4 +21,5 @@ pub mod input;
 pub mod model;
 pub mod passages;
 pub mod render;
+pub mod report;
 pub mod script;

@@ -1,5 +1,6 @@
 //! `dedup` and `ingest`: a dedup pass over input files (optionally against an index), its
-//! outputs written to a folder; `ingest` then adds the kept records to the index, creating
+//! outputs written to a folder (with every removal and related pair explained, and with
+//! `report.html` when asked); `ingest` then adds the kept records to the index, creating
 //! it when it does not exist.
 //!
 //! It must not print: the summary line and the dry-run histogram are
@@ -17,6 +18,8 @@ use crate::embed::DocumentVectors;
 use crate::index::Index;
 use crate::input::{InputOptions, ReadOutcome};
 use crate::model::Embedder;
+use crate::report::explained::write_explanations;
+use crate::report::{write_report, ReportOptions, ReportSummary};
 
 /// The summary a run writes to `summary.json`: settings, model, counts and tokens embedded.
 pub fn summary_of(
@@ -46,12 +49,16 @@ pub struct DedupCommand {
     /// Where the outputs go; `None` for a dry run (nothing written).
     pub out: Option<PathBuf>,
     pub strip_repeated_passages: bool,
+    /// Also write `report.html` into the output folder (as `simdex report` does).
+    pub report: bool,
 }
 
 /// What `simdex dedup` did: the run, and the summary of the outputs when they were written.
 pub struct DedupOutcome {
     pub run: DedupRun,
     pub summary: Option<output::Summary>,
+    /// What the report wrote, when asked for.
+    pub report: Option<ReportSummary>,
 }
 
 /// Runs `simdex dedup`. `embedder` is needed for the semantic stage and `--against`.
@@ -73,21 +80,27 @@ pub fn dedup(
         embedder,
     };
     let run = job.run(progress)?;
-    let summary = match &c.out {
-        Some(out) => {
-            let mut summary = summary_of(embedder, c.options.clone(), c.against.as_deref());
-            summary.stripped_repeated_passages = c.strip_repeated_passages;
-            Some(output::write_outputs(
-                out,
-                &run.docs,
-                &run.read.rejected,
-                &run.report,
-                summary,
-            )?)
+    let (mut summary, mut report) = (None, None);
+    if let Some(out) = &c.out {
+        let mut s = summary_of(embedder, c.options.clone(), c.against.as_deref());
+        s.stripped_repeated_passages = c.strip_repeated_passages;
+        summary = Some(output::write_outputs(
+            out,
+            &run.docs,
+            &run.read.rejected,
+            &run.report,
+            s,
+        )?);
+        write_explanations(out, &run.docs, &run.report, &c.options)?;
+        if c.report {
+            report = Some(write_report(out, &ReportOptions::default())?);
         }
-        None => None,
-    };
-    Ok(DedupOutcome { run, summary })
+    }
+    Ok(DedupOutcome {
+        run,
+        summary,
+        report,
+    })
 }
 
 /// What `simdex ingest` is asked to do.
@@ -142,6 +155,7 @@ pub fn ingest(
     let report = add_to_index(&c.index, embedder, &kept, Some(&vectors), false, &mut |_, _| {})?;
     let summary = summary_of(Some(embedder), c.options.clone(), Some(&c.index));
     let summary = output::write_outputs(&c.out, &run.docs, &run.read.rejected, &run.report, summary)?;
+    write_explanations(&c.out, &run.docs, &run.report, &c.options)?;
     Ok(IngestOutcome {
         run,
         summary,

@@ -115,14 +115,19 @@ pub fn explain_pair(
     b: (&PreparedDoc, &DocumentVectors),
     opts: &DedupOptions,
 ) -> Explanation {
+    explain_records((a.0, Some(a.1)), (b.0, Some(b.1)), opts)
+}
+
+/// [`explain_pair`] where the vectors may be missing (a run without the semantic stage):
+/// the lexical stages are then explained alone.
+pub fn explain_records(
+    a: (&PreparedDoc, Option<&DocumentVectors>),
+    b: (&PreparedDoc, Option<&DocumentVectors>),
+    opts: &DedupOptions,
+) -> Explanation {
     let sa = RecordText::of(&a.0.passages, &opts.minhash);
     let sb = RecordText::of(&b.0.passages, &opts.minhash);
-    let mut verdict = judge(
-        &doc_view(Some(a.1), &sa),
-        &doc_view(Some(b.1), &sb),
-        opts,
-        usize::MAX,
-    );
+    let mut verdict = judge(&doc_view(a.1, &sa), &doc_view(b.1, &sb), opts, usize::MAX);
     let exact = a.0.exact_key == b.0.exact_key;
     if exact {
         verdict.duplicate = Some(Stage::Exact);

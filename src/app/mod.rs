@@ -12,6 +12,7 @@ pub mod explain;
 pub mod index;
 pub mod inputs;
 pub mod model;
+pub mod report;
 pub mod similar;
 
 use crate::dedup as dedup_stage;
@@ -28,6 +29,8 @@ pub enum AppError {
     Index(#[from] IndexError),
     #[error(transparent)]
     Dedup(#[from] dedup_stage::DedupError),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
     #[error("{0}")]
     Usage(String),
 }

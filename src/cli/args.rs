@@ -48,6 +48,9 @@ pub(super) enum Command {
     Explain(ExplainArgs),
     /// Show what is compared: the cleaned passages of each record.
     Clean(CleanArgs),
+    /// Write DIR/report.html from the outputs of a dedup run in DIR: one self-contained
+    /// page to check the run in a browser.
+    Report(ReportArgs),
     /// Fetch, import or describe the embedding model.
     #[command(subcommand)]
     Model(ModelCommand),
@@ -347,6 +350,15 @@ pub(super) struct DedupArgs {
     /// (listed in passage_duplicates.jsonl either way).
     #[arg(long, alias = "strip-repeated-paragraphs")]
     pub(super) strip_repeated_passages: bool,
+    /// Also write OUT/report.html (the page `simdex report OUT` writes).
+    #[arg(long)]
+    pub(super) report: bool,
+}
+
+#[derive(Args)]
+pub(super) struct ReportArgs {
+    /// The output folder of a dedup run.
+    pub(super) dir: PathBuf,
 }
 
 #[derive(Args)]
@@ -539,6 +551,7 @@ impl DedupArgs {
             against: self.against.clone(),
             out: if self.dry_run { None } else { self.out.clone() },
             strip_repeated_passages: self.strip_repeated_passages,
+            report: self.report && !self.dry_run,
         }
     }
 }

@@ -27,6 +27,7 @@ pub fn main() -> Result<()> {
         Command::Ingest(a) => ingest(a),
         Command::Explain(a) => explain(a),
         Command::Clean(a) => clean_cmd(a),
+        Command::Report(a) => report_cmd(a),
         Command::Model(c) => model_cmd(c),
         Command::Bench(a) => bench_cmd(a),
         Command::Eval(a) => eval_cmd(a),
@@ -195,6 +196,15 @@ fn dedup_cmd(a: DedupArgs) -> Result<()> {
         (Some(s), Some(out)) => println!("{}", render::summary_line(s, out)),
         _ => print!("{}", render::dry_run_report(&outcome.run, &c.options)),
     }
+    if let Some(r) = &outcome.report {
+        println!("{}", render::report_line(r));
+    }
+    Ok(())
+}
+
+fn report_cmd(a: ReportArgs) -> Result<()> {
+    let r = app::report::report(&a.dir).with_context(|| format!("report {}", a.dir.display()))?;
+    println!("{}", render::report_line(&r));
     Ok(())
 }
 

@@ -261,3 +261,17 @@ pub fn clean_listing(docs: &[PreparedDoc]) -> String {
     }
     s
 }
+
+/// The line `simdex report` (and `dedup --report`) prints.
+pub fn report_line(r: &crate::report::ReportSummary) -> String {
+    format!(
+        "report: {} clusters, {} related pairs, {} rejected; texts of {} of {} records ({} bytes) -> {}",
+        r.clusters,
+        r.related_pairs,
+        r.rejected,
+        r.texts_embedded,
+        r.texts_total,
+        r.bytes,
+        r.path.display()
+    )
+}

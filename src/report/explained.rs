@@ -1,0 +1,212 @@
+//! Two outputs of a dedup run for the report and for anyone asking "why": every removal and
+//! every related pair explained as `simdex explain` explains it (`explanations.jsonl`: the
+//! decision in words, every stage's scores, the aligned passages), and the compared passages
+//! of each record those lines name (`passages.jsonl`), which the other outputs do not hold
+//! for removed records.
+//!
+//! It judges nothing itself (it calls [`crate::app::explain::explain_records`], the same code as
+//! `simdex explain`) and never changes the other outputs.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::{write_atomically, ReportError};
+use crate::app::explain::explain_records;
+use crate::corpus::PreparedDoc;
+use crate::dedup::{DedupOptions, DedupReport, Evidence, Original, Stage};
+
+/// The explanations file of an output folder.
+pub const EXPLANATIONS_FILE: &str = "explanations.jsonl";
+/// The passages file of an output folder.
+pub const PASSAGES_FILE: &str = "passages.jsonl";
+
+/// What a line of `explanations.jsonl` explains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExplainedKind {
+    /// `b` was removed as a duplicate of `a` (the kept record, or the member it copies).
+    Duplicate,
+    /// `a` and `b` are a related pair of `related.jsonl`.
+    Related,
+}
+
+/// One aligned passage pair, without its texts (they are in `passages.jsonl`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlignedRef {
+    pub a: usize,
+    pub b: usize,
+    pub cosine: f32,
+    pub shared: f32,
+    /// The longest run of characters the two passages share.
+    pub shared_run: String,
+}
+
+/// The scores of a pair, as in `pairs.jsonl` but without the aligned passages.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Scores {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cosine: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub jaccard: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub containment: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub passage_coverage: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub text_coverage: Option<f32>,
+}
+
+impl From<&Evidence> for Scores {
+    fn from(e: &Evidence) -> Scores {
+        Scores {
+            cosine: e.cosine,
+            jaccard: e.jaccard,
+            containment: e.containment,
+            passage_coverage: e.passage_coverage,
+            text_coverage: e.text_coverage,
+        }
+    }
+}
+
+/// One line of `explanations.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExplainedPair {
+    pub kind: ExplainedKind,
+    /// The removed record's cluster (duplicates only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cluster: Option<String>,
+    pub a: String,
+    pub b: String,
+    /// The decision in words, as `simdex explain` prints it.
+    pub decision: String,
+    pub exact_match: bool,
+    /// The stage that calls the pair a duplicate when judged on its own (`null`: none).
+    pub duplicate: Option<String>,
+    pub related: bool,
+    pub scores: Scores,
+    /// Aligned passage pairs in the shorter record's order.
+    pub aligned: Vec<AlignedRef>,
+}
+
+/// One line of `passages.jsonl`: the compared passages of a record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordPassages {
+    pub id: String,
+    pub passages: Vec<String>,
+}
+
+/// Explains one pair of input records with the run's vectors.
+fn explain(
+    docs: &[PreparedDoc],
+    report: &DedupReport,
+    opts: &DedupOptions,
+    a: usize,
+    b: usize,
+    kind: ExplainedKind,
+    cluster: Option<String>,
+) -> ExplainedPair {
+    let vec_of = |i: usize| report.vectors.get(i).and_then(|v| v.as_ref());
+    let e = explain_records((&docs[a], vec_of(a)), (&docs[b], vec_of(b)), opts);
+    ExplainedPair {
+        kind,
+        cluster,
+        a: e.a.id.clone(),
+        b: e.b.id.clone(),
+        decision: e.decision,
+        exact_match: e.exact_match,
+        duplicate: e.verdict.duplicate.map(|s: Stage| s.name().to_string()),
+        related: e.verdict.related,
+        scores: Scores::from(&e.verdict.evidence),
+        aligned: e
+            .aligned
+            .into_iter()
+            .map(|p| AlignedRef {
+                a: p.a,
+                b: p.b,
+                cosine: p.cosine,
+                shared: p.shared,
+                shared_run: p.shared_run,
+            })
+            .collect(),
+    }
+}
+
+/// The explained pairs of a run: each removal against the input record it duplicates (an
+/// exact copy of a removed member against that member), in removal order, then each related
+/// pair. Removals against an indexed record are not explained here (`simdex explain --index`).
+pub fn explain_run(
+    docs: &[PreparedDoc],
+    report: &DedupReport,
+    opts: &DedupOptions,
+) -> Vec<ExplainedPair> {
+    let mut out = Vec::new();
+    for r in &report.removed {
+        let Original::Input(kept) = r.duplicate_of else {
+            continue;
+        };
+        let of = r.exact_copy_of.unwrap_or(kept);
+        out.push(explain(
+            docs,
+            report,
+            opts,
+            of,
+            r.doc,
+            ExplainedKind::Duplicate,
+            Some(r.cluster.clone()),
+        ));
+    }
+    for p in &report.related {
+        out.push(explain(
+            docs,
+            report,
+            opts,
+            p.a,
+            p.b,
+            ExplainedKind::Related,
+            None,
+        ));
+    }
+    out
+}
+
+/// Writes `explanations.jsonl` and `passages.jsonl` into `dir` (the run's other outputs must
+/// already be there; neither file changes them). Returns the number of explained pairs.
+pub fn write_explanations(
+    dir: &Path,
+    docs: &[PreparedDoc],
+    report: &DedupReport,
+    opts: &DedupOptions,
+) -> Result<usize, ReportError> {
+    let pairs = explain_run(docs, report, opts);
+    let mut named: BTreeSet<usize> = BTreeSet::new();
+    for r in &report.removed {
+        if let Original::Input(kept) = r.duplicate_of {
+            named.insert(kept);
+            named.insert(r.doc);
+            named.extend(r.exact_copy_of);
+        }
+    }
+    for p in &report.related {
+        named.insert(p.a);
+        named.insert(p.b);
+    }
+    let mut lines = Vec::new();
+    for p in &pairs {
+        lines.extend(serde_json::to_vec(p).unwrap_or_default());
+        lines.push(b'\n');
+    }
+    write_atomically(&dir.join(EXPLANATIONS_FILE), &lines)?;
+    let mut lines = Vec::new();
+    for &i in &named {
+        let rp = RecordPassages {
+            id: docs[i].record.id.clone(),
+            passages: docs[i].passages.clone(),
+        };
+        lines.extend(serde_json::to_vec(&rp).unwrap_or_default());
+        lines.push(b'\n');
+    }
+    write_atomically(&dir.join(PASSAGES_FILE), &lines)?;
+    Ok(pairs.len())
+}

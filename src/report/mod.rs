@@ -1,0 +1,92 @@
+//! The HTML report of a dedup run: `simdex report DIR` and `dedup --report` write
+//! `DIR/report.html`, one self-contained page (inline CSS and JavaScript, data embedded, no
+//! network) that shows what went, why, and where the thresholds sit.
+//!
+//! [`explained`] writes the two outputs the page needs beyond the usual ones (every removal
+//! and related pair explained as `simdex explain` does, and the passages they show);
+//! [`data`] assembles the page's data from an output folder; [`highlight`] finds the shared
+//! text to mark; [`html`] renders. The report only shows decisions: it must not make any, and
+//! it never rewrites the other outputs.
+
+pub mod data;
+pub mod explained;
+pub mod highlight;
+pub mod html;
+
+use std::path::{Path, PathBuf};
+
+pub use data::{ReportData, ReportOptions};
+
+/// The report's file name inside the output folder.
+pub const REPORT_FILE: &str = "report.html";
+
+/// Errors of building or writing a report, with the file (and line) they concern.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {source}")]
+    Json {
+        path: PathBuf,
+        line: usize,
+        source: serde_json::Error,
+    },
+    #[error("{0}: not the output folder of a dedup run (no summary.json)")]
+    NotAnOutputFolder(PathBuf),
+}
+
+/// What writing a report did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReportSummary {
+    pub path: PathBuf,
+    pub bytes: usize,
+    pub clusters: usize,
+    pub related_pairs: usize,
+    pub rejected: usize,
+    /// Records whose passages the page holds (the rest are listed with their scores only).
+    pub texts_embedded: usize,
+    pub texts_total: usize,
+    /// Whether the folder had the explanations of a run of this version (older runs:
+    /// scores only, no texts).
+    pub explained: bool,
+}
+
+/// Reads the outputs of a dedup run in `dir` and writes `dir/report.html`.
+pub fn write_report(dir: &Path, opts: &ReportOptions) -> Result<ReportSummary, ReportError> {
+    let data = data::load(dir, opts)?;
+    let page = html::render(&data);
+    let path = dir.join(REPORT_FILE);
+    write_atomically(&path, page.as_bytes())?;
+    Ok(ReportSummary {
+        bytes: page.len(),
+        clusters: data.clusters.len(),
+        related_pairs: data.related.len(),
+        rejected: data.rejected.len(),
+        texts_embedded: data.texts.iter().filter(|t| t.is_some()).count(),
+        texts_total: data.texts_total,
+        explained: data.explained,
+        path,
+    })
+}
+
+/// Writes a file under a temporary name, syncs it and renames it into place, so a crash
+/// never leaves a half-written file under the real name.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    use std::io::Write;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| ReportError::Io { path: p, source }
+    };
+    let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(bytes).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
