@@ -72,21 +72,10 @@ pub fn write_report(dir: &Path, opts: &ReportOptions) -> Result<ReportSummary, R
     })
 }
 
-/// Writes a file under a temporary name, syncs it and renames it into place, so a crash
-/// never leaves a half-written file under the real name.
+/// Writes a file atomically ([`crate::fsio::write_atomically`]), with the path in the error.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    use std::io::Write;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| ReportError::Io { path: p, source }
-    };
-    let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(bytes).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    crate::fsio::write_atomically(path, bytes).map_err(|source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
