@@ -9,11 +9,13 @@
 //! printing over [`app`]. [`eval`] scores all of it on labelled data.
 
 pub mod app;
+#[cfg(feature = "eval")]
 pub mod bench;
 pub mod clean;
 pub mod corpus;
 pub mod dedup;
 pub mod embed;
+#[cfg(feature = "eval")]
 pub mod eval;
 pub mod fsio;
 pub mod index;
@@ -23,3 +25,4 @@ pub mod passages;
 pub mod render;
 pub mod report;
 pub mod script;
+pub mod test_support;

@@ -9,7 +9,7 @@
 //! The index is the subject, not the model: vectors are synthetic, seeded and normalised.
 //! `SIMDEX_CRASH_ROUNDS` (default `DEFAULT_ROUNDS`) and `SIMDEX_CRASH_SEED` change the run.
 
-use simdex::eval::synth::Rng;
+use simdex::test_support::Rng;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -51,7 +51,7 @@ const NASTY: &[&[u8]] = &[
 /// A line longer than the default record limit.
 const HUGE_LINE_BYTES: usize = (1 << 20) + 1000;
 
-use simdex::eval::synth::Rng;
+use simdex::test_support::Rng;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)

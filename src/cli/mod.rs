@@ -3,6 +3,8 @@
 //! [`simdex::render`]. No reading, embedding, index handling or decisions here.
 
 mod args;
+#[cfg(feature = "eval")]
+mod harness;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -29,8 +31,10 @@ pub fn main() -> Result<()> {
         Command::Clean(a) => clean_cmd(a),
         Command::Report(a) => report_cmd(a),
         Command::Model(c) => model_cmd(c),
-        Command::Bench(a) => bench_cmd(a),
-        Command::Eval(a) => eval_cmd(a),
+        #[cfg(feature = "eval")]
+        Command::Bench(a) => harness::bench_cmd(a),
+        #[cfg(feature = "eval")]
+        Command::Eval(a) => harness::eval_cmd(a),
     }
 }
 
@@ -309,95 +313,5 @@ fn model_cmd(c: ModelCommand) -> Result<()> {
             Ok(())
         }
     }
-}
-
-fn bench_cmd(a: BenchArgs) -> Result<()> {
-    use simdex::bench;
-    // A benchmark times the model: the embedding cache would turn re-runs into look-ups.
-    let e = load_model(&ModelArg {
-        no_cache: true,
-        ..a.model.clone()
-    })?;
-    let opts = bench::BenchOptions {
-        input: a.input,
-        field: a.field,
-        prefix: a.prefix,
-        max_length: a.max_length,
-        limit: a.limit,
-    };
-    println!("machine: {}", bench::machine());
-    if a.gemm {
-        let (m, k, n) = (4096, 384, 1536);
-        let g = bench::matmul_gflops(m, k, n, 5)?;
-        println!("gemm [{m},{k}]x[{k},{n}]: {g:.1} GFLOP/s");
-    }
-    let texts = bench::read_texts(&opts.input, &opts.field, opts.limit)?;
-    let r = bench::run(e, &texts, &opts)?;
-    println!(
-        "simdex tokens={} texts={} seconds={:.3} tokens_per_s={:.1} texts_per_s={:.2}",
-        r.tokens, r.texts, r.seconds, r.tokens_per_s, r.texts_per_s
-    );
-    Ok(())
-}
-
-fn eval_cmd(a: EvalArgs) -> Result<()> {
-    use simdex::eval;
-    let data = match a
-        .data
-        .clone()
-        .or_else(|| std::env::var_os("SIMDEX_EVAL_DATA").map(PathBuf::from))
-    {
-        Some(d) => d,
-        None => bail!("no evaluation data: pass --data DIR or set SIMDEX_EVAL_DATA"),
-    };
-    let embedder = load_model(&a.model)?;
-    let mut log = |line: String| eprintln!("{line}");
-    let all = a.what == EvalWhat::All;
-    if all || a.what == EvalWhat::Sts {
-        let scores = eval::eval_sentence_pairs(embedder, &data, a.limit, &mut log)?;
-        println!("{}", eval::pair_table(&scores));
-    }
-    if all || a.what == EvalWhat::Crosslingual {
-        let r =
-            eval::eval_cross_lingual(embedder, &data, a.thresholds.related_threshold, &mut log)?;
-        println!("{}", r.table());
-    }
-    if all || a.what == EvalWhat::Natural {
-        let o = eval::NaturalEvalOptions {
-            data_dir: data.clone(),
-            labels: a.labels.clone(),
-            extra: a.extra,
-            seed: a.seed,
-            options: a.thresholds.options(),
-            vector_cache: a.vector_cache.clone(),
-            sweep: a.sweep,
-        };
-        let r = eval::eval_natural(embedder, &o, &mut log)?;
-        println!("{}", r.table());
-    }
-    if all || a.what == EvalWhat::Dedup {
-        let seeds_dir = a.seeds.is_dir().then(|| a.seeds.clone());
-        if seeds_dir.is_none() {
-            eprintln!(
-                "no seed pages at {}: the benchmark runs without them",
-                a.seeds.display()
-            );
-        }
-        let o = eval::DedupEvalOptions {
-            synth: eval::SynthOptions {
-                data_dir: data.clone(),
-                bases: a.bases,
-                seed: a.seed,
-            },
-            seeds_dir,
-            options: a.thresholds.options(),
-            vector_cache: a.vector_cache.clone(),
-            write_benchmark: a.write_benchmark.clone(),
-            sweep: a.sweep,
-        };
-        let r = eval::eval_dedup(embedder, &o, &mut log)?;
-        println!("{}", r.table());
-    }
-    Ok(())
 }
 

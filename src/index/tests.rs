@@ -2,10 +2,11 @@
 //! removal, compaction, locking, metadata checks, corruption and crash leftovers.
 
 use super::*;
+use super::writer::Source;
 
 const DIM: usize = 32;
 
-use crate::eval::synth::Rng;
+use crate::test_support::Rng;
 
 fn normalised(mut v: Vec<f32>) -> Vec<f32> {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
