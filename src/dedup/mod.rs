@@ -32,9 +32,9 @@ pub const DEFAULT_THRESHOLD: f32 = 0.93;
 pub const DEFAULT_PASSAGE_THRESHOLD: f32 = 0.97;
 /// Default share of a passage's shingles that must appear in its aligned passage (and its
 /// neighbours) on the other side for the passage to count as reused text.
-pub const DEFAULT_PASSAGE_SHARED: f32 = 0.5;
+pub const DEFAULT_PASSAGE_SHARED: f32 = 0.6;
 /// Default share of the shorter record's letters that must lie in reused passages.
-pub const DEFAULT_MIN_COVERAGE: f32 = 0.45;
+pub const DEFAULT_MIN_COVERAGE: f32 = 0.4;
 /// Default shingle Jaccard for a near-exact duplicate.
 pub const DEFAULT_JACCARD: f32 = 0.6;
 /// Default shingle containment of the shorter record for an excerpt duplicate.
