@@ -90,6 +90,11 @@ struct ModelArg {
     /// ~/.cache/simdex), which lets re-runs skip texts already embedded.
     #[arg(long)]
     no_cache: bool,
+    /// Precision of the dense layers: bf16 (weights and inputs rounded to bf16, sums in
+    /// f32; fast on CPUs with AVX512_BF16 or AMX), f32, or auto (bf16 on such CPUs, else
+    /// f32; with an existing index, the index's precision).
+    #[arg(long, value_enum, default_value_t = model::Precision::Auto)]
+    precision: model::Precision,
 }
 
 #[derive(Args, Clone)]
@@ -556,10 +561,11 @@ fn load_model(m: &ModelArg) -> Result<&'static model::Embedder> {
 /// [`load_model`], for embedding only `texts` when given (faster; see
 /// [`jobs::load_embedder_for`]).
 fn load_model_for(m: &ModelArg, texts: Option<&[&str]>) -> Result<&'static model::Embedder> {
-    let (e, _) = match texts {
+    let (mut e, _) = match texts {
         None => jobs::load_embedder(m.model.as_deref())?,
         Some(texts) => jobs::load_embedder_for(m.model.as_deref(), texts)?,
     };
+    e.set_precision(m.precision)?;
     // A few texts are embedded faster than a large cache is read.
     let use_cache = !m.no_cache && texts.is_none();
     let e = match model::cache::default_cache_dir().filter(|_| use_cache) {
@@ -1192,10 +1198,21 @@ fn bench_cmd(a: BenchArgs) -> Result<()> {
         limit: a.limit,
     };
     println!("machine: {}", bench::machine());
+    println!(
+        "kernels: {} (available: {}), precision {}",
+        e.encoder.kernel(),
+        model::KernelPath::available()
+            .iter()
+            .map(|p| p.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        e.settings.precision
+    );
     if a.gemm {
         let (m, k, n) = (4096, 384, 1536);
-        let g = bench::matmul_gflops(m, k, n, 5)?;
-        println!("gemm [{m},{k}]x[{k},{n}]: {g:.1} GFLOP/s");
+        for (what, g) in bench::gemm_table(m, k, n, 5)? {
+            println!("gemm [{m},{k}]x[{k},{n}] {what}: {g:.1} GFLOP/s");
+        }
     }
     let texts = bench::read_texts(&opts.input, &opts.field, opts.limit)?;
     let r = bench::run(e, &texts, &opts)?;

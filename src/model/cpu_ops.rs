@@ -5,9 +5,13 @@
 //! micro-kernels (a head is 32 wide in e5-small: too small for a packing GEMM to pay off).
 //!
 //! Plain slices in, plain slices out: this module knows nothing of tensors or weights files.
-//! Kernels are compiled twice, portable and AVX2+FMA, and picked at run time.
+//! Kernels are compiled three times, portable, AVX2+FMA and AVX-512, and the caller picks
+//! one with the [`VectorIsa`] of its [`super::kernels::KernelPath`].
 
 use rayon::prelude::*;
+
+use super::kernels::VectorIsa;
+use crate::multiversion;
 
 /// Query rows whose attention scores are computed at once: their scores (rows × keys) stay
 /// in L2 between Q·Kᵀ, softmax and P·V (96 × 512 × 4 B = 192 KiB).
@@ -17,46 +21,6 @@ const TILE_ROWS: usize = 6;
 /// Columns (keys in Q·Kᵀ, head dimensions in P·V) of one micro-kernel tile: two AVX vectors.
 /// Heads and key counts are zero-padded to a multiple of it.
 const TILE_COLS: usize = 16;
-
-/// Whether the CPU has AVX2 and FMA (checked once).
-fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::sync::OnceLock;
-        static HAS: OnceLock<bool> = OnceLock::new();
-        *HAS.get_or_init(|| {
-            std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-        })
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// Defines `pub fn $name` that runs `$body` compiled for AVX2+FMA when the CPU has them and
-/// portably otherwise. The body is the same code: LLVM vectorises it for each target.
-macro_rules! multiversion {
-    ($(#[$m:meta])* pub fn $name:ident($($arg:ident : $ty:ty),*) $body:block) => {
-        $(#[$m])*
-        pub fn $name($($arg: $ty),*) {
-            #[inline(always)]
-            fn generic($($arg: $ty),*) $body
-            #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx2,fma")]
-            unsafe fn avx2($($arg: $ty),*) {
-                generic($($arg),*)
-            }
-            #[cfg(target_arch = "x86_64")]
-            if has_avx2_fma() {
-                // SAFETY: the CPU supports the features `avx2` was compiled for.
-                return unsafe { avx2($($arg),*) };
-            }
-            generic($($arg),*)
-        }
-    };
-}
 
 /// `exp(x)` for `x` in [-87, 88] (clamped outside), relative error about 1e-7.
 /// Cephes' single-precision polynomial; branch-free so that loops over it vectorise.
@@ -302,13 +266,14 @@ multiversion! {
 const ROWS_PER_TASK: usize = 16;
 
 /// [`bias_gelu_rows`] on the rayon pool.
-pub fn par_bias_gelu(x: &mut [f32], bias: &[f32]) {
+pub fn par_bias_gelu(isa: VectorIsa, x: &mut [f32], bias: &[f32]) {
     x.par_chunks_mut(bias.len() * ROWS_PER_TASK)
-        .for_each(|c| bias_gelu_rows(c, bias));
+        .for_each(|c| bias_gelu_rows(isa, c, bias));
 }
 
 /// [`residual_layer_norm_rows`] on the rayon pool.
 pub fn par_residual_layer_norm(
+    isa: VectorIsa,
     x: &mut [f32],
     bias: &[f32],
     residual: &[f32],
@@ -323,7 +288,7 @@ pub fn par_residual_layer_norm(
         } else {
             &residual[i * chunk..i * chunk + c.len()]
         };
-        residual_layer_norm_rows(c, bias, r, gamma, beta, eps)
+        residual_layer_norm_rows(isa, c, bias, r, gamma, beta, eps)
     });
 }
 
@@ -354,6 +319,7 @@ impl SharedMut {
 /// context `[tokens, hidden]`. Sequences never see each other, so there is no padding and
 /// no mask.
 pub fn attention(
+    isa: VectorIsa,
     qkv: &[f32],
     qkv_bias: &[f32],
     spans: &[(usize, usize)],
@@ -405,6 +371,7 @@ pub fn attention(
                         .for_each(|(d, x)| *d = x);
                 }
                 attention_block(
+                    isa,
                     &q[..padded * dp],
                     &kt,
                     &v,
@@ -463,7 +430,7 @@ mod tests {
     #[test]
     fn softmax_rows_sum_to_one() {
         let mut x = vec![1.0f32, 2.0, 3.0, -1e9, 0.0, 0.0];
-        softmax_rows(&mut x, 3);
+        softmax_rows(VectorIsa::Baseline, &mut x, 3);
         assert!((x[..3].iter().sum::<f32>() - 1.0).abs() < 1e-6);
         assert!((x[2] - 0.665_240_9).abs() < 1e-6);
         assert!(x[3].abs() < 1e-12 && (x[4] - 0.5).abs() < 1e-6);
@@ -483,32 +450,37 @@ mod tests {
         let val = |i: usize| ((i * 7919) % 1000) as f32 / 500.0 - 1.0;
         let qkv: Vec<f32> = (0..tokens * 3 * h).map(val).collect();
         let bias: Vec<f32> = (0..3 * h).map(|i| val(i + 17) * 0.1).collect();
-        let got = attention(&qkv, &bias, &spans, shape);
-        let at = |t: usize, part: usize, head: usize, d: usize| {
-            let c = part * h + head * dh + d;
-            qkv[t * 3 * h + c] + bias[c]
-        };
-        for &(start, len) in &spans {
-            for head in 0..2 {
-                for i in 0..len {
-                    let s: Vec<f32> = (0..len)
-                        .map(|j| {
-                            (0..dh)
-                                .map(|d| at(start + i, 0, head, d) * at(start + j, 1, head, d))
-                                .sum()
-                        })
-                        .collect();
-                    let m = s.iter().cloned().fold(f32::MIN, f32::max);
-                    let e: Vec<f32> = s.iter().map(|x| (x - m).exp()).collect();
-                    let z: f32 = e.iter().sum();
-                    for d in 0..dh {
-                        let want: f32 =
-                            (0..len).map(|j| e[j] / z * at(start + j, 2, head, d)).sum();
-                        let g = got[(start + i) * h + head * dh + d];
-                        assert!(
-                            (g - want).abs() < 1e-4,
-                            "row {i} head {head} dim {d}: {g} vs {want}"
-                        );
+        for isa in crate::model::kernels::KernelPath::available()
+            .into_iter()
+            .map(|p| p.vector_isa())
+        {
+            let got = attention(isa, &qkv, &bias, &spans, shape);
+            let at = |t: usize, part: usize, head: usize, d: usize| {
+                let c = part * h + head * dh + d;
+                qkv[t * 3 * h + c] + bias[c]
+            };
+            for &(start, len) in &spans {
+                for head in 0..2 {
+                    for i in 0..len {
+                        let s: Vec<f32> = (0..len)
+                            .map(|j| {
+                                (0..dh)
+                                    .map(|d| at(start + i, 0, head, d) * at(start + j, 1, head, d))
+                                    .sum()
+                            })
+                            .collect();
+                        let m = s.iter().cloned().fold(f32::MIN, f32::max);
+                        let e: Vec<f32> = s.iter().map(|x| (x - m).exp()).collect();
+                        let z: f32 = e.iter().sum();
+                        for d in 0..dh {
+                            let want: f32 =
+                                (0..len).map(|j| e[j] / z * at(start + j, 2, head, d)).sum();
+                            let g = got[(start + i) * h + head * dh + d];
+                            assert!(
+                                (g - want).abs() < 1e-4,
+                                "{isa:?} row {i} head {head} dim {d}: {g} vs {want}"
+                            );
+                        }
                     }
                 }
             }
