@@ -552,6 +552,18 @@ impl Progress {
     }
 }
 
+impl ModelArg {
+    /// These settings for work on the index at `dir`: `--precision auto` takes the
+    /// precision the index was built in ([`jobs::precision_for_index`]).
+    fn for_index(&self, dir: &Path) -> Result<ModelArg> {
+        Ok(ModelArg {
+            precision: jobs::precision_for_index(dir, self.precision)
+                .with_context(|| format!("index {}", dir.display()))?,
+            ..self.clone()
+        })
+    }
+}
+
 /// Loads the model for the rest of the process. It is leaked on purpose: freeing the
 /// tokenizer's 250k-entry trie at exit costs a noticeable part of a short command's time.
 fn load_model(m: &ModelArg) -> Result<&'static model::Embedder> {
@@ -638,7 +650,7 @@ fn embed(a: EmbedArgs) -> Result<()> {
 }
 
 fn build_or_add(a: IndexBuildArgs, create: bool) -> Result<()> {
-    let embedder = load_model(&a.model)?;
+    let embedder = load_model(&a.model.for_index(&a.index)?)?;
     if create && a.index.join("manifest.json").exists() {
         bail!(
             "{}: an index already exists here (use `simdex index add`)",
@@ -733,7 +745,7 @@ fn similar(a: SimilarArgs) -> Result<()> {
                 .iter()
                 .flat_map(|d| d.paragraphs.iter().map(String::as_str))
                 .collect();
-            let e = load_model_for(&a.model, Some(&texts))?;
+            let e = load_model_for(&a.model.for_index(&a.index)?, Some(&texts))?;
             let meta = jobs::index_meta(e);
             if index.meta() != &meta {
                 bail!(
@@ -841,7 +853,12 @@ fn summary_of(
 ) -> Summary {
     let mut s = Summary::new(
         options,
-        embedder.map(|e| serde_json::to_value(&e.settings).unwrap_or_default()),
+        embedder.map(|e| {
+            let mut v = serde_json::to_value(&e.settings).unwrap_or_default();
+            // Written even when f32 (the settings leave f32 out to keep old fingerprints).
+            v["precision"] = serde_json::json!(e.settings.precision);
+            v
+        }),
         against.map(|p| p.display().to_string()),
     );
     // Tokens actually run through the model (cache hits excluded).
@@ -871,7 +888,10 @@ fn dedup_cmd(a: DedupArgs) -> Result<()> {
     let embedder = if a.no_semantic && a.against.is_none() {
         None
     } else {
-        Some(load_model(&a.model)?)
+        Some(load_model(&match &a.against {
+            Some(p) => a.model.for_index(p)?,
+            None => a.model.clone(),
+        })?)
     };
     let against = match &a.against {
         Some(p) => {
@@ -973,7 +993,7 @@ fn dry_run_report(run: &jobs::DedupRun, o: &DedupOptions) -> String {
 
 fn ingest(a: IngestArgs) -> Result<()> {
     let options = dedup_options(&a.thresholds, a.keep, None, false);
-    let embedder = load_model(&a.model)?;
+    let embedder = load_model(&a.model.for_index(&a.index)?)?;
     let meta = jobs::index_meta(embedder);
     let create = !a.index.join("manifest.json").exists();
     if create {

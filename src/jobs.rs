@@ -15,7 +15,7 @@ use crate::index::{
     DocumentEntry, Index, IndexError, IndexMeta, Level, NewDocument, ParagraphEntry,
 };
 use crate::input::{read_inputs, InputOptions, ReadOutcome};
-use crate::model::{resolve_model_dir, Embedder, ModelSource, Role, DEFAULT_MODEL};
+use crate::model::{resolve_model_dir, Embedder, ModelSource, Precision, Role, DEFAULT_MODEL};
 
 /// Errors of a job, with the context a user needs.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +56,18 @@ pub fn index_meta(embedder: &Embedder) -> IndexMeta {
         model: embedder.settings.name.clone(),
         settings_hash: embedder.settings.fingerprint(),
         dim: embedder.dim(),
+        precision: embedder.settings.precision,
     }
+}
+
+/// The precision to embed with for the index at `dir`: `asked`, except that `auto` takes
+/// the precision an existing index was built in, so that one index never mixes precisions
+/// (an explicit other precision is refused when the index is opened).
+pub fn precision_for_index(dir: &Path, asked: Precision) -> Result<Precision, JobError> {
+    if asked != Precision::Auto || !dir.join(crate::index::MANIFEST_FILE).exists() {
+        return Ok(asked);
+    }
+    Ok(Index::open(dir, None)?.meta().precision)
 }
 
 /// Reads and prepares inputs.

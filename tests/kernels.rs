@@ -139,3 +139,127 @@ fn the_environment_forces_a_path_and_refuses_a_missing_or_unknown_one() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("lacks that path"));
     }
 }
+
+/// An index records its precision: `index add` and `similar` with `--precision auto` take
+/// the index's precision (whatever this CPU would pick), an explicit other precision is
+/// refused with the precision named, and the index and `summary.json` say which one ran.
+#[test]
+fn an_index_keeps_one_precision_across_build_add_and_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let idx = dir.path().join("idx");
+    let seeds = common::seeds();
+    let write = |name: &str, items: &[(String, String)]| {
+        let p = dir.path().join(name);
+        let lines: Vec<String> = items
+            .iter()
+            .map(|(id, text)| serde_json::json!({"id": id, "text": text}).to_string())
+            .collect();
+        std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+        p
+    };
+    let first = write("first.jsonl", &seeds[..3]);
+    let second = write("second.jsonl", &seeds[3..]);
+    let simdex = |args: &[&std::ffi::OsStr]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_simdex"))
+            .args(args)
+            .arg("--no-cache")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap()
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let built = simdex(&[
+        &os("index"),
+        &os("build"),
+        first.as_os_str(),
+        &os("--index"),
+        idx.as_os_str(),
+        &os("--precision"),
+        &os("bf16"),
+    ]);
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let manifest = std::fs::read_to_string(idx.join("MANIFEST")).unwrap();
+    assert!(
+        manifest.contains("\"precision\": \"bf16\"") || manifest.contains("\"precision\":\"bf16\""),
+        "{manifest}"
+    );
+
+    let refused = simdex(&[
+        &os("index"),
+        &os("add"),
+        second.as_os_str(),
+        &os("--index"),
+        idx.as_os_str(),
+        &os("--precision"),
+        &os("f32"),
+    ]);
+    assert!(
+        !refused.status.success(),
+        "an f32 add to a bf16 index must fail"
+    );
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("precision") && err.contains("bf16") && err.contains("f32"),
+        "{err}"
+    );
+
+    let added = simdex(&[
+        &os("index"),
+        &os("add"),
+        second.as_os_str(),
+        &os("--index"),
+        idx.as_os_str(),
+    ]);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let query = seeds[4].1.lines().find(|l| l.chars().count() > 20).unwrap();
+    let found = simdex(&[&os("similar"), &os(query), &os("--index"), idx.as_os_str()]);
+    assert!(
+        found.status.success(),
+        "{}",
+        String::from_utf8_lossy(&found.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&found.stdout).contains(&seeds[4].0),
+        "{}",
+        String::from_utf8_lossy(&found.stdout)
+    );
+    let wrong = simdex(&[
+        &os("similar"),
+        &os(query),
+        &os("--index"),
+        idx.as_os_str(),
+        &os("--precision"),
+        &os("f32"),
+    ]);
+    assert!(
+        !wrong.status.success(),
+        "an f32 query of a bf16 index must fail"
+    );
+
+    // summary.json names the precision, f32 included.
+    let out = dir.path().join("out");
+    let dedup = simdex(&[
+        &os("dedup"),
+        first.as_os_str(),
+        &os("--out"),
+        out.as_os_str(),
+        &os("--precision"),
+        &os("f32"),
+    ]);
+    assert!(
+        dedup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dedup.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["model"]["precision"], "f32");
+}

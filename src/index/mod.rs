@@ -15,6 +15,9 @@ mod error;
 mod graph;
 mod lock;
 mod manifest;
+
+/// The file whose presence makes a folder an index (its manifest).
+pub const MANIFEST_FILE: &str = manifest::MANIFEST_NAME;
 mod store;
 mod vectors;
 
@@ -26,6 +29,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
+
+use crate::model::Precision;
 
 pub use error::IndexError;
 
@@ -71,6 +76,14 @@ pub struct IndexMeta {
     pub model: String,
     pub settings_hash: String,
     pub dim: usize,
+    /// Precision of the dense layers the vectors were made with (also in the settings
+    /// hash); indexes made before precisions existed are f32.
+    #[serde(default = "f32_precision")]
+    pub precision: Precision,
+}
+
+fn f32_precision() -> Precision {
+    Precision::F32
 }
 
 /// HNSW construction settings, fixed when an index is created and kept in its manifest.
@@ -548,6 +561,13 @@ fn check_meta(dir: &Path, found: &IndexMeta, expect: Option<&IndexMeta>) -> Resu
     };
     if expect.model != found.model {
         return Err(mismatch("model", expect.model.clone(), found.model.clone()));
+    }
+    if expect.precision != found.precision {
+        return Err(mismatch(
+            "precision",
+            expect.precision.to_string(),
+            found.precision.to_string(),
+        ));
     }
     if expect.settings_hash != found.settings_hash {
         return Err(mismatch(

@@ -37,6 +37,7 @@ fn meta(dim: usize) -> IndexMeta {
         model: "test-model".into(),
         settings_hash: "abc".into(),
         dim,
+        precision: crate::model::Precision::F32,
     }
 }
 
