@@ -599,12 +599,13 @@ impl BertEncoder {
             heads: self.cfg.num_attention_heads,
         };
         let isa = self.kernel.vector_isa();
+        let tiles = self.precision == Precision::Bf16 && self.kernel == KernelPath::Amx;
         for (i, l) in self.layers.iter().enumerate() {
             let v = &l.cpu;
             let p = (self.precision == Precision::Bf16).then(|| &self.packed[i]);
             let qkv = self.dense(&x, &l.qkv_w, p.map(|p| &p.qkv))?;
             let ctx = with_values(&qkv, |qkv| {
-                cpu_ops::attention(isa, qkv, &v.qkv_b, &spans, shape)
+                cpu_ops::attention(isa, tiles, qkv, &v.qkv_b, &spans, shape)
             })?;
             drop(qkv);
             let ctx = Tensor::from_vec(ctx, (tokens, h), &self.device)?;

@@ -10,7 +10,7 @@
 
 use rayon::prelude::*;
 
-use super::kernels::VectorIsa;
+use super::kernels::{amx, VectorIsa};
 use crate::multiversion;
 
 /// Query rows whose attention scores are computed at once: their scores (rows × keys) stay
@@ -132,6 +132,12 @@ multiversion! {
             }
         }
     }
+}
+
+/// Softmax of one row, in place (inlined into the caller's instruction set).
+#[inline(always)]
+pub fn softmax_in_place(row: &mut [f32]) {
+    softmax(row)
 }
 
 /// Softmax of one row, in place.
@@ -317,9 +323,11 @@ impl SharedMut {
 /// `qkv` is `[tokens, 3·hidden]` (Q already scaled by 1/√d, biases not yet added; `qkv_bias`
 /// is `[3·hidden]`); `spans` are the (first row, length) of each sequence. Returns the
 /// context `[tokens, hidden]`. Sequences never see each other, so there is no padding and
-/// no mask.
+/// no mask. With `bf16_tiles` (bf16 precision on the AMX path) heads of at most
+/// [`amx::ATTENTION_HEAD`] values run on AMX tiles ([`amx::attention_head`]).
 pub fn attention(
     isa: VectorIsa,
+    bf16_tiles: bool,
     qkv: &[f32],
     qkv_bias: &[f32],
     spans: &[(usize, usize)],
@@ -336,6 +344,37 @@ pub fn attention(
         .for_each(|task| {
             let (start, len) = spans[task / shape.heads];
             let head = task % shape.heads;
+            if bf16_tiles && dh <= amx::ATTENTION_HEAD {
+                let d = amx::ATTENTION_HEAD;
+                let mut parts = [
+                    vec![0f32; len * d],
+                    vec![0f32; len * d],
+                    vec![0f32; len * d],
+                ];
+                for (part, buf) in parts.iter_mut().enumerate() {
+                    let col = part * h + head * dh;
+                    for r in 0..len {
+                        let src = &qkv[(start + r) * 3 * h + col..][..dh];
+                        buf[r * d..r * d + dh]
+                            .iter_mut()
+                            .zip(src.iter().zip(&qkv_bias[col..col + dh]))
+                            .for_each(|(o, (x, b))| *o = x + b);
+                    }
+                }
+                let mut c = vec![0f32; len * d];
+                amx::attention_head(&parts[0], &parts[1], &parts[2], len, &mut c);
+                for r in 0..len {
+                    // SAFETY: as below: this task alone writes these columns of these rows.
+                    let dst = unsafe {
+                        std::slice::from_raw_parts_mut(
+                            out.ptr().add((start + r) * h + head * dh),
+                            dh,
+                        )
+                    };
+                    dst.copy_from_slice(&c[r * d..r * d + dh]);
+                }
+                return;
+            }
             let lp = len.next_multiple_of(TILE_COLS);
             // This head's columns of Q, K or V (bias added) for sequence row `r`.
             let row = |part: usize, r: usize| {
@@ -436,6 +475,30 @@ mod tests {
         assert!(x[3].abs() < 1e-12 && (x[4] - 0.5).abs() < 1e-6);
     }
 
+    /// The AMX tile attention (bf16 inputs and probabilities, f32 sums) against the f32
+    /// kernels, where the machine has AMX: packed sequences of odd lengths, a narrow head.
+    #[test]
+    fn tile_attention_is_close_to_f32_attention() {
+        if !crate::model::kernels::KernelPath::Amx.supported() {
+            println!("no AMX on this machine: nothing to compare");
+            return;
+        }
+        let shape = AttentionShape {
+            hidden: 96,
+            heads: 3,
+        };
+        let spans = [(0, 1), (1, 17), (18, 70)];
+        let tokens = 88;
+        let val = |i: usize| ((i * 7919) % 1000) as f32 / 500.0 - 1.0;
+        let qkv: Vec<f32> = (0..tokens * 3 * 96).map(val).collect();
+        let bias: Vec<f32> = (0..3 * 96).map(|i| val(i + 5) * 0.1).collect();
+        let want = attention(VectorIsa::Avx512, false, &qkv, &bias, &spans, shape);
+        let got = attention(VectorIsa::Avx512, true, &qkv, &bias, &spans, shape);
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!((g - w).abs() < 2e-2, "element {i}: {g} vs {w}");
+        }
+    }
+
     #[test]
     fn attention_matches_naive() {
         // Two packed sequences whose lengths are not multiples of the tiles, a head width
@@ -454,7 +517,7 @@ mod tests {
             .into_iter()
             .map(|p| p.vector_isa())
         {
-            let got = attention(isa, &qkv, &bias, &spans, shape);
+            let got = attention(isa, false, &qkv, &bias, &spans, shape);
             let at = |t: usize, part: usize, head: usize, d: usize| {
                 let c = part * h + head * dh + d;
                 qkv[t * 3 * h + c] + bias[c]

@@ -181,3 +181,113 @@ unsafe fn kernel(
     }
     asm!("tilerelease", options(nostack, nomem));
 }
+
+/// Head width the tile attention handles: one 64-byte tile row of bf16 (narrower heads are
+/// zero-padded to it; wider ones take the f32 attention).
+pub const ATTENTION_HEAD: usize = 32;
+/// Keys per step of P·V (one tile row of bf16 probabilities); key counts are padded to it.
+pub const ATTENTION_KEY_STEP: usize = 32;
+
+/// One head of attention of one sequence on AMX tiles, bf16 inputs and f32 sums, softmax in
+/// f32: `ctx[i] = Σ_j softmax_j(q_i · k_j) v_j` for the `len` rows of `q`, `k` and `v`,
+/// each `[len, 32]` f32 (biases added, Q scaled). Writes `[len, 32]` into `ctx`.
+pub fn attention_head(q: &[f32], k: &[f32], v: &[f32], len: usize, ctx: &mut [f32]) {
+    let d = ATTENTION_HEAD;
+    assert!(len > 0 && q.len() >= len * d && k.len() >= len * d && v.len() >= len * d);
+    assert!(ctx.len() >= len * d);
+    assert!(available(), "AMX kernel called without AMX");
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: AMX is available and permitted (asserted); the kernel reads and writes only
+    // inside the buffers it allocates and the asserted lengths.
+    unsafe {
+        attention_kernel(q, k, v, len, ctx)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+unsafe fn attention_kernel(q: &[f32], k: &[f32], v: &[f32], len: usize, ctx: &mut [f32]) {
+    use super::bf16::to_bf16;
+    use std::arch::asm;
+    let d = ATTENTION_HEAD;
+    let lp = len.next_multiple_of(ATTENTION_KEY_STEP);
+    let rows_pad = len.next_multiple_of(TILE_ROWS);
+    // Q [rows_pad, 32] bf16: a tile of 16 rows is 16 × 64 bytes.
+    let mut qb = vec![0u16; rows_pad * d];
+    for (dst, src) in qb.iter_mut().zip(&q[..len * d]) {
+        *dst = to_bf16(*src);
+    }
+    // Kᵀ per 16 keys: 16 rows (depth pairs) × 16 keys × 2 depths.
+    let mut kb = vec![0u16; lp * d];
+    for j in 0..len {
+        for dd in 0..d {
+            kb[(j / 16) * 16 * d + (dd / 2) * 32 + (j % 16) * 2 + dd % 2] = to_bf16(k[j * d + dd]);
+        }
+    }
+    // V per 32 keys and 16 dims: 16 rows (key pairs) × 16 dims × 2 keys.
+    let mut vb = vec![0u16; lp * d];
+    for j in 0..len {
+        for dd in 0..d {
+            let tile = (j / 32) * 2 + dd / 16;
+            vb[tile * 512 + ((j % 32) / 2) * 32 + (dd % 16) * 2 + j % 2] = to_bf16(v[j * d + dd]);
+        }
+    }
+    let mut scores = vec![0f32; TILE_ROWS * lp];
+    let mut pb = vec![0u16; TILE_ROWS * lp];
+    let mut out = [0f32; TILE_ROWS * ATTENTION_HEAD];
+    let cfg = TileConfig::full();
+    asm!("ldtilecfg [{}]", in(reg) &cfg as *const TileConfig, options(nostack, readonly));
+    let row64 = TILE_BYTES_PER_ROW;
+    for r0 in (0..rows_pad).step_by(TILE_ROWS) {
+        asm!("tileloadd tmm4, [{q} + {s}*1]", q = in(reg) qb.as_ptr().add(r0 * d),
+            s = in(reg) row64, options(nostack, readonly));
+        for j0 in (0..lp).step_by(16) {
+            asm!(
+                "tilezero tmm0",
+                "tileloadd tmm6, [{k} + {s}*1]",
+                "tdpbf16ps tmm0, tmm4, tmm6",
+                "tilestored [{c} + {ls}*1], tmm0",
+                k = in(reg) kb.as_ptr().add(j0 * d),
+                s = in(reg) row64,
+                c = in(reg) scores.as_mut_ptr().add(j0),
+                ls = in(reg) lp * 4,
+                options(nostack)
+            );
+        }
+        for (srow, prow) in scores.chunks_exact_mut(lp).zip(pb.chunks_exact_mut(lp)) {
+            crate::model::cpu_ops::softmax_in_place(&mut srow[..len]);
+            for (p, s) in prow.iter_mut().zip(&srow[..len]) {
+                *p = to_bf16(*s);
+            }
+            prow[len..].fill(0);
+        }
+        asm!("tilezero tmm0", "tilezero tmm1", options(nostack, nomem));
+        for j0 in (0..lp).step_by(ATTENTION_KEY_STEP) {
+            let vt = vb.as_ptr().add((j0 / 32) * 2 * 512);
+            asm!(
+                "tileloadd tmm5, [{p} + {ps}*1]",
+                "tileloadd tmm6, [{v0} + {s}*1]",
+                "tileloadd tmm7, [{v1} + {s}*1]",
+                "tdpbf16ps tmm0, tmm5, tmm6",
+                "tdpbf16ps tmm1, tmm5, tmm7",
+                p = in(reg) pb.as_ptr().add(j0),
+                ps = in(reg) lp * 2,
+                v0 = in(reg) vt,
+                v1 = in(reg) vt.add(512),
+                s = in(reg) row64,
+                options(nostack, readonly)
+            );
+        }
+        asm!(
+            "tilestored [{c0} + {s}*1], tmm0",
+            "tilestored [{c1} + {s}*1], tmm1",
+            c0 = in(reg) out.as_mut_ptr(),
+            c1 = in(reg) out.as_mut_ptr().add(16),
+            s = in(reg) ATTENTION_HEAD * 4,
+            options(nostack)
+        );
+        let real = TILE_ROWS.min(len - r0);
+        ctx[r0 * d..(r0 + real) * d].copy_from_slice(&out[..real * d]);
+    }
+    asm!("tilerelease", options(nostack, nomem));
+}
