@@ -132,6 +132,50 @@ pub fn matmul_gflops(m: usize, k: usize, n: usize, reps: usize) -> Result<f64, B
     Ok(2.0 * (m * k * n) as f64 / best / 1e9)
 }
 
+/// GFLOP/s of the bf16 dense-layer product `[m, k] × [k, n]` on one kernel path (best of
+/// `reps`; the weights packed beforehand, as the encoder packs them at load).
+pub fn bf16_gemm_gflops(
+    path: crate::model::kernels::KernelPath,
+    m: usize,
+    k: usize,
+    n: usize,
+    reps: usize,
+) -> f64 {
+    use crate::model::kernels::{gemm_bf16, PackedBf16};
+    let val = |i: usize| ((i * 7919) % 1000) as f32 / 500.0 - 1.0;
+    let a: Vec<f32> = (0..m * k).map(val).collect();
+    let w: Vec<f32> = (0..k * n).map(|i| val(i + 3)).collect();
+    let packed = PackedBf16::pack(&w, k, n);
+    let mut best = f64::INFINITY;
+    for _ in 0..reps.max(1) + 1 {
+        let t0 = Instant::now();
+        let c = gemm_bf16(path, &a, &packed);
+        best = best.min(t0.elapsed().as_secs_f64());
+        drop(c);
+    }
+    2.0 * (m * k * n) as f64 / best / 1e9
+}
+
+/// GFLOP/s of every dense-layer product this machine runs, `[m, k] × [k, n]`: candle's f32
+/// matmul (the `gemm` crate, which picks AVX-512, AVX2+FMA or scalar code itself) and the
+/// bf16 kernel of each available path. One line each, e.g. `f32 candle/gemm: 180.2`.
+pub fn gemm_table(
+    m: usize,
+    k: usize,
+    n: usize,
+    reps: usize,
+) -> Result<Vec<(String, f64)>, BenchError> {
+    use crate::model::kernels::KernelPath;
+    let mut rows = vec![("f32 candle/gemm".to_string(), matmul_gflops(m, k, n, reps)?)];
+    for path in KernelPath::available() {
+        rows.push((
+            format!("bf16 {path}"),
+            bf16_gemm_gflops(path, m, k, n, reps),
+        ));
+    }
+    Ok(rows)
+}
+
 /// The CPU model name and the threads the rayon pool runs, for printing with figures.
 pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")

@@ -199,6 +199,7 @@ fn removed_records_are_never_answered_and_errors_are_clear() {
         model: "intfloat/multilingual-e5-small".into(),
         settings_hash: "0000000000000000".into(),
         dim: 384,
+        precision: index_meta(e).precision,
     };
     let err = Index::open(&idx, Some(&other))
         .err()

@@ -66,6 +66,7 @@ fn meta() -> IndexMeta {
         model: "synthetic".into(),
         settings_hash: "crash-test".into(),
         dim: DIM,
+        precision: simdex::model::Precision::F32,
     }
 }
 

@@ -9,26 +9,43 @@ use super::AppError;
 use crate::corpus::PreparedDoc;
 use crate::embed::{embed_documents, DocumentVectors};
 use crate::index::{Index, IndexMeta};
-use crate::model::{resolve_model_dir, Embedder, ModelSource, Role, DEFAULT_MODEL};
+use crate::model::{resolve_model_dir, Embedder, ModelSource, Precision, Role, DEFAULT_MODEL};
 
-/// Which model folder to load, and whether the embedding cache may be used.
+/// Which model folder to load, in which precision, and whether the embedding cache may be
+/// used.
 #[derive(Debug, Clone, Default)]
 pub struct ModelChoice {
     /// `None`: the first source that has one (see [`crate::model::source`]).
     pub dir: Option<PathBuf>,
     /// Never read or write the embedding cache.
     pub no_cache: bool,
+    /// Precision of the dense layers (`auto`: bf16 on CPUs with native bf16, else f32).
+    pub precision: Precision,
 }
 
 impl ModelChoice {
+    /// This choice for work on the index at `dir`: `auto` takes the precision an existing
+    /// index was built in, so that one index never mixes precisions (an explicit other
+    /// precision is refused when the index is opened).
+    pub fn for_index(&self, dir: &Path) -> Result<ModelChoice, AppError> {
+        if self.precision != Precision::Auto || !Index::exists(dir) {
+            return Ok(self.clone());
+        }
+        Ok(ModelChoice {
+            precision: Index::open(dir, None)?.meta().precision,
+            ..self.clone()
+        })
+    }
+
     /// Loads the model, for embedding only `texts` when given (faster, same vectors), with
     /// the embedding cache attached unless switched off or only a few texts are embedded
     /// (a few texts are embedded faster than a large cache is read).
     pub fn load(&self, texts: Option<&[&str]>) -> Result<Embedder, AppError> {
-        let (e, _) = match texts {
+        let (mut e, _) = match texts {
             None => load_embedder(self.dir.as_deref())?,
             Some(texts) => load_embedder_for(self.dir.as_deref(), texts)?,
         };
+        e.set_precision(self.precision)?;
         let use_cache = !self.no_cache && texts.is_none();
         match crate::model::cache::default_cache_dir().filter(|_| use_cache) {
             Some(dir) => e.with_cache(&dir).map_err(|err| {
@@ -63,6 +80,7 @@ pub fn index_meta(embedder: &Embedder) -> IndexMeta {
         model: embedder.settings.name.clone(),
         settings_hash: embedder.settings.fingerprint(),
         dim: embedder.dim(),
+        precision: embedder.settings.precision,
     }
 }
 

@@ -61,7 +61,7 @@ pub fn run(o: &SimilarOptions) -> Result<Vec<SimilarHit>, AppError> {
                 .iter()
                 .flat_map(|d| d.passages.iter().map(String::as_str))
                 .collect();
-            let e = o.model.load(Some(&texts))?;
+            let e = o.model.for_index(&o.index)?.load(Some(&texts))?;
             check_index_model(&index, &e)?;
             Some(e)
         }

@@ -75,6 +75,11 @@ pub(super) struct ModelArg {
     /// ~/.cache/simdex), which lets re-runs skip texts already embedded.
     #[arg(long)]
     pub(super) no_cache: bool,
+    /// Precision of the dense layers: bf16 (weights and inputs rounded to bf16, sums in
+    /// f32; fast on CPUs with AVX512_BF16 or AMX), f32, or auto (bf16 on such CPUs, else
+    /// f32; with an existing index, the index's precision).
+    #[arg(long, value_enum, default_value_t = simdex::model::Precision::Auto)]
+    pub(super) precision: simdex::model::Precision,
 }
 
 #[derive(Args, Clone)]
@@ -413,6 +418,7 @@ impl ModelArg {
         ModelChoice {
             dir: self.model.clone(),
             no_cache: self.no_cache,
+            precision: self.precision,
         }
     }
 }

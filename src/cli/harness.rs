@@ -104,10 +104,21 @@ pub(super) fn bench_cmd(a: BenchArgs) -> Result<()> {
         limit: a.limit,
     };
     println!("machine: {}", bench::machine());
+    println!(
+        "kernels: {} (available: {}), precision {}",
+        e.encoder.kernel(),
+        simdex::model::KernelPath::available()
+            .iter()
+            .map(|p| p.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        e.settings.precision
+    );
     if a.gemm {
         let (m, k, n) = (4096, 384, 1536);
-        let g = bench::matmul_gflops(m, k, n, 5)?;
-        println!("gemm [{m},{k}]x[{k},{n}]: {g:.1} GFLOP/s");
+        for (what, g) in bench::gemm_table(m, k, n, 5)? {
+            println!("gemm [{m},{k}]x[{k},{n}] {what}: {g:.1} GFLOP/s");
+        }
     }
     let texts = bench::read_texts(&opts.input, &opts.field, opts.limit)?;
     let r = bench::run(e, &texts, &opts)?;

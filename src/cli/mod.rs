@@ -82,7 +82,20 @@ impl Progress {
 /// Loads the model for the rest of the process. It is leaked on purpose: freeing the
 /// tokenizer's 250k-entry trie at exit costs a noticeable part of a short command's time.
 fn load_model(m: &ModelArg) -> Result<&'static model::Embedder> {
-    Ok(Box::leak(Box::new(m.choice().load(None)?)))
+    leak(m.choice())
+}
+
+/// [`load_model`] for work on the index at `dir` (`--precision auto` follows the index).
+fn load_model_for_index(m: &ModelArg, dir: &Path) -> Result<&'static model::Embedder> {
+    leak(
+        m.choice()
+            .for_index(dir)
+            .with_context(|| format!("index {}", dir.display()))?,
+    )
+}
+
+fn leak(c: app::ModelChoice) -> Result<&'static model::Embedder> {
+    Ok(Box::leak(Box::new(c.load(None)?)))
 }
 
 fn out_writer(out: &Option<PathBuf>) -> Result<Box<dyn Write>> {
@@ -149,7 +162,7 @@ fn index(c: IndexCommand) -> Result<()> {
 }
 
 fn build_or_add(a: IndexBuildArgs, create: bool) -> Result<()> {
-    let embedder = load_model(&a.model)?;
+    let embedder = load_model_for_index(&a.model, &a.index)?;
     let pb = Progress::new("embedding", 0);
     let (rep, read) = app::index::build_or_add(
         &a.index,
@@ -181,10 +194,10 @@ fn dedup_cmd(a: DedupArgs) -> Result<()> {
     if !a.dry_run && c.out.is_none() {
         bail!("--out is required");
     }
-    let embedder = if a.needs_model() {
-        Some(load_model(&a.model)?)
-    } else {
-        None
+    let embedder = match (&a.against, a.needs_model()) {
+        (_, false) => None,
+        (Some(p), true) => Some(load_model_for_index(&a.model, p)?),
+        (None, true) => Some(load_model(&a.model)?),
     };
     let pb = Progress::new("embedding", 0);
     let outcome = app::dedup::dedup(&c, embedder, &mut |_, done, total, tokens| {
@@ -214,7 +227,7 @@ fn report_cmd(a: ReportArgs) -> Result<()> {
 
 fn ingest(a: IngestArgs) -> Result<()> {
     let c = a.resolve();
-    let embedder = load_model(&a.model)?;
+    let embedder = load_model_for_index(&a.model, &a.index)?;
     let pb = Progress::new("embedding", 0);
     let outcome = app::dedup::ingest(&c, embedder, &mut |_, done, total, tokens| {
         pb.update(done, total, tokens)
@@ -299,7 +312,8 @@ fn model_cmd(c: ModelCommand) -> Result<()> {
             Ok(())
         }
         ModelCommand::Info(m) => {
-            let (e, source) = app::load_embedder(m.model.as_deref())?;
+            let (mut e, source) = app::load_embedder(m.model.as_deref())?;
+            e.set_precision(m.precision)?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&json!({
@@ -308,6 +322,9 @@ fn model_cmd(c: ModelCommand) -> Result<()> {
                     "settings": e.settings,
                     "fingerprint": e.settings.fingerprint(),
                     "dim": e.dim(),
+                    "precision": e.settings.precision,
+                    "kernel": e.encoder.kernel().name(),
+                    "kernels_available": model::KernelPath::available().iter().map(|p| p.name()).collect::<Vec<_>>(),
                 }))?
             );
             Ok(())

@@ -17,6 +17,14 @@ pub struct IndexMeta {
     pub model: String,
     pub settings_hash: String,
     pub dim: usize,
+    /// Precision of the dense layers the vectors were made with (also in the settings
+    /// hash); indexes made before precisions existed are f32.
+    #[serde(default = "f32_precision")]
+    pub precision: crate::model::Precision,
+}
+
+fn f32_precision() -> crate::model::Precision {
+    crate::model::Precision::F32
 }
 
 /// HNSW construction settings, fixed when an index is created and kept in its manifest.
@@ -95,6 +103,13 @@ pub(crate) fn check_meta(dir: &Path, found: &IndexMeta, expect: Option<&IndexMet
     };
     if expect.model != found.model {
         return Err(mismatch("model", expect.model.clone(), found.model.clone()));
+    }
+    if expect.precision != found.precision {
+        return Err(mismatch(
+            "precision",
+            expect.precision.to_string(),
+            found.precision.to_string(),
+        ));
     }
     if expect.settings_hash != found.settings_hash {
         return Err(mismatch(

@@ -38,6 +38,7 @@ fn meta(dim: usize) -> IndexMeta {
         model: "test-model".into(),
         settings_hash: "abc".into(),
         dim,
+        precision: crate::model::Precision::F32,
     }
 }
 

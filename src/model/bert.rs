@@ -15,6 +15,7 @@ use memmap2::Mmap;
 use sha2::{Digest, Sha256};
 
 use super::cpu_ops::{self, AttentionShape};
+use super::kernels::{self, KernelPath, PackedBf16, Precision};
 use super::ModelError;
 
 /// The subset of a Hugging Face `config.json` that a BERT encoder needs.
@@ -150,9 +151,39 @@ impl WordTable {
     }
 }
 
+/// The dense-layer weights of one layer in bf16, packed for [`kernels::gemm_bf16`].
+struct PackedLayer {
+    qkv: PackedBf16,
+    ao: PackedBf16,
+    fi: PackedBf16,
+    fo: PackedBf16,
+}
+
+impl PackedLayer {
+    fn of(l: &Layer) -> candle_core::Result<PackedLayer> {
+        let p = |t: &Tensor| -> candle_core::Result<PackedBf16> {
+            let (k, n) = t.dims2()?;
+            let v = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+            Ok(PackedBf16::pack(&v, k, n))
+        };
+        Ok(PackedLayer {
+            qkv: p(&l.qkv_w)?,
+            ao: p(&l.ao_w)?,
+            fi: p(&l.fi_w)?,
+            fo: p(&l.fo_w)?,
+        })
+    }
+}
+
 /// The encoder: weights on a device, ready to run batches of token ids.
 pub struct BertEncoder {
     cfg: BertConfig,
+    /// The kernels the CPU forward pass runs.
+    kernel: KernelPath,
+    /// The precision of the dense layers (never `Auto`).
+    precision: Precision,
+    /// The dense weights in bf16, made once when bf16 is first asked for.
+    packed: Vec<PackedLayer>,
     device: Device,
     words: WordTable,
     pos: Tensor,
@@ -338,7 +369,11 @@ impl BertEncoder {
             .to_dtype(DType::F32)?
             .flatten_all()?
             .to_vec1::<f32>()?;
+        let kernel = KernelPath::from_env()?;
         Ok(BertEncoder {
+            kernel,
+            precision: Precision::F32,
+            packed: Vec::new(),
             emb_ln_w_vec: emb_ln_w.to_dtype(DType::F32)?.to_vec1()?,
             emb_ln_b_vec: emb_ln_b.to_dtype(DType::F32)?.to_vec1()?,
             pos_type0,
@@ -358,6 +393,58 @@ impl BertEncoder {
             digest,
             path,
         })
+    }
+
+    /// The kernel path of the CPU forward pass (`SIMDEX_KERNEL`, else the best one).
+    pub fn kernel(&self) -> KernelPath {
+        self.kernel
+    }
+
+    /// Runs the CPU forward pass on `path` (which the machine must support).
+    pub fn set_kernel(&mut self, path: KernelPath) -> Result<(), ModelError> {
+        self.kernel = path.check()?;
+        Ok(())
+    }
+
+    /// The precision the dense layers run in: `F32` or `Bf16`, never `Auto`.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// Sets the precision (`Auto` resolved on this encoder's kernel path); bf16 weights are
+    /// packed the first time bf16 is asked for. A GPU encoder stays f32.
+    pub fn set_precision(&mut self, precision: Precision) -> Result<Precision, ModelError> {
+        let p = if self.device.is_cpu() {
+            precision.resolve(self.kernel)
+        } else {
+            Precision::F32
+        };
+        if p == Precision::Bf16 && self.packed.is_empty() {
+            self.packed = self
+                .layers
+                .iter()
+                .map(PackedLayer::of)
+                .collect::<candle_core::Result<_>>()?;
+        }
+        self.precision = p;
+        Ok(p)
+    }
+
+    /// `x · w` on candle's matmul (f32), or in bf16 on this encoder's kernel when `packed`.
+    fn dense(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        packed: Option<&PackedBf16>,
+    ) -> candle_core::Result<Tensor> {
+        match packed {
+            None => x.matmul(w),
+            Some(p) => {
+                let m = x.dims2()?.0;
+                let out = with_values(x, |a| kernels::gemm_bf16(self.kernel, a, p))?;
+                Tensor::from_vec(out, (m, p.n()), &self.device)
+            }
+        }
     }
 
     /// Whether the encoder runs on the CPU (not a GPU).
@@ -498,6 +585,7 @@ impl BertEncoder {
         }
         let eps = self.cfg.layer_norm_eps as f32;
         cpu_ops::par_residual_layer_norm(
+            self.kernel.vector_isa(),
             &mut words,
             &[],
             &[],
@@ -510,25 +598,30 @@ impl BertEncoder {
             hidden: h,
             heads: self.cfg.num_attention_heads,
         };
-        for l in &self.layers {
+        let isa = self.kernel.vector_isa();
+        let tiles = self.precision == Precision::Bf16 && self.kernel == KernelPath::Amx;
+        for (i, l) in self.layers.iter().enumerate() {
             let v = &l.cpu;
-            let qkv = x.matmul(&l.qkv_w)?;
-            let ctx = with_values(&qkv, |qkv| cpu_ops::attention(qkv, &v.qkv_b, &spans, shape))?;
+            let p = (self.precision == Precision::Bf16).then(|| &self.packed[i]);
+            let qkv = self.dense(&x, &l.qkv_w, p.map(|p| &p.qkv))?;
+            let ctx = with_values(&qkv, |qkv| {
+                cpu_ops::attention(isa, tiles, qkv, &v.qkv_b, &spans, shape)
+            })?;
             drop(qkv);
             let ctx = Tensor::from_vec(ctx, (tokens, h), &self.device)?;
-            let a = ctx.matmul(&l.ao_w)?;
+            let a = self.dense(&ctx, &l.ao_w, p.map(|p| &p.ao))?;
             with_values(&x, |res| {
                 a.inplace_op1(&MapInPlace(&|y| {
-                    cpu_ops::par_residual_layer_norm(y, &v.ao_b, res, &v.aln_w, &v.aln_b, eps)
+                    cpu_ops::par_residual_layer_norm(isa, y, &v.ao_b, res, &v.aln_w, &v.aln_b, eps)
                 }))
             })??;
-            let f = a.matmul(&l.fi_w)?;
-            f.inplace_op1(&MapInPlace(&|y| cpu_ops::par_bias_gelu(y, &v.fi_b)))?;
-            let o = f.matmul(&l.fo_w)?;
+            let f = self.dense(&a, &l.fi_w, p.map(|p| &p.fi))?;
+            f.inplace_op1(&MapInPlace(&|y| cpu_ops::par_bias_gelu(isa, y, &v.fi_b)))?;
+            let o = self.dense(&f, &l.fo_w, p.map(|p| &p.fo))?;
             drop(f);
             with_values(&a, |res| {
                 o.inplace_op1(&MapInPlace(&|y| {
-                    cpu_ops::par_residual_layer_norm(y, &v.fo_b, res, &v.oln_w, &v.oln_b, eps)
+                    cpu_ops::par_residual_layer_norm(isa, y, &v.fo_b, res, &v.oln_w, &v.oln_b, eps)
                 }))
             })??;
             x = o;

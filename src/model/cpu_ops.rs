@@ -5,9 +5,13 @@
 //! micro-kernels (a head is 32 wide in e5-small: too small for a packing GEMM to pay off).
 //!
 //! Plain slices in, plain slices out: this module knows nothing of tensors or weights files.
-//! Kernels are compiled twice, portable and AVX2+FMA, and picked at run time.
+//! Kernels are compiled three times, portable, AVX2+FMA and AVX-512, and the caller picks
+//! one with the [`VectorIsa`] of its [`super::kernels::KernelPath`].
 
 use rayon::prelude::*;
+
+use super::kernels::{amx, VectorIsa};
+use crate::multiversion;
 
 /// Query rows whose attention scores are computed at once: their scores (rows × keys) stay
 /// in L2 between Q·Kᵀ, softmax and P·V (96 × 512 × 4 B = 192 KiB).
@@ -17,46 +21,6 @@ const TILE_ROWS: usize = 6;
 /// Columns (keys in Q·Kᵀ, head dimensions in P·V) of one micro-kernel tile: two AVX vectors.
 /// Heads and key counts are zero-padded to a multiple of it.
 const TILE_COLS: usize = 16;
-
-/// Whether the CPU has AVX2 and FMA (checked once).
-fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::sync::OnceLock;
-        static HAS: OnceLock<bool> = OnceLock::new();
-        *HAS.get_or_init(|| {
-            std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-        })
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// Defines `pub fn $name` that runs `$body` compiled for AVX2+FMA when the CPU has them and
-/// portably otherwise. The body is the same code: LLVM vectorises it for each target.
-macro_rules! multiversion {
-    ($(#[$m:meta])* pub fn $name:ident($($arg:ident : $ty:ty),*) $body:block) => {
-        $(#[$m])*
-        pub fn $name($($arg: $ty),*) {
-            #[inline(always)]
-            fn generic($($arg: $ty),*) $body
-            #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx2,fma")]
-            unsafe fn avx2($($arg: $ty),*) {
-                generic($($arg),*)
-            }
-            #[cfg(target_arch = "x86_64")]
-            if has_avx2_fma() {
-                // SAFETY: the CPU supports the features `avx2` was compiled for.
-                return unsafe { avx2($($arg),*) };
-            }
-            generic($($arg),*)
-        }
-    };
-}
 
 /// `exp(x)` for `x` in [-87, 88] (clamped outside), relative error about 1e-7.
 /// Cephes' single-precision polynomial; branch-free so that loops over it vectorise.
@@ -168,6 +132,12 @@ multiversion! {
             }
         }
     }
+}
+
+/// Softmax of one row, in place (inlined into the caller's instruction set).
+#[inline(always)]
+pub fn softmax_in_place(row: &mut [f32]) {
+    softmax(row)
 }
 
 /// Softmax of one row, in place.
@@ -302,13 +272,14 @@ multiversion! {
 const ROWS_PER_TASK: usize = 16;
 
 /// [`bias_gelu_rows`] on the rayon pool.
-pub fn par_bias_gelu(x: &mut [f32], bias: &[f32]) {
+pub fn par_bias_gelu(isa: VectorIsa, x: &mut [f32], bias: &[f32]) {
     x.par_chunks_mut(bias.len() * ROWS_PER_TASK)
-        .for_each(|c| bias_gelu_rows(c, bias));
+        .for_each(|c| bias_gelu_rows(isa, c, bias));
 }
 
 /// [`residual_layer_norm_rows`] on the rayon pool.
 pub fn par_residual_layer_norm(
+    isa: VectorIsa,
     x: &mut [f32],
     bias: &[f32],
     residual: &[f32],
@@ -323,7 +294,7 @@ pub fn par_residual_layer_norm(
         } else {
             &residual[i * chunk..i * chunk + c.len()]
         };
-        residual_layer_norm_rows(c, bias, r, gamma, beta, eps)
+        residual_layer_norm_rows(isa, c, bias, r, gamma, beta, eps)
     });
 }
 
@@ -352,8 +323,11 @@ impl SharedMut {
 /// `qkv` is `[tokens, 3·hidden]` (Q already scaled by 1/√d, biases not yet added; `qkv_bias`
 /// is `[3·hidden]`); `spans` are the (first row, length) of each sequence. Returns the
 /// context `[tokens, hidden]`. Sequences never see each other, so there is no padding and
-/// no mask.
+/// no mask. With `bf16_tiles` (bf16 precision on the AMX path) heads of at most
+/// [`amx::ATTENTION_HEAD`] values run on AMX tiles ([`amx::attention_head`]).
 pub fn attention(
+    isa: VectorIsa,
+    bf16_tiles: bool,
     qkv: &[f32],
     qkv_bias: &[f32],
     spans: &[(usize, usize)],
@@ -370,6 +344,37 @@ pub fn attention(
         .for_each(|task| {
             let (start, len) = spans[task / shape.heads];
             let head = task % shape.heads;
+            if bf16_tiles && dh <= amx::ATTENTION_HEAD {
+                let d = amx::ATTENTION_HEAD;
+                let mut parts = [
+                    vec![0f32; len * d],
+                    vec![0f32; len * d],
+                    vec![0f32; len * d],
+                ];
+                for (part, buf) in parts.iter_mut().enumerate() {
+                    let col = part * h + head * dh;
+                    for r in 0..len {
+                        let src = &qkv[(start + r) * 3 * h + col..][..dh];
+                        buf[r * d..r * d + dh]
+                            .iter_mut()
+                            .zip(src.iter().zip(&qkv_bias[col..col + dh]))
+                            .for_each(|(o, (x, b))| *o = x + b);
+                    }
+                }
+                let mut c = vec![0f32; len * d];
+                amx::attention_head(&parts[0], &parts[1], &parts[2], len, &mut c);
+                for r in 0..len {
+                    // SAFETY: as below: this task alone writes these columns of these rows.
+                    let dst = unsafe {
+                        std::slice::from_raw_parts_mut(
+                            out.ptr().add((start + r) * h + head * dh),
+                            dh,
+                        )
+                    };
+                    dst.copy_from_slice(&c[r * d..r * d + dh]);
+                }
+                return;
+            }
             let lp = len.next_multiple_of(TILE_COLS);
             // This head's columns of Q, K or V (bias added) for sequence row `r`.
             let row = |part: usize, r: usize| {
@@ -405,6 +410,7 @@ pub fn attention(
                         .for_each(|(d, x)| *d = x);
                 }
                 attention_block(
+                    isa,
                     &q[..padded * dp],
                     &kt,
                     &v,
@@ -463,10 +469,34 @@ mod tests {
     #[test]
     fn softmax_rows_sum_to_one() {
         let mut x = vec![1.0f32, 2.0, 3.0, -1e9, 0.0, 0.0];
-        softmax_rows(&mut x, 3);
+        softmax_rows(VectorIsa::Baseline, &mut x, 3);
         assert!((x[..3].iter().sum::<f32>() - 1.0).abs() < 1e-6);
         assert!((x[2] - 0.665_240_9).abs() < 1e-6);
         assert!(x[3].abs() < 1e-12 && (x[4] - 0.5).abs() < 1e-6);
+    }
+
+    /// The AMX tile attention (bf16 inputs and probabilities, f32 sums) against the f32
+    /// kernels, where the machine has AMX: packed sequences of odd lengths, a narrow head.
+    #[test]
+    fn tile_attention_is_close_to_f32_attention() {
+        if !crate::model::kernels::KernelPath::Amx.supported() {
+            println!("no AMX on this machine: nothing to compare");
+            return;
+        }
+        let shape = AttentionShape {
+            hidden: 96,
+            heads: 3,
+        };
+        let spans = [(0, 1), (1, 17), (18, 70)];
+        let tokens = 88;
+        let val = |i: usize| ((i * 7919) % 1000) as f32 / 500.0 - 1.0;
+        let qkv: Vec<f32> = (0..tokens * 3 * 96).map(val).collect();
+        let bias: Vec<f32> = (0..3 * 96).map(|i| val(i + 5) * 0.1).collect();
+        let want = attention(VectorIsa::Avx512, false, &qkv, &bias, &spans, shape);
+        let got = attention(VectorIsa::Avx512, true, &qkv, &bias, &spans, shape);
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!((g - w).abs() < 2e-2, "element {i}: {g} vs {w}");
+        }
     }
 
     #[test]
@@ -483,32 +513,37 @@ mod tests {
         let val = |i: usize| ((i * 7919) % 1000) as f32 / 500.0 - 1.0;
         let qkv: Vec<f32> = (0..tokens * 3 * h).map(val).collect();
         let bias: Vec<f32> = (0..3 * h).map(|i| val(i + 17) * 0.1).collect();
-        let got = attention(&qkv, &bias, &spans, shape);
-        let at = |t: usize, part: usize, head: usize, d: usize| {
-            let c = part * h + head * dh + d;
-            qkv[t * 3 * h + c] + bias[c]
-        };
-        for &(start, len) in &spans {
-            for head in 0..2 {
-                for i in 0..len {
-                    let s: Vec<f32> = (0..len)
-                        .map(|j| {
-                            (0..dh)
-                                .map(|d| at(start + i, 0, head, d) * at(start + j, 1, head, d))
-                                .sum()
-                        })
-                        .collect();
-                    let m = s.iter().cloned().fold(f32::MIN, f32::max);
-                    let e: Vec<f32> = s.iter().map(|x| (x - m).exp()).collect();
-                    let z: f32 = e.iter().sum();
-                    for d in 0..dh {
-                        let want: f32 =
-                            (0..len).map(|j| e[j] / z * at(start + j, 2, head, d)).sum();
-                        let g = got[(start + i) * h + head * dh + d];
-                        assert!(
-                            (g - want).abs() < 1e-4,
-                            "row {i} head {head} dim {d}: {g} vs {want}"
-                        );
+        for isa in crate::model::kernels::KernelPath::available()
+            .into_iter()
+            .map(|p| p.vector_isa())
+        {
+            let got = attention(isa, false, &qkv, &bias, &spans, shape);
+            let at = |t: usize, part: usize, head: usize, d: usize| {
+                let c = part * h + head * dh + d;
+                qkv[t * 3 * h + c] + bias[c]
+            };
+            for &(start, len) in &spans {
+                for head in 0..2 {
+                    for i in 0..len {
+                        let s: Vec<f32> = (0..len)
+                            .map(|j| {
+                                (0..dh)
+                                    .map(|d| at(start + i, 0, head, d) * at(start + j, 1, head, d))
+                                    .sum()
+                            })
+                            .collect();
+                        let m = s.iter().cloned().fold(f32::MIN, f32::max);
+                        let e: Vec<f32> = s.iter().map(|x| (x - m).exp()).collect();
+                        let z: f32 = e.iter().sum();
+                        for d in 0..dh {
+                            let want: f32 =
+                                (0..len).map(|j| e[j] / z * at(start + j, 2, head, d)).sum();
+                            let g = got[(start + i) * h + head * dh + d];
+                            assert!(
+                                (g - want).abs() < 1e-4,
+                                "{isa:?} row {i} head {head} dim {d}: {g} vs {want}"
+                            );
+                        }
                     }
                 }
             }

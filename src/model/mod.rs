@@ -9,6 +9,7 @@ pub mod bert;
 pub mod cache;
 pub mod cpu_ops;
 pub mod import;
+pub mod kernels;
 pub mod source;
 pub mod tokenize;
 
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use bert::BertEncoder;
+pub use kernels::{KernelPath, Precision};
 pub use source::{resolve_model_dir, ModelSource};
 pub use tokenize::TextTokenizer;
 
@@ -42,6 +44,8 @@ pub enum ModelError {
     Hub(String),
     #[error("{path}: tokenizer: {msg}")]
     Tokenizer { path: PathBuf, msg: String },
+    #[error(transparent)]
+    Kernel(#[from] kernels::KernelError),
     #[error("tensor computation: {0}")]
     Candle(#[from] candle_core::Error),
 }
@@ -70,6 +74,15 @@ pub struct ModelSettings {
     pub window_overlap: usize,
     /// Digest of the weights file, so two models with one name never mix.
     pub weights_digest: String,
+    /// Precision of the dense layers (`f32` or `bf16`, never `auto`). Left out of the
+    /// serialised settings when f32, so that fingerprints made before precisions existed
+    /// (all f32) stay valid; a bf16 fingerprint differs from the f32 one.
+    #[serde(default = "f32_precision", skip_serializing_if = "Precision::is_f32")]
+    pub precision: Precision,
+}
+
+fn f32_precision() -> Precision {
+    Precision::F32
 }
 
 /// The default model.
@@ -164,9 +177,10 @@ impl Embedder {
             max_tokens: encoder.max_positions(),
             window_overlap: DEFAULT_WINDOW_OVERLAP,
             weights_digest: encoder.weights_digest().to_string(),
+            precision: Precision::F32,
         };
         let threading = batch::Threading::from_env(encoder.is_cpu());
-        Ok(Embedder {
+        let mut embedder = Embedder {
             tokenizer,
             encoder,
             settings,
@@ -174,7 +188,29 @@ impl Embedder {
             threading,
             cache: None,
             computed_tokens: Default::default(),
-        })
+        };
+        embedder.set_precision(Precision::Auto)?;
+        Ok(embedder)
+    }
+
+    /// Sets the precision of the dense layers (`auto`: bf16 on CPUs with native bf16, f32
+    /// elsewhere) and returns the one now in use. Call it before [`Self::with_cache`]: the
+    /// precision is part of the settings fingerprint that keys the cache.
+    pub fn set_precision(&mut self, precision: Precision) -> Result<Precision, ModelError> {
+        let p = self.encoder.set_precision(precision)?;
+        self.settings.precision = p;
+        Ok(p)
+    }
+
+    /// Runs the CPU forward pass on another kernel path (tests compare paths with it), then
+    /// re-resolves the precision asked for (`auto` depends on the path).
+    pub fn set_kernel(
+        &mut self,
+        path: KernelPath,
+        precision: Precision,
+    ) -> Result<Precision, ModelError> {
+        self.encoder.set_kernel(path)?;
+        self.set_precision(precision)
     }
 
     /// Attaches the persistent vector cache in `dir` (one file per settings fingerprint).

@@ -1,0 +1,253 @@
+//! The bf16 dense-layer product `C[m, n] = A[m, k] · W[k, n]`: weights packed once into
+//! bf16 panels ([`PackedBf16`]), inputs rounded to bf16 (round to nearest even) per call,
+//! products accumulated in f32 and returned in f32. The AMX and AVX512_BF16 kernels and a
+//! portable one (any CPU, the reference the others are tested against) share the layout.
+//!
+//! It must not round anything but the two inputs: outputs, and everything done with them,
+//! stay f32.
+
+use rayon::prelude::*;
+
+use super::{amx, avx512bf16, KernelPath};
+
+/// Columns of one weight panel: one AMX B-tile row, one 512-bit vector of f32 results.
+pub const PANEL_COLS: usize = 16;
+/// Input depth of one AMX tile step (a 64-byte tile row of bf16); `k` is padded to it.
+pub const K_STEP: usize = 32;
+/// Rows the kernels compute at a time; `m` is padded to it (two AMX tiles of 16 rows).
+pub const ROW_BLOCK: usize = 32;
+/// Rows of one parallel task: a band of A that stays in L2 while the weight panels stream.
+const BAND_ROWS: usize = 4 * ROW_BLOCK;
+
+/// `f32 → bf16`, rounding to nearest even (NaN stays a quiet NaN). Branch-free, so loops
+/// over it vectorise.
+#[inline(always)]
+pub fn to_bf16(x: f32) -> u16 {
+    let b = x.to_bits();
+    let rounded = (b.wrapping_add(0x7fff + ((b >> 16) & 1)) >> 16) as u16;
+    if x.is_nan() {
+        0x7fc0
+    } else {
+        rounded
+    }
+}
+
+/// `bf16 → f32` (exact).
+#[inline(always)]
+pub fn from_bf16(x: u16) -> f32 {
+    f32::from_bits((x as u32) << 16)
+}
+
+/// Weights `[k, n]` in bf16, packed for the kernels: `n` padded to a multiple of two
+/// panels, `k` to [`K_STEP`], padding zero. Panel `p` holds columns `16p..16p+16`; inside
+/// it, row `i` holds the pair of depths `2i, 2i+1` interleaved per column (AMX's "VNNI"
+/// layout), so that one 64-byte row is one AMX B-tile row and one `vdpbf16ps` operand.
+#[derive(Debug, Clone)]
+pub struct PackedBf16 {
+    k: usize,
+    n: usize,
+    k_pad: usize,
+    n_pad: usize,
+    data: Vec<u16>,
+}
+
+impl PackedBf16 {
+    /// Packs row-major f32 weights `w` of `[k, n]`.
+    pub fn pack(w: &[f32], k: usize, n: usize) -> PackedBf16 {
+        assert_eq!(w.len(), k * n, "weights are not [k, n]");
+        let k_pad = k.next_multiple_of(K_STEP).max(K_STEP);
+        let n_pad = n.next_multiple_of(2 * PANEL_COLS).max(2 * PANEL_COLS);
+        let mut data = vec![0u16; k_pad * n_pad];
+        for (kk, row) in w.chunks_exact(n).enumerate() {
+            for (j, &x) in row.iter().enumerate() {
+                data[Self::offset(k_pad, kk, j)] = to_bf16(x);
+            }
+        }
+        PackedBf16 {
+            k,
+            n,
+            k_pad,
+            n_pad,
+            data,
+        }
+    }
+
+    /// Index of weight `(kk, j)` in the packed data.
+    fn offset(k_pad: usize, kk: usize, j: usize) -> usize {
+        (j / PANEL_COLS) * k_pad * PANEL_COLS
+            + (kk / 2) * 2 * PANEL_COLS
+            + (j % PANEL_COLS) * 2
+            + kk % 2
+    }
+
+    /// Input depth.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+    /// Output width.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+    /// Depth padded to [`K_STEP`].
+    pub fn k_pad(&self) -> usize {
+        self.k_pad
+    }
+    /// Width padded to two panels.
+    pub fn n_pad(&self) -> usize {
+        self.n_pad
+    }
+    /// Panel `p`: `k_pad / 2` rows of `2 · PANEL_COLS` values.
+    pub fn panel(&self, p: usize) -> &[u16] {
+        let len = self.k_pad * PANEL_COLS;
+        &self.data[p * len..(p + 1) * len]
+    }
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.data.len() * 2
+    }
+}
+
+/// The bf16 inputs of one call: `[rows, k_pad]`, rows padded to [`ROW_BLOCK`], zero-padded.
+struct Bf16Rows {
+    data: Vec<u16>,
+    stride: usize,
+}
+
+crate::multiversion! {
+    /// Rounds rows of `k` f32 values into rows of `stride` bf16 values (tail zero).
+    pub fn round_rows(src: &[f32], k: usize, dst: &mut [u16], stride: usize) {
+        for (s, d) in src.chunks_exact(k).zip(dst.chunks_exact_mut(stride)) {
+            for (d, &x) in d.iter_mut().zip(s) {
+                *d = to_bf16(x);
+            }
+        }
+    }
+}
+
+crate::multiversion! {
+    /// The portable kernel: `c[rows, n_pad] = a[rows, k_pad] · w` for `rows` a multiple of
+    /// [`ROW_BLOCK`], in f32 from bf16 inputs, four rows at a time per panel.
+    pub fn portable_rows(a: &[u16], a_stride: usize, w: &PackedBf16, c: &mut [f32], c_stride: usize) {
+        const R: usize = 4;
+        let rows = a.len() / a_stride;
+        let pairs = w.k_pad() / 2;
+        for p in 0..w.n_pad() / PANEL_COLS {
+            let panel = w.panel(p);
+            for r0 in (0..rows).step_by(R) {
+                let mut acc = [[0f32; PANEL_COLS]; R];
+                for i in 0..pairs {
+                    let wr = &panel[i * 2 * PANEL_COLS..(i + 1) * 2 * PANEL_COLS];
+                    for (r, acc) in acc.iter_mut().enumerate() {
+                        let x0 = from_bf16(a[(r0 + r) * a_stride + 2 * i]);
+                        let x1 = from_bf16(a[(r0 + r) * a_stride + 2 * i + 1]);
+                        for (j, acc) in acc.iter_mut().enumerate() {
+                            let s = x0 * from_bf16(wr[2 * j]) + x1 * from_bf16(wr[2 * j + 1]);
+                            *acc += s;
+                        }
+                    }
+                }
+                for (r, acc) in acc.iter().enumerate() {
+                    c[(r0 + r) * c_stride + p * PANEL_COLS..][..PANEL_COLS].copy_from_slice(acc);
+                }
+            }
+        }
+    }
+}
+
+/// `A[m, k] · W` in bf16 with f32 accumulation on `path`'s kernel; returns `[m, n]` f32.
+/// `a` is row-major f32 with `k == w.k()`.
+pub fn gemm_bf16(path: KernelPath, a: &[f32], w: &PackedBf16) -> Vec<f32> {
+    let k = w.k();
+    assert!(k > 0 && a.len() % k == 0, "input is not [m, k]");
+    let m = a.len() / k;
+    if m == 0 {
+        return Vec::new();
+    }
+    let isa = path.vector_isa();
+    let m_pad = m.next_multiple_of(ROW_BLOCK);
+    let mut rows = Bf16Rows {
+        data: vec![0u16; m_pad * w.k_pad()],
+        stride: w.k_pad(),
+    };
+    let stride = rows.stride;
+    rows.data
+        .par_chunks_mut(stride * BAND_ROWS)
+        .zip(a.par_chunks(k * BAND_ROWS))
+        .for_each(|(d, s)| round_rows(isa, s, k, d, stride));
+    let n_pad = w.n_pad();
+    let mut c = vec![0f32; m_pad * n_pad];
+    c.par_chunks_mut(n_pad * BAND_ROWS)
+        .zip(rows.data.par_chunks(stride * BAND_ROWS))
+        .for_each(|(c, a)| match path {
+            KernelPath::Amx => amx::gemm_rows(a, stride, w, c, n_pad),
+            KernelPath::Avx512Bf16 => avx512bf16::gemm_rows(a, stride, w, c, n_pad),
+            _ => portable_rows(isa, a, stride, w, c, n_pad),
+        });
+    let n = w.n();
+    if n != n_pad {
+        for r in 1..m {
+            c.copy_within(r * n_pad..r * n_pad + n, r * n);
+        }
+    }
+    c.truncate(m * n);
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_is_to_nearest_even() {
+        assert_eq!(to_bf16(1.0), 0x3f80);
+        // 1 + 2^-8 is half-way between 1 and 1 + 2^-7: ties go to the even mantissa (1.0).
+        assert_eq!(to_bf16(1.0 + 1.0 / 256.0), 0x3f80);
+        // 1 + 3·2^-8 is half-way between 1 + 2^-7 and 1 + 2^-6: even is 1 + 2^-6.
+        assert_eq!(to_bf16(1.0 + 3.0 / 256.0), 0x3f82);
+        assert_eq!(to_bf16(-2.5), 0xc020);
+        assert_eq!(from_bf16(to_bf16(0.15625)), 0.15625);
+        assert!(from_bf16(to_bf16(f32::NAN)).is_nan());
+        assert_eq!(from_bf16(to_bf16(f32::INFINITY)), f32::INFINITY);
+    }
+
+    /// A product whose inputs are exactly representable in bf16, so that every path must
+    /// give the f64 product to f32 rounding of the sum.
+    fn exact_case(m: usize, k: usize, n: usize) -> (Vec<f32>, Vec<f32>, Vec<f64>) {
+        let val = |i: usize, s: usize| ((i * s + 7) % 17) as f32 / 8.0 - 1.0;
+        let a: Vec<f32> = (0..m * k).map(|i| val(i, 31)).collect();
+        let w: Vec<f32> = (0..k * n).map(|i| val(i, 13)).collect();
+        let mut want = vec![0f64; m * n];
+        for i in 0..m {
+            for kk in 0..k {
+                for j in 0..n {
+                    want[i * n + j] += a[i * k + kk] as f64 * w[kk * n + j] as f64;
+                }
+            }
+        }
+        (a, w, want)
+    }
+
+    #[test]
+    fn every_available_path_computes_the_product() {
+        // Odd sizes: padding of m, k and n all exercised; and a band boundary.
+        for (m, k, n) in [
+            (1, 1, 1),
+            (7, 40, 33),
+            (BAND_ROWS + 3, 96, 64),
+            (33, 384, 48),
+        ] {
+            let (a, w, want) = exact_case(m, k, n);
+            let packed = PackedBf16::pack(&w, k, n);
+            for path in KernelPath::available() {
+                let got = gemm_bf16(path, &a, &packed);
+                assert_eq!(got.len(), m * n);
+                for (i, (g, e)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        (*g as f64 - e).abs() <= 1e-5 * e.abs().max(1.0),
+                        "{path} [{m},{k},{n}] element {i}: {g} vs {e}"
+                    );
+                }
+            }
+        }
+    }
+}
