@@ -118,6 +118,7 @@ fn bench(real: &[Vec<f32>], dim: usize, n: usize) -> Result<(), BoxError> {
                 model: "multilingual-e5-small".into(),
                 settings_hash: "bench".into(),
                 dim,
+                precision: simdex::model::Precision::F32,
             },
         ),
     };

@@ -100,8 +100,8 @@ impl TileConfig {
 /// `c[rows, ·] = a[rows, k_pad] · w` for `rows` a multiple of [`ROW_BLOCK`].
 pub fn gemm_rows(a: &[u16], a_stride: usize, w: &PackedBf16, c: &mut [f32], c_stride: usize) {
     let rows = a.len() / a_stride;
-    assert!(rows % ROW_BLOCK == 0 && c.len() >= rows * c_stride && a_stride >= w.k_pad());
-    assert!(c_stride >= w.n_pad() && w.k_pad() % K_STEP == 0);
+    assert!(rows.is_multiple_of(ROW_BLOCK) && c.len() >= rows * c_stride && a_stride >= w.k_pad());
+    assert!(c_stride >= w.n_pad() && w.k_pad().is_multiple_of(K_STEP));
     assert!(available(), "AMX kernel called without AMX");
     #[cfg(target_arch = "x86_64")]
     // SAFETY: AMX is available and permitted (asserted); the asserts above bound every tile

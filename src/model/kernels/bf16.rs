@@ -158,7 +158,7 @@ crate::multiversion! {
 /// `a` is row-major f32 with `k == w.k()`.
 pub fn gemm_bf16(path: KernelPath, a: &[f32], w: &PackedBf16) -> Vec<f32> {
     let k = w.k();
-    assert!(k > 0 && a.len() % k == 0, "input is not [m, k]");
+    assert!(k > 0 && a.len().is_multiple_of(k), "input is not [m, k]");
     let m = a.len() / k;
     if m == 0 {
         return Vec::new();
