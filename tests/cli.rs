@@ -4,14 +4,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn simdex(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_simdex"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
+    common::run_simdex(args)
 }
 
 fn text(o: &[u8]) -> String {

@@ -6,14 +6,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn simdex(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_simdex"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
+    common::run_simdex(args)
 }
 
 fn ok(args: &[&str]) -> String {

@@ -8,6 +8,16 @@ use std::sync::OnceLock;
 
 use simdex::model::Embedder;
 
+/// Runs the built `simdex` binary as a user types it, from the repository root.
+/// (`CARGO_BIN_EXE_simdex` is set for every integration test of this package.)
+pub fn run_simdex(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_simdex"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
