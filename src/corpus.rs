@@ -141,8 +141,11 @@ pub fn prepare(records: Vec<Record>, opts: &PrepareOptions) -> Vec<PreparedDoc> 
         .collect()
 }
 
-/// The non-blank lines of a text: (trimmed line, byte range, 1-based line number).
-fn raw_lines(text: &str) -> Vec<(String, Option<(usize, usize)>, usize)> {
+/// One non-blank line: (trimmed line, byte range, 1-based line number).
+type RawLine = (String, Option<(usize, usize)>, usize);
+
+/// The non-blank lines of a text.
+fn raw_lines(text: &str) -> Vec<RawLine> {
     let mut out = Vec::new();
     let mut offset = 0;
     for (n, line) in text.split_inclusive('\n').enumerate() {

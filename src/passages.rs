@@ -67,9 +67,7 @@ pub fn sentences(line: &str) -> Vec<(usize, usize)> {
                 && (is_cjk_end(chars[i - 1].1) || is_latin_end(chars[i - 1].1));
         }
         let next = chars.get(i + 1).map(|x| x.1);
-        let end_here = if closes_quoted_sentence {
-            true
-        } else if is_cjk_end(c) {
+        let end_here = if closes_quoted_sentence || is_cjk_end(c) {
             true
         } else if is_latin_end(c) {
             // "3.5", "U.S.A" and "example.com" are not sentence ends.

@@ -9,9 +9,13 @@ use std::sync::OnceLock;
 use simdex::model::Embedder;
 
 /// Runs the built `simdex` binary as a user types it, from the repository root.
-/// (`CARGO_BIN_EXE_simdex` is set for every integration test of this package.)
+/// (`CARGO_BIN_EXE_simdex` is set for integration tests; examples that share this file do
+/// not run the binary.)
 pub fn run_simdex(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_simdex"))
+    let Some(exe) = option_env!("CARGO_BIN_EXE_simdex") else {
+        panic!("only integration tests run the binary");
+    };
+    std::process::Command::new(exe)
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
