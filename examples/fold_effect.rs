@@ -6,10 +6,10 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use simdex::clean::{script::convert_to_traditional, CleanOptions};
-use simdex::corpus::{prepare, PrepareOptions};
 use simdex::app::model::embed_prepared;
 use simdex::app::text_record;
+use simdex::clean::{script::convert_to_traditional, CleanOptions};
+use simdex::corpus::{prepare, PrepareOptions};
 use simdex::model::cosine;
 
 fn main() {

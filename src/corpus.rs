@@ -152,7 +152,11 @@ fn raw_lines(text: &str) -> Vec<RawLine> {
         let trimmed = line.trim();
         if !trimmed.is_empty() {
             let start = offset + (line.len() - line.trim_start().len());
-            out.push((trimmed.to_string(), Some((start, start + trimmed.len())), n + 1));
+            out.push((
+                trimmed.to_string(),
+                Some((start, start + trimmed.len())),
+                n + 1,
+            ));
         }
         offset += line.len();
     }

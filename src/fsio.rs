@@ -71,7 +71,11 @@ pub fn write_atomically(dst: &Path, bytes: &[u8]) -> std::io::Result<()> {
 pub fn rename_durably(tmp: &Path, dst: &Path) -> std::io::Result<()> {
     File::open(tmp)?.sync_all()?;
     std::fs::rename(tmp, dst)?;
-    sync_dir(dst.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))
+    sync_dir(
+        dst.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new(".")),
+    )
 }
 
 /// Fsyncs a folder, so that a rename in it survives a crash.

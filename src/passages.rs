@@ -17,7 +17,9 @@ pub const MAX_SENTENCE_TOKENS: f32 = 192.0;
 const OPENERS: &[char] = &['“', '「', '『', '（', '(', '【', '《', '〈', '［', '['];
 const CLOSERS: &[char] = &['”', '」', '』', '）', ')', '】', '》', '〉', '］', ']'];
 /// Characters that stay with the sentence they follow (closing quotes and brackets).
-const TRAILERS: &[char] = &['”', '’', '」', '』', '）', ')', '】', '》', '〉', '］', ']', '"', '\''];
+const TRAILERS: &[char] = &[
+    '”', '’', '」', '』', '）', ')', '】', '》', '〉', '］', ']', '"', '\'',
+];
 
 fn is_cjk_end(c: char) -> bool {
     matches!(c, '。' | '！' | '？' | '；' | '…' | '!' | '?')
@@ -62,9 +64,8 @@ pub fn sentences(line: &str) -> Vec<(usize, usize)> {
         } else if CLOSERS.contains(&c) {
             depth = depth.saturating_sub(1);
             // `……。”`: the quote closes right after a sentence end, so the sentence ends too.
-            closes_quoted_sentence = depth == 0
-                && i > 0
-                && (is_cjk_end(chars[i - 1].1) || is_latin_end(chars[i - 1].1));
+            closes_quoted_sentence =
+                depth == 0 && i > 0 && (is_cjk_end(chars[i - 1].1) || is_latin_end(chars[i - 1].1));
         }
         let next = chars.get(i + 1).map(|x| x.1);
         let end_here = if closes_quoted_sentence || is_cjk_end(c) {
@@ -94,7 +95,11 @@ pub fn sentences(line: &str) -> Vec<(usize, usize)> {
             }
             cut = Some(j);
         } else if est > MAX_SENTENCE_TOKENS {
-            cut = Some(last_comma.filter(|&k| k > 0 && chars[k].0 > start).unwrap_or(i));
+            cut = Some(
+                last_comma
+                    .filter(|&k| k > 0 && chars[k].0 > start)
+                    .unwrap_or(i),
+            );
         }
         if let Some(j) = cut {
             let end = chars.get(j + 1).map_or(line.len(), |x| x.0);
@@ -197,7 +202,10 @@ mod tests {
             .iter()
             .map(|&(a, b)| &"他说：“我很难过。我们相识近20年。”随后离开。"[a..b])
             .collect();
-        assert_eq!(parts, vec!["他说：“我很难过。我们相识近20年。”", "随后离开。"]);
+        assert_eq!(
+            parts,
+            vec!["他说：“我很难过。我们相识近20年。”", "随后离开。"]
+        );
     }
 
     #[test]
@@ -206,7 +214,11 @@ mod tests {
         let parts: Vec<&str> = sentences(s).iter().map(|&(a, b)| &s[a..b]).collect();
         assert_eq!(
             parts,
-            vec!["Prices rose 3.5 percent.", "Analysts were surprised!", "Next?"]
+            vec![
+                "Prices rose 3.5 percent.",
+                "Analysts were surprised!",
+                "Next?"
+            ]
         );
     }
 

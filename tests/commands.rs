@@ -64,7 +64,14 @@ fn ingest_into_a_new_then_an_existing_index_and_again_adds_nothing() {
     let (a, b) = batches(dir.path());
     let idx = dir.path().join("idx");
     // A new index: everything is kept and added.
-    let out = ok(&["ingest", s(&a), "--index", s(&idx), "--out", s(&dir.path().join("o1"))]);
+    let out = ok(&[
+        "ingest",
+        s(&a),
+        "--index",
+        s(&idx),
+        "--out",
+        s(&dir.path().join("o1")),
+    ]);
     assert!(out.contains("5 added"), "{out}");
     assert!(out.contains("5 documents in the index"), "{out}");
     // The existing index: the five planted copies are duplicates of indexed records.
@@ -78,7 +85,11 @@ fn ingest_into_a_new_then_an_existing_index_and_again_adds_nothing() {
         let id = d["id"].as_str().unwrap();
         let of = d["duplicate_of"].as_str().unwrap();
         // 10x_kind_of_00y.txt duplicates 00y_....txt
-        assert_eq!(&of[..3], &format!("00{}", &id[id.len() - 5..id.len() - 4]), "{d}");
+        assert_eq!(
+            &of[..3],
+            &format!("00{}", &id[id.len() - 5..id.len() - 4]),
+            "{d}"
+        );
     }
     // The GB18030 copy and the re-scrape clean to the same text: stage exact, not near_exact.
     let by_id = |id: &str| dups.iter().find(|d| d["id"] == id).unwrap().clone();
@@ -87,7 +98,10 @@ fn ingest_into_a_new_then_an_existing_index_and_again_adds_nothing() {
     // The same batch again: nothing added, and the summary says every record was a duplicate.
     let o3 = dir.path().join("o3");
     let out = ok(&["ingest", s(&a), "--index", s(&idx), "--out", s(&o3)]);
-    assert!(out.contains("0 kept, 5 duplicates removed (exact 5)"), "{out}");
+    assert!(
+        out.contains("0 kept, 5 duplicates removed (exact 5)"),
+        "{out}"
+    );
     assert!(out.contains("0 added"), "{out}");
     assert!(out.contains("5 documents in the index"), "{out}");
     ok(&["index", "check", s(&idx)]);
@@ -102,24 +116,61 @@ fn index_build_add_remove_compact_check_and_similar() {
     assert!(out.contains("5 added"), "{out}");
     // Building again over an existing index is refused with the way out named.
     let (_, err) = fails(&["index", "build", s(&a), "--index", s(&idx)]);
-    assert!(err.contains("already exists") && err.contains("index add"), "{err}");
+    assert!(
+        err.contains("already exists") && err.contains("index add"),
+        "{err}"
+    );
     let out = ok(&["index", "add", s(&b), s(&a), "--index", s(&idx)]);
     assert!(out.contains("5 added, 5 already present"), "{out}");
-    let out = ok(&["similar", "--index", s(&idx), "--id", "104_excerpt_of_004.txt", "-k", "3", "--json"]);
+    let out = ok(&[
+        "similar",
+        "--index",
+        s(&idx),
+        "--id",
+        "104_excerpt_of_004.txt",
+        "-k",
+        "3",
+        "--json",
+    ]);
     let hits: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
     assert_eq!(hits[0]["id"], "004_168295998306aa1f.txt", "{out}");
     assert_eq!(hits[0]["label"], "duplicate", "{out}");
     // Remove the original: similar no longer returns it.
-    let out = ok(&["index", "remove", "--index", s(&idx), "--id", "004_168295998306aa1f.txt"]);
+    let out = ok(&[
+        "index",
+        "remove",
+        "--index",
+        s(&idx),
+        "--id",
+        "004_168295998306aa1f.txt",
+    ]);
     assert!(out.contains("1 of 1 ids removed"), "{out}");
-    let out = ok(&["similar", "--index", s(&idx), "--id", "104_excerpt_of_004.txt", "-k", "9", "--json"]);
+    let out = ok(&[
+        "similar",
+        "--index",
+        s(&idx),
+        "--id",
+        "104_excerpt_of_004.txt",
+        "-k",
+        "9",
+        "--json",
+    ]);
     assert!(!out.contains("004_168295998306aa1f.txt"), "{out}");
     ok(&["index", "compact", "--index", s(&idx)]);
     let out = ok(&["index", "check", s(&idx)]);
     assert!(out.contains("9 documents (9 live)"), "{out}");
     // A text query in the table form, at passage level.
     let text = std::fs::read_to_string("examples/news/002_470d4a6dd312ca84.txt").unwrap();
-    let out = ok(&["similar", "--index", s(&idx), "--level", "passage", "-k", "2", &text[..600.min(text.len())]]);
+    let out = ok(&[
+        "similar",
+        "--index",
+        s(&idx),
+        "--level",
+        "passage",
+        "-k",
+        "2",
+        &text[..600.min(text.len())],
+    ]);
     assert!(out.contains("rank") && out.contains("#"), "{out}");
     // An unknown id is a clear error.
     let (_, err) = fails(&["similar", "--index", s(&idx), "--id", "nope"]);
@@ -134,14 +185,35 @@ fn dedup_against_an_index_and_explain_two_indexed_ids() {
     ok(&["index", "build", s(&a), "--index", s(&idx)]);
     let o = dir.path().join("o");
     let out = ok(&["dedup", s(&b), "--against", s(&idx), "--out", s(&o)]);
-    assert!(out.contains("5 records: 0 kept, 5 duplicates removed"), "{out}");
+    assert!(
+        out.contains("5 records: 0 kept, 5 duplicates removed"),
+        "{out}"
+    );
     let clusters = jsonl(&o.join("clusters.jsonl"));
-    assert!(clusters.iter().all(|c| c["cluster"].as_str().unwrap().starts_with("index:")));
+    assert!(clusters
+        .iter()
+        .all(|c| c["cluster"].as_str().unwrap().starts_with("index:")));
     // explain on two indexed ids: the five seed reports are related, never duplicates.
-    let out = ok(&["explain", "--index", s(&idx), "000_7a408194b7d85137.txt", "001_3d5679437f7de4eb.txt"]);
-    assert!(out.contains("decision: related, not a duplicate") || out.contains("decision: not a duplicate"), "{out}");
+    let out = ok(&[
+        "explain",
+        "--index",
+        s(&idx),
+        "000_7a408194b7d85137.txt",
+        "001_3d5679437f7de4eb.txt",
+    ]);
+    assert!(
+        out.contains("decision: related, not a duplicate")
+            || out.contains("decision: not a duplicate"),
+        "{out}"
+    );
     assert!(out.contains("aligned passages"), "{out}");
-    let (_, err) = fails(&["explain", "--index", s(&idx), "000_7a408194b7d85137.txt", "missing-id"]);
+    let (_, err) = fails(&[
+        "explain",
+        "--index",
+        s(&idx),
+        "000_7a408194b7d85137.txt",
+        "missing-id",
+    ]);
     assert!(err.contains("missing-id"), "{err}");
 }
 
@@ -152,12 +224,32 @@ fn dedup_dry_run_embed_levels_clean_and_model_info() {
     assert!(out.contains("nearest-neighbour"), "{out}");
     assert!(!dir.path().join("out").exists());
     let f = dir.path().join("v.jsonl");
-    ok(&["embed", "examples/news/004_168295998306aa1f.txt", "--level", "passage", "--out", s(&f)]);
+    ok(&[
+        "embed",
+        "examples/news/004_168295998306aa1f.txt",
+        "--level",
+        "passage",
+        "--out",
+        s(&f),
+    ]);
     let rows = jsonl(&f);
-    assert!(rows.len() > 3, "a page with line breaks gives several passages: {}", rows.len());
-    assert!(rows.iter().all(|r| r["level"] == "passage" && r["vector"].as_array().unwrap().len() == 384));
+    assert!(
+        rows.len() > 3,
+        "a page with line breaks gives several passages: {}",
+        rows.len()
+    );
+    assert!(rows
+        .iter()
+        .all(|r| r["level"] == "passage" && r["vector"].as_array().unwrap().len() == 384));
     // The old word is still accepted.
-    ok(&["embed", "examples/news/004_168295998306aa1f.txt", "--level", "paragraph", "--out", s(&f)]);
+    ok(&[
+        "embed",
+        "examples/news/004_168295998306aa1f.txt",
+        "--level",
+        "paragraph",
+        "--out",
+        s(&f),
+    ]);
     let out = ok(&["model", "info"]);
     assert!(out.contains("multilingual-e5-small"), "{out}");
     let out = ok(&["clean", "examples/news/103_gb18030_of_003.txt"]);
@@ -184,7 +276,15 @@ fn bad_input_paths_exit_non_zero_with_the_path_named() {
     // A JSONL with a bad line under --on-error fail names file and line.
     let bad = dir.path().join("bad.jsonl");
     std::fs::write(&bad, "{\"id\":\"a\",\"text\":\"好\"}\n{oops\n").unwrap();
-    let (code, err) = fails(&["index", "build", s(&bad), "--index", s(&dir.path().join("i")), "--on-error", "fail"]);
+    let (code, err) = fails(&[
+        "index",
+        "build",
+        s(&bad),
+        "--index",
+        s(&dir.path().join("i")),
+        "--on-error",
+        "fail",
+    ]);
     assert_eq!(code, 1);
     assert!(err.contains("bad.jsonl:2"), "{err}");
 }
@@ -200,7 +300,10 @@ fn a_gzip_compressed_jsonl_input_is_read_like_the_plain_one() {
         plain.push('\n');
     }
     let gz = dir.path().join("seeds.jsonl.gz");
-    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::default());
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::default(),
+    );
     enc.write_all(plain.as_bytes()).unwrap();
     enc.finish().unwrap();
     let jsonl = dir.path().join("seeds.jsonl");
@@ -209,7 +312,11 @@ fn a_gzip_compressed_jsonl_input_is_read_like_the_plain_one() {
     ok(&["dedup", s(&gz), "--out", s(&a), "--no-semantic"]);
     ok(&["dedup", s(&jsonl), "--out", s(&b), "--no-semantic"]);
     for f in ["kept.jsonl", "clusters.jsonl", "duplicates.jsonl"] {
-        assert_eq!(std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap(), "{f}");
+        assert_eq!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+            "{f}"
+        );
     }
     assert_eq!(jsonl_count(&a.join("kept.jsonl")), 5);
 }

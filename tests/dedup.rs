@@ -7,10 +7,10 @@ mod common;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use simdex::app::dedup::DedupJob;
 use simdex::corpus::PrepareOptions;
 use simdex::dedup::{output, DedupOptions, Original};
 use simdex::input::InputOptions;
-use simdex::app::dedup::DedupJob;
 
 /// Writes the seeds and the planted copies into a folder; returns (folder, planted copy → seed).
 fn corpus() -> (tempfile::TempDir, HashMap<String, String>) {
@@ -306,24 +306,46 @@ fn unbroken_text_reports_that_share_no_text_stay_apart_and_an_unbroken_excerpt_i
     let part: String = s4[..s4.len() / 2]
         .iter()
         .enumerate()
-        .map(|(k, x)| if k % 3 == 2 { x.replace('的', "之") } else { x.to_string() })
+        .map(|(k, x)| {
+            if k % 3 == 2 {
+                x.replace('的', "之")
+            } else {
+                x.to_string()
+            }
+        })
         .collect::<String>()
         .replace('1', "7");
     let body1 = one_line(&seeds[1].1);
     let s1: Vec<&str> = body1.split_inclusive('。').collect();
     let pad: String = s1[..4.min(s1.len())].concat();
-    std::fs::write(dir.path().join("900_unbroken_excerpt.txt"), format!("{part}{pad}")).unwrap();
+    std::fs::write(
+        dir.path().join("900_unbroken_excerpt.txt"),
+        format!("{part}{pad}"),
+    )
+    .unwrap();
 
     let inputs = vec![PathBuf::from(dir.path())];
     let run = run_job(&inputs, DedupOptions::default(), Some(common::embedder()));
     let id = |i: usize| run.docs[i].record.id.clone();
     for d in &run.docs {
-        assert!(!d.record.text.contains('\n'), "{} has a line break", d.record.id);
-        assert!(d.passages.len() > 2, "{}: {} passages", d.record.id, d.passages.len());
+        assert!(
+            !d.record.text.contains('\n'),
+            "{} has a line break",
+            d.record.id
+        );
+        assert!(
+            d.passages.len() > 2,
+            "{}: {} passages",
+            d.record.id,
+            d.passages.len()
+        );
     }
     let kept: Vec<String> = run.report.kept.iter().map(|&i| id(i)).collect();
     let names: Vec<String> = seeds.iter().map(|s| s.0.clone()).collect();
-    assert_eq!(kept, names, "the five seed reports are kept, the excerpt removed");
+    assert_eq!(
+        kept, names,
+        "the five seed reports are kept, the excerpt removed"
+    );
     let r = &run.report.removed[0];
     assert_eq!(id(r.doc), "900_unbroken_excerpt.txt");
     assert_eq!(r.duplicate_of, Original::Input(4));
@@ -347,6 +369,10 @@ fn unbroken_text_reports_that_share_no_text_stay_apart_and_an_unbroken_excerpt_i
     assert!(best >= 0.93, "closest seed pair cosine {best}");
     assert!(p.verdict.duplicate.is_none());
     assert!(p.verdict.related);
-    assert!(p.verdict.evidence.text_coverage.unwrap() < 0.2, "{:?}", p.verdict.evidence);
+    assert!(
+        p.verdict.evidence.text_coverage.unwrap() < 0.2,
+        "{:?}",
+        p.verdict.evidence
+    );
     assert!(run.report.related.iter().any(|r| (r.a, r.b) == (p.a, p.b)));
 }

@@ -6,14 +6,14 @@ mod common;
 
 use std::path::PathBuf;
 
-use simdex::corpus::{prepare, PrepareOptions};
-use simdex::dedup::{DedupOptions, Original};
-use simdex::index::{Index, IndexMeta, Level};
-use simdex::input::InputOptions;
 use simdex::app::dedup::DedupJob;
 use simdex::app::index::add_to_index;
 use simdex::app::similar::{similar, Query};
 use simdex::app::{index_meta, text_record};
+use simdex::corpus::{prepare, PrepareOptions};
+use simdex::dedup::{DedupOptions, Original};
+use simdex::index::{Index, IndexMeta, Level};
+use simdex::input::InputOptions;
 
 fn seed_docs() -> Vec<simdex::corpus::PreparedDoc> {
     let records = common::seeds()

@@ -150,16 +150,29 @@ pub fn ingest(
     };
     let run = job.run(progress)?;
     drop(index);
-    let kept: Vec<PreparedDoc> = run.report.kept.iter().map(|&i| run.docs[i].clone()).collect();
+    let kept: Vec<PreparedDoc> = run
+        .report
+        .kept
+        .iter()
+        .map(|&i| run.docs[i].clone())
+        .collect();
     let vectors: Vec<Option<DocumentVectors>> = run
         .report
         .kept
         .iter()
         .map(|&i| run.report.vectors[i].clone())
         .collect();
-    let report = add_to_index(&c.index, embedder, &kept, Some(&vectors), false, &mut |_, _| {})?;
+    let report = add_to_index(
+        &c.index,
+        embedder,
+        &kept,
+        Some(&vectors),
+        false,
+        &mut |_, _| {},
+    )?;
     let summary = summary_of(Some(embedder), c.options.clone(), Some(&c.index));
-    let summary = output::write_outputs(&c.out, &run.docs, &run.read.rejected, &run.report, summary)?;
+    let summary =
+        output::write_outputs(&c.out, &run.docs, &run.read.rejected, &run.report, summary)?;
     write_explanations(&c.out, &run.docs, &run.report, &c.options)?;
     Ok(IngestOutcome {
         run,

@@ -53,9 +53,8 @@ pub fn embed(
     }
     let passages: Vec<Vec<String>> = docs.iter().map(|d| d.passages.clone()).collect();
     let total = docs.len();
-    let vecs = crate::embed::embed_documents(embedder, &passages, role, |d, t| {
-        progress(d, total, t)
-    })?;
+    let vecs =
+        crate::embed::embed_documents(embedder, &passages, role, |d, t| progress(d, total, t))?;
     for (d, v) in docs.iter().zip(vecs) {
         if level == EmbedLevel::Article {
             rows.push(VectorRow {

@@ -18,7 +18,12 @@ use crate::input::{InputOptions, OnError};
 use crate::model::Embedder;
 
 /// `explain --index DIR A B`: two indexed records.
-pub fn explain_ids(dir: &Path, a: &str, b: &str, opts: &DedupOptions) -> Result<Explanation, AppError> {
+pub fn explain_ids(
+    dir: &Path,
+    a: &str,
+    b: &str,
+    opts: &DedupOptions,
+) -> Result<Explanation, AppError> {
     let index = Index::open(dir, None)?;
     let da = indexed_document(&index, a)?;
     let db = indexed_document(&index, b)?;
@@ -238,4 +243,3 @@ pub fn indexed_document(
     };
     Ok((prepared, vectors))
 }
-

@@ -152,4 +152,3 @@ pub fn add_to_index(
         tokens_embedded: tokens,
     })
 }
-

@@ -49,4 +49,3 @@ pub fn text_record(id: &str, text: &str) -> crate::input::Record {
         encoding: "UTF-8",
     }
 }
-

@@ -114,4 +114,3 @@ pub fn embed_prepared(
         progress,
     )?)
 }
-

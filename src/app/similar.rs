@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::inputs::text_record;
 use super::model::{check_index_model, ModelChoice};
 use super::AppError;
 use crate::corpus::{prepare, PrepareOptions, PreparedDoc};
@@ -14,7 +15,6 @@ use crate::dedup::{self, doc_view, judge, DedupOptions, RecordText};
 use crate::embed::DocumentVectors;
 use crate::index::{Index, Level};
 use crate::model::Embedder;
-use super::inputs::text_record;
 
 /// Where the query of `similar` comes from, as the user gave it.
 #[derive(Debug, Clone)]
@@ -67,7 +67,15 @@ pub fn run(o: &SimilarOptions) -> Result<Vec<SimilarHit>, AppError> {
         }
         Query::Id(_) => None,
     };
-    similar(&index, embedder.as_ref(), query, o.k, o.level, &o.prepare, &o.options)
+    similar(
+        &index,
+        embedder.as_ref(),
+        query,
+        o.k,
+        o.level,
+        &o.prepare,
+        &o.options,
+    )
 }
 
 /// What `similar` is asked about.
@@ -168,4 +176,3 @@ pub fn similar(
 pub fn prepare_query(text: &str, prep: &PrepareOptions) -> Vec<PreparedDoc> {
     prepare(vec![text_record("query", text)], prep)
 }
-

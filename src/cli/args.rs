@@ -64,7 +64,6 @@ pub(super) enum Command {
     Eval(super::harness::EvalArgs),
 }
 
-
 #[derive(Args, Clone)]
 pub(super) struct ModelArg {
     /// Model folder (config.json, tokenizer.json, model.safetensors). Default: $SIMDEX_MODEL,
@@ -476,7 +475,12 @@ impl DedupArgs {
     pub(super) fn resolve(&self) -> DedupCommand {
         DedupCommand {
             inputs: self.input.inputs(),
-            options: dedup_options(&self.thresholds, self.keep, self.keep_by.clone(), self.no_semantic),
+            options: dedup_options(
+                &self.thresholds,
+                self.keep,
+                self.keep_by.clone(),
+                self.no_semantic,
+            ),
             against: self.against.clone(),
             out: if self.dry_run { None } else { self.out.clone() },
             strip_repeated_passages: self.strip_repeated_passages,

@@ -79,7 +79,11 @@ pub(super) struct EvalArgs {
     pub(super) limit: usize,
     /// Labelled natural pairs for `eval natural` (JSONL: a, b, label, hard, reason); may be
     /// given more than once.
-    #[arg(long, value_name = "FILE", default_value = "tests/fixtures/natural/sina_pairs_tune.jsonl")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "tests/fixtures/natural/sina_pairs_tune.jsonl"
+    )]
     pub(super) labels: Vec<PathBuf>,
     /// Other Sina articles added to the `eval natural` corpus as distractors.
     #[arg(long, default_value_t = 300)]
@@ -87,7 +91,6 @@ pub(super) struct EvalArgs {
     #[command(flatten)]
     pub(super) thresholds: ThresholdArgs,
 }
-
 
 pub(super) fn bench_cmd(a: BenchArgs) -> Result<()> {
     use simdex::bench;
@@ -189,4 +192,3 @@ pub(super) fn eval_cmd(a: EvalArgs) -> Result<()> {
     }
     Ok(())
 }
-

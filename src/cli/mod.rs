@@ -150,8 +150,8 @@ fn index(c: IndexCommand) -> Result<()> {
             Ok(())
         }
         IndexCommand::Check(a) => {
-            let report = app::index::check(&a.dir)
-                .with_context(|| format!("index {}", a.dir.display()))?;
+            let report =
+                app::index::check(&a.dir).with_context(|| format!("index {}", a.dir.display()))?;
             print!("{}", render::check_report(&a.dir, &report));
             if !report.is_healthy() {
                 std::process::exit(1);
@@ -270,7 +270,11 @@ fn clean_cmd(a: CleanArgs) -> Result<()> {
     let mut w = out_writer(&None)?;
     if a.json {
         for d in &docs {
-            writeln!(w, "{}", serde_json::to_string(&app::clean::CleanReport::of(d))?)?;
+            writeln!(
+                w,
+                "{}",
+                serde_json::to_string(&app::clean::CleanReport::of(d))?
+            )?;
         }
     } else {
         write!(w, "{}", render::clean_listing(&docs))?;
@@ -331,4 +335,3 @@ fn model_cmd(c: ModelCommand) -> Result<()> {
         }
     }
 }
-

@@ -165,7 +165,8 @@ pub fn star_clusters(n: usize, edges: &[DuplicateEdge], rank: &[usize]) -> Vec<C
                 }
                 let better_than_current = stronger(cand, e);
                 let better_than_best = best.is_none_or(|(b, be)| {
-                    stronger(cand, be) || (!stronger(be, cand) && rank[clusters[to].kept] < rank[clusters[b].kept])
+                    stronger(cand, be)
+                        || (!stronger(be, cand) && rank[clusters[to].kept] < rank[clusters[b].kept])
                 });
                 if better_than_current && better_than_best {
                     best = Some((to, cand));

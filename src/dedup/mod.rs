@@ -177,7 +177,9 @@ impl RecordText {
 pub fn doc_view<'a>(v: Option<&'a DocumentVectors>, text: &'a RecordText) -> DocView<'a> {
     DocView {
         article: v.map(|v| v.article.as_slice()),
-        passages: v.map_or(Vec::new(), |v| v.passages.iter().map(|p| p.as_slice()).collect()),
+        passages: v.map_or(Vec::new(), |v| {
+            v.passages.iter().map(|p| p.as_slice()).collect()
+        }),
         tokens: v.map_or(Vec::new(), |v| v.passage_tokens.clone()),
         shingles: &text.shingles,
         passage_text: &text.passages,
@@ -205,7 +207,11 @@ pub struct PairVerdict {
 /// sentence boundaries still agrees). Text coverage is the share of the shorter side's letters
 /// in passages with `shared >= opts.passage_shared`; vector coverage the share of its tokens in
 /// passages whose best cosine reaches `opts.passage_threshold`.
-pub fn passage_evidence(a: &DocView, b: &DocView, opts: &DedupOptions) -> (f32, f32, Vec<PassageMatch>) {
+pub fn passage_evidence(
+    a: &DocView,
+    b: &DocView,
+    opts: &DedupOptions,
+) -> (f32, f32, Vec<PassageMatch>) {
     let letters = |v: &DocView| v.passage_text.iter().map(|p| p.letters).sum::<usize>();
     let a_short = if a.passage_text.is_empty() || b.passage_text.is_empty() {
         a.tokens.iter().sum::<usize>() <= b.tokens.iter().sum::<usize>()
@@ -218,8 +224,12 @@ pub fn passage_evidence(a: &DocView, b: &DocView, opts: &DedupOptions) -> (f32, 
     let (mut covered_tokens, mut covered_letters) = (0usize, 0usize);
     let mut matches = Vec::new();
     for (i, pv) in s.passages.iter().enumerate() {
-        let mut sims: Vec<(usize, f32)> =
-            l.passages.iter().enumerate().map(|(j, q)| (j, cosine(pv, q))).collect();
+        let mut sims: Vec<(usize, f32)> = l
+            .passages
+            .iter()
+            .enumerate()
+            .map(|(j, q)| (j, cosine(pv, q)))
+            .collect();
         sims.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
         let Some(&(best_j, best_c)) = sims.first() else {
             continue;
@@ -239,7 +249,11 @@ pub fn passage_evidence(a: &DocView, b: &DocView, opts: &DedupOptions) -> (f32, 
                 covered_letters += mine.letters;
             }
         }
-        let (pa, pb) = if a_short { (i, aligned.0) } else { (aligned.0, i) };
+        let (pa, pb) = if a_short {
+            (i, aligned.0)
+        } else {
+            (aligned.0, i)
+        };
         matches.push(PassageMatch {
             a: pa,
             b: pb,
@@ -767,7 +781,8 @@ impl<'a> Pass<'a> {
                 let their_text = indexed_text(index, hit.doc, opts)?;
                 let theirs = indexed_view(index, hit.doc, &their_text)?;
                 let mut verdict = judge(&mine, &theirs, opts, EVIDENCE_PASSAGES);
-                if opts.stages.exact && indexed_exact_key(index, hit.doc)? == self.docs[i].exact_key {
+                if opts.stages.exact && indexed_exact_key(index, hit.doc)? == self.docs[i].exact_key
+                {
                     verdict.duplicate = Some(Stage::Exact);
                     verdict.score = 1.0;
                 }
@@ -881,7 +896,10 @@ impl<'a> Pass<'a> {
         }
         removals.sort_by_key(|r| r.doc);
         for r in &removals {
-            *report.stage_counts.entry(r.stage.name().into()).or_default() += 1;
+            *report
+                .stage_counts
+                .entry(r.stage.name().into())
+                .or_default() += 1;
         }
         report.kept = (0..n).filter(|&i| !removed_flag[i]).collect();
         report.removed = removals;
@@ -946,8 +964,8 @@ pub enum DedupError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::corpus::{prepare, PrepareOptions};
     use crate::app::text_record;
+    use crate::corpus::{prepare, PrepareOptions};
 
     const A: &str = "推动高质量发展，创新是核心动力和关键变量。日前，市委经济工作会议召开，指出要深入实施创新驱动战略，围绕高水平国家创新型城市建设，深入实施省十大创新行动，全面落实市委、市政府强化创新驱动各项部署。";
 

@@ -19,10 +19,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::app::text_record;
 use crate::corpus::{prepare, PrepareOptions, PreparedDoc};
 use crate::dedup::{self, DedupOptions, DedupReport, Stages, VectorSource};
 use crate::embed::{embed_documents, DocumentVectors};
-use crate::app::text_record;
 use crate::model::{cosine, Embedder, Role};
 use metrics::{adjusted_rand_index, pair_scores, roc_auc, spearman, PairScores};
 pub use natural::{eval_natural, NaturalEvalOptions};
@@ -172,10 +172,7 @@ fn vectors_for(
         Some(p) => cache::load(p).map_err(io_err(p))?,
         None => HashMap::new(),
     };
-    let keys: Vec<u128> = docs
-        .iter()
-        .map(|d| cache::key(&fp, &d.passages))
-        .collect();
+    let keys: Vec<u128> = docs.iter().map(|d| cache::key(&fp, &d.passages)).collect();
     let mut missing: Vec<usize> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (i, k) in keys.iter().enumerate() {
@@ -186,10 +183,8 @@ fn vectors_for(
     let hits = docs.len() - missing.len();
     let mut tokens = 0;
     if !missing.is_empty() {
-        let paragraphs: Vec<Vec<String>> = missing
-            .iter()
-            .map(|&i| docs[i].passages.clone())
-            .collect();
+        let paragraphs: Vec<Vec<String>> =
+            missing.iter().map(|&i| docs[i].passages.clone()).collect();
         let total = missing.len();
         let t = Instant::now();
         let vecs = embed_documents(embedder, &paragraphs, Role::Passage, |d, tok| {
@@ -530,7 +525,11 @@ impl DedupEval {
             }
             s.push('\n');
         }
-        if let Some(r) = self.runs.first().filter(|r| !r.false_merge_pairs.is_empty()) {
+        if let Some(r) = self
+            .runs
+            .first()
+            .filter(|r| !r.false_merge_pairs.is_empty())
+        {
             s.push_str(&format!("\nfalse merges of the {}:\n", r.name));
             for (a, b, kind) in &r.false_merge_pairs {
                 s.push_str(&format!("  {a} ~ {b} ({kind})\n"));

@@ -16,9 +16,9 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::{io_err, synth, vectors_for, EvalError, Log};
+use crate::app::text_record;
 use crate::corpus::{prepare, PrepareOptions};
 use crate::dedup::{self, DedupOptions, DedupReport, Original, VectorSource};
-use crate::app::text_record;
 use crate::model::Embedder;
 
 /// One labelled pair.
@@ -373,7 +373,11 @@ impl NaturalReport {
                 p.b,
                 p.label,
                 if p.hard { " (hard)" } else { "" },
-                if stage.is_empty() { "missed".to_string() } else { format!("merged by {stage}") },
+                if stage.is_empty() {
+                    "missed".to_string()
+                } else {
+                    format!("merged by {stage}")
+                },
                 p.reason
             );
         }

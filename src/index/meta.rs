@@ -93,7 +93,11 @@ pub struct Hit {
 }
 
 /// Fails when an index's metadata differs from what the caller expects.
-pub(crate) fn check_meta(dir: &Path, found: &IndexMeta, expect: Option<&IndexMeta>) -> Result<(), IndexError> {
+pub(crate) fn check_meta(
+    dir: &Path,
+    found: &IndexMeta,
+    expect: Option<&IndexMeta>,
+) -> Result<(), IndexError> {
     let Some(expect) = expect else { return Ok(()) };
     let mismatch = |field, e: String, f: String| IndexError::MetaMismatch {
         path: dir.to_path_buf(),
@@ -127,4 +131,3 @@ pub(crate) fn check_meta(dir: &Path, found: &IndexMeta, expect: Option<&IndexMet
     }
     Ok(())
 }
-

@@ -28,13 +28,12 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-
 pub use check::CheckReport;
 pub use error::IndexError;
-pub use meta::{DocumentEntry, GraphSettings, Hit, IndexMeta, Level, NewDocument, ParagraphEntry};
-pub use writer::IndexWriter;
-use writer::GenerationPlan;
 use meta::check_meta;
+pub use meta::{DocumentEntry, GraphSettings, Hit, IndexMeta, Level, NewDocument, ParagraphEntry};
+use writer::GenerationPlan;
+pub use writer::IndexWriter;
 
 use error::{corrupt, io_err};
 use graph::{build_level, FlatGraph, LevelNames};
@@ -165,7 +164,6 @@ impl Index {
             removed: Tombstones::new(docs),
         })
     }
-
 
     fn load(dir: &Path, manifest: Manifest) -> Result<Index, IndexError> {
         let generation = manifest.generation;

@@ -1,8 +1,8 @@
 //! Tests of the index: round trips, search quality against brute force, incremental adds,
 //! removal, compaction, locking, metadata checks, corruption and crash leftovers.
 
-use super::*;
 use super::writer::Source;
+use super::*;
 
 const DIM: usize = 32;
 

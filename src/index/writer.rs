@@ -309,4 +309,3 @@ impl GenerationPlan<'_> {
         Ok(manifest)
     }
 }
-

@@ -156,7 +156,10 @@ pub fn read_inputs(paths: &[PathBuf], opts: &InputOptions) -> Result<ReadOutcome
 }
 
 fn is_jsonl(p: &Path) -> bool {
-    matches!(gzip::content_extension(p), Some("jsonl" | "json" | "ndjson"))
+    matches!(
+        gzip::content_extension(p),
+        Some("jsonl" | "json" | "ndjson")
+    )
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), InputError> {

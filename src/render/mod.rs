@@ -79,7 +79,11 @@ pub fn check_report(dir: &std::path::Path, report: &CheckReport) -> String {
     for p in &report.problems {
         s.push_str(&format!("problem: {p}\n"));
     }
-    s.push_str(if report.is_healthy() { "ok\n" } else { "CORRUPT\n" });
+    s.push_str(if report.is_healthy() {
+        "ok\n"
+    } else {
+        "CORRUPT\n"
+    });
     s
 }
 
