@@ -222,7 +222,7 @@ pub fn indexed_document(
             index.dir().display()
         )));
     };
-    let passages: Vec<String> = entry.paragraphs.iter().map(|p| p.text.clone()).collect();
+    let passages = crate::dedup::indexed_passages(index, doc)?;
     let mut record = text_record(id, &entry.text);
     record.title = entry.title.clone();
     let prepared = PreparedDoc {

@@ -778,10 +778,12 @@ impl<'a> Pass<'a> {
                 if hit.score < opts.threshold.min(opts.related_threshold) {
                     continue;
                 }
-                let their_text = indexed_text(index, hit.doc, opts)?;
+                let their_passages = indexed_passages(index, hit.doc)?;
+                let their_text = RecordText::of(&their_passages, &opts.minhash);
                 let theirs = indexed_view(index, hit.doc, &their_text)?;
                 let mut verdict = judge(&mine, &theirs, opts, EVIDENCE_PASSAGES);
-                if opts.stages.exact && indexed_exact_key(index, hit.doc)? == self.docs[i].exact_key
+                if opts.stages.exact
+                    && crate::corpus::exact_key(&their_passages) == self.docs[i].exact_key
                 {
                     verdict.duplicate = Some(Stage::Exact);
                     verdict.score = 1.0;
@@ -917,16 +919,16 @@ pub fn indexed_text(
     doc: u32,
     opts: &DedupOptions,
 ) -> Result<RecordText, crate::index::IndexError> {
-    let entry = index.document(doc)?;
-    let text: Vec<String> = entry.paragraphs.iter().map(|p| p.text.clone()).collect();
-    Ok(RecordText::of(&text, &opts.minhash))
+    Ok(RecordText::of(
+        &indexed_passages(index, doc)?,
+        &opts.minhash,
+    ))
 }
 
-/// The exact stage's key of an indexed record (from its stored passages).
-pub fn indexed_exact_key(index: &Index, doc: u32) -> Result<u128, crate::index::IndexError> {
+/// The stored passage texts of an indexed record, in order.
+pub fn indexed_passages(index: &Index, doc: u32) -> Result<Vec<String>, crate::index::IndexError> {
     let entry = index.document(doc)?;
-    let text: Vec<String> = entry.paragraphs.iter().map(|p| p.text.clone()).collect();
-    Ok(crate::corpus::exact_key(&text))
+    Ok(entry.paragraphs.iter().map(|p| p.text.clone()).collect())
 }
 
 /// The view of an indexed record: its stored vectors and passage token counts.
