@@ -66,6 +66,17 @@ pub fn prepare(records: Vec<Record>, opts: &PrepareOptions) -> Vec<PreparedDoc> 
         }
         None => records.iter().map(|_| None).collect(),
     };
+    prepare_cleaned(records, cleaned, opts)
+}
+
+/// Prepares records whose text was already cleaned (`cleaned[i]` of `records[i]`, `None`
+/// without cleaning): how a staged run prepares one shard after the corpus pass was counted
+/// over all shards.
+pub fn prepare_cleaned(
+    records: Vec<Record>,
+    cleaned: Vec<Option<CleanedText>>,
+    opts: &PrepareOptions,
+) -> Vec<PreparedDoc> {
     records
         .into_iter()
         .zip(cleaned)

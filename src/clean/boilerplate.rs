@@ -869,13 +869,42 @@ fn mark_headline_runs(
 /// so that copies of one article do not make its own paragraphs look like boilerplate.
 #[derive(Clone, Debug, Default)]
 pub struct RepeatedParagraphs {
-    repeated: HashSet<String>,
+    /// Hashes of the compact keys of the repeated paragraphs.
+    repeated: HashSet<u64>,
 }
 
 fn hash_key(s: &str) -> u64 {
     let mut h = DefaultHasher::new();
     s.hash(&mut h);
     h.finish()
+}
+
+/// What the corpus pass counts of one document: (paragraph key hash, context hash) for each
+/// distinct non-empty paragraph, the context being the document's longest other paragraph.
+pub fn document_contexts(doc: &[String]) -> Vec<(u64, u64)> {
+    let keys: Vec<String> = doc
+        .iter()
+        .map(|p| compact_key(p))
+        .filter(|k| !k.is_empty())
+        .collect();
+    // The two longest distinct paragraphs identify the document's content.
+    let mut by_len: Vec<&String> = keys.iter().collect();
+    by_len.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    by_len.dedup();
+    let first = by_len.first().copied();
+    let second = by_len.get(1).copied();
+    let distinct: std::collections::BTreeSet<&String> = keys.iter().collect();
+    distinct
+        .into_iter()
+        .map(|key| {
+            let context = match (first, second) {
+                (Some(f), _) if f != key => hash_key(f),
+                (_, Some(s)) => hash_key(s),
+                _ => hash_key(key),
+            };
+            (hash_key(key), context)
+        })
+        .collect()
 }
 
 impl RepeatedParagraphs {
@@ -887,36 +916,33 @@ impl RepeatedParagraphs {
         min_docs: usize,
         min_fraction: f64,
     ) -> Self {
-        let mut contexts: HashMap<String, HashSet<u64>> = HashMap::new();
         let mut n_docs = 0usize;
+        let mut contexts = Vec::new();
         for doc in docs {
             n_docs += 1;
-            let keys: Vec<String> = doc
-                .iter()
-                .map(|p| compact_key(p))
-                .filter(|k| !k.is_empty())
-                .collect();
-            // The two longest distinct paragraphs identify the document's content.
-            let mut by_len: Vec<&String> = keys.iter().collect();
-            by_len.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-            by_len.dedup();
-            let first = by_len.first().copied();
-            let second = by_len.get(1).copied();
-            let distinct: HashSet<&String> = keys.iter().collect();
-            for key in distinct {
-                let context = match (first, second) {
-                    (Some(f), _) if f != key => hash_key(f),
-                    (_, Some(s)) => hash_key(s),
-                    _ => hash_key(key),
-                };
-                contexts.entry(key.clone()).or_default().insert(context);
-            }
+            contexts.extend(document_contexts(doc));
+        }
+        Self::from_contexts(contexts, n_docs, min_docs, min_fraction)
+    }
+
+    /// Builds the set from the [`document_contexts`] of a run of `n_docs` documents (or of
+    /// any subset of paragraph keys with all their contexts: a staged run counts each part
+    /// of the key space apart and joins the sets with [`RepeatedParagraphs::from_keys`]).
+    pub fn from_contexts(
+        contexts: impl IntoIterator<Item = (u64, u64)>,
+        n_docs: usize,
+        min_docs: usize,
+        min_fraction: f64,
+    ) -> Self {
+        let mut by_key: HashMap<u64, HashSet<u64>> = HashMap::new();
+        for (key, ctx) in contexts {
+            by_key.entry(key).or_default().insert(ctx);
         }
         let needed = (min_fraction * n_docs as f64)
             .ceil()
             .max(min_docs as f64)
             .max(1.0) as usize;
-        let repeated = contexts
+        let repeated = by_key
             .into_iter()
             .filter(|(_, ctx)| ctx.len() >= needed)
             .map(|(k, _)| k)
@@ -924,9 +950,23 @@ impl RepeatedParagraphs {
         RepeatedParagraphs { repeated }
     }
 
+    /// A set made of paragraph key hashes found repeated (by one or more parts of a run).
+    pub fn from_keys(keys: impl IntoIterator<Item = u64>) -> Self {
+        RepeatedParagraphs {
+            repeated: keys.into_iter().collect(),
+        }
+    }
+
+    /// The paragraph key hashes in the set, sorted.
+    pub fn keys(&self) -> Vec<u64> {
+        let mut k: Vec<u64> = self.repeated.iter().copied().collect();
+        k.sort_unstable();
+        k
+    }
+
     /// Whether this paragraph (normalised; white space is ignored) is boilerplate.
     pub fn is_repeated(&self, paragraph: &str) -> bool {
-        self.repeated.contains(&compact_key(paragraph))
+        self.repeated.contains(&hash_key(&compact_key(paragraph)))
     }
 
     /// Number of distinct repeated paragraphs.

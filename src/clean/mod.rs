@@ -261,44 +261,57 @@ pub fn clean_corpus(texts: &[&str], opts: &CleanOptions) -> Vec<CleanedText> {
     if texts.len() < opts.corpus_min_docs {
         return cleaned;
     }
-    let keys: Vec<Vec<String>> = cleaned
-        .iter()
-        .map(|c| {
-            c.paragraphs
-                .iter()
-                .map(|p| normalize::compact_key(&p.text))
-                .collect()
-        })
-        .collect();
-    let repeated = RepeatedParagraphs::from_documents(
-        keys.iter().map(|k| k.as_slice()),
+    let contexts = cleaned.iter().flat_map(cleaned_contexts);
+    let repeated = RepeatedParagraphs::from_contexts(
+        contexts.collect::<Vec<_>>(),
+        texts.len(),
         opts.repeated_min_docs,
         opts.repeated_min_fraction,
     );
     if repeated.is_empty() {
         return cleaned;
     }
-    for (doc, doc_keys) in cleaned.iter_mut().zip(&keys) {
-        let drop: Vec<bool> = doc_keys.iter().map(|k| repeated.is_repeated(k)).collect();
-        // A document made only of "repeated" paragraphs is a copy, not boilerplate.
-        if drop.iter().all(|&d| d) {
-            continue;
-        }
-        let paragraphs = std::mem::take(&mut doc.paragraphs);
-        for (p, d) in paragraphs.into_iter().zip(drop) {
-            if d {
-                doc.removed.push(RemovedLine {
-                    text: p.text,
-                    line: p.source_line,
-                    reason: RemovalReason::RepeatedInCorpus,
-                });
-            } else {
-                doc.paragraphs.push(p);
-            }
-        }
-        doc.removed.sort_by_key(|r| r.line);
+    for doc in cleaned.iter_mut() {
+        strip_repeated(doc, &repeated);
     }
     cleaned
+}
+
+/// The corpus pass's counts of one cleaned text (see [`boilerplate::document_contexts`]).
+pub fn cleaned_contexts(c: &CleanedText) -> Vec<(u64, u64)> {
+    let keys: Vec<String> = c
+        .paragraphs
+        .iter()
+        .map(|p| normalize::compact_key(&p.text))
+        .collect();
+    boilerplate::document_contexts(&keys)
+}
+
+/// Drops a cleaned text's repeated paragraphs (as [`RemovalReason::RepeatedInCorpus`]),
+/// unless all of them are repeated: a document made only of those is a copy, not
+/// boilerplate.
+pub fn strip_repeated(doc: &mut CleanedText, repeated: &RepeatedParagraphs) {
+    let drop: Vec<bool> = doc
+        .paragraphs
+        .iter()
+        .map(|p| repeated.is_repeated(&normalize::compact_key(&p.text)))
+        .collect();
+    if drop.iter().all(|&d| d) {
+        return;
+    }
+    let paragraphs = std::mem::take(&mut doc.paragraphs);
+    for (p, d) in paragraphs.into_iter().zip(drop) {
+        if d {
+            doc.removed.push(RemovedLine {
+                text: p.text,
+                line: p.source_line,
+                reason: RemovalReason::RepeatedInCorpus,
+            });
+        } else {
+            doc.paragraphs.push(p);
+        }
+    }
+    doc.removed.sort_by_key(|r| r.line);
 }
 
 fn assemble(

@@ -8,10 +8,10 @@
 
 use std::cmp::Ordering;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which stage found an edge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Identical compared text (after cleaning, normalisation and script folding).
@@ -40,7 +40,7 @@ impl Stage {
 /// A passage of the shorter record aligned with a passage of the other (positions in each
 /// record): the vectors' cosine and the share of the passage's shingles found in the aligned
 /// passage and its neighbours on the other side (`shared`: the text agreement).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PassageMatch {
     pub a: usize,
     pub b: usize,
@@ -49,7 +49,8 @@ pub struct PassageMatch {
 }
 
 /// Why two records are duplicates: every score that was computed for the pair.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Evidence {
     /// Article-vector cosine, when both were embedded.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, HashSet};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// MinHash and LSH settings.
-#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct MinHashConfig {
     /// Characters per shingle for CJK text.
     pub cjk_ngram: usize,
@@ -141,30 +142,45 @@ pub fn estimate_jaccard(a: &Signature, b: &Signature) -> f32 {
     eq as f32 / a.len() as f32
 }
 
-/// Candidate pairs `(i, j)`, `i < j`, of items sharing at least one LSH band; sorted.
-pub fn lsh_candidates(sigs: &[Signature], cfg: &MinHashConfig) -> Vec<(usize, usize)> {
-    let mut pairs: HashSet<(usize, usize)> = HashSet::new();
-    for band in 0..cfg.bands {
-        let mut buckets: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
-        for (i, sig) in sigs.iter().enumerate() {
+/// The LSH bucket key of each band of a signature; `None` for a band of an empty text (no
+/// shingles, so no candidates).
+pub fn band_keys(sig: &Signature, cfg: &MinHashConfig) -> Vec<Option<u64>> {
+    (0..cfg.bands)
+        .map(|band| {
             let rows = &sig[band * cfg.rows..(band + 1) * cfg.rows];
             if rows.iter().all(|&r| r == u64::MAX) {
-                continue; // empty text: no shingles, no candidates
+                return None;
             }
             let mut bytes = Vec::with_capacity(rows.len() * 8);
             rows.iter()
                 .for_each(|r| bytes.extend_from_slice(&r.to_le_bytes()));
-            buckets
-                .entry(xxh3_64_with_seed(&bytes, band as u64))
-                .or_default()
-                .push(i);
+            Some(xxh3_64_with_seed(&bytes, band as u64))
+        })
+        .collect()
+}
+
+/// Every pair `(i, j)`, `i < j`, of the items of one LSH bucket, into `pairs`.
+pub fn bucket_pairs(members: &[usize], pairs: &mut HashSet<(usize, usize)>) {
+    for (x, &a) in members.iter().enumerate() {
+        for &b in &members[x + 1..] {
+            pairs.insert((a.min(b), a.max(b)));
+        }
+    }
+}
+
+/// Candidate pairs `(i, j)`, `i < j`, of items sharing at least one LSH band; sorted.
+pub fn lsh_candidates(sigs: &[Signature], cfg: &MinHashConfig) -> Vec<(usize, usize)> {
+    let keys: Vec<Vec<Option<u64>>> = sigs.iter().map(|s| band_keys(s, cfg)).collect();
+    let mut pairs: HashSet<(usize, usize)> = HashSet::new();
+    for band in 0..cfg.bands {
+        let mut buckets: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            if let Some(key) = k[band] {
+                buckets.entry(key).or_default().push(i);
+            }
         }
         for members in buckets.values() {
-            for (x, &a) in members.iter().enumerate() {
-                for &b in &members[x + 1..] {
-                    pairs.insert((a.min(b), a.max(b)));
-                }
-            }
+            bucket_pairs(members, &mut pairs);
         }
     }
     let mut v: Vec<_> = pairs.into_iter().collect();

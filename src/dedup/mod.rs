@@ -6,21 +6,24 @@
 //! pair settled lexically is not re-judged semantically. This module reads no files.
 
 pub mod cluster;
+pub mod keep;
 pub mod minhash;
 pub mod neighbours;
 pub mod output;
 pub mod repeated;
+pub mod staged;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::corpus::PreparedDoc;
 use crate::embed::{embed_documents, DocumentVectors};
 use crate::index::{Index, Level};
 use crate::model::{cosine, Embedder, ModelError, Role};
 pub use cluster::{DuplicateEdge, Evidence, PassageMatch, Stage};
+pub use keep::KeepKey;
 use minhash::MinHashConfig;
 
 /// Default article cosine at or above which a pair is a semantic candidate: it is a
@@ -51,7 +54,7 @@ pub const EVIDENCE_PASSAGES: usize = 5;
 pub const ALIGN_CANDIDATES: usize = 3;
 
 /// Which record of a duplicate cluster is kept.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeepPolicy {
     /// The first in input order.
@@ -66,7 +69,8 @@ pub enum KeepPolicy {
 }
 
 /// Which stages run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Stages {
     pub exact: bool,
     pub near_exact: bool,
@@ -83,8 +87,10 @@ impl Default for Stages {
     }
 }
 
-/// All dedup settings, with documented defaults.
-#[derive(Debug, Clone, Serialize)]
+/// All dedup settings, with documented defaults (a settings object that leaves a field out
+/// gets its default, so `{"threshold": 0.95}` is a complete setting).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct DedupOptions {
     pub threshold: f32,
     pub passage_threshold: f32,
@@ -424,41 +430,9 @@ pub struct DedupReport {
     pub tokens: usize,
 }
 
-fn keep_rank(docs: &[PreparedDoc], keep: &KeepPolicy) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..docs.len()).collect();
-    let len = |i: usize| {
-        docs[i]
-            .passages
-            .iter()
-            .map(|p| p.chars().count())
-            .sum::<usize>()
-    };
-    match keep {
-        KeepPolicy::First => {}
-        KeepPolicy::Longest => order.sort_by_key(|&i| (std::cmp::Reverse(len(i)), i)),
-        KeepPolicy::Cleanest => {
-            order.sort_by_key(|&i| (docs[i].artifacts(), std::cmp::Reverse(len(i)), i))
-        }
-        KeepPolicy::Field(f) => order.sort_by(|&x, &y| {
-            let key = |i: usize| {
-                docs[i].record.fields.get(f).map(|v| match v {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-            };
-            match (key(x), key(y)) {
-                (Some(a), Some(b)) => a.cmp(&b).then(x.cmp(&y)),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => x.cmp(&y),
-            }
-        }),
-    }
-    let mut rank = vec![0; docs.len()];
-    for (r, i) in order.into_iter().enumerate() {
-        rank[i] = r;
-    }
-    rank
+fn keep_rank_of(docs: &[PreparedDoc], keep: &KeepPolicy) -> Vec<usize> {
+    let keys: Vec<KeepKey> = docs.iter().map(|d| KeepKey::of(d, keep)).collect();
+    keep::keep_rank(&keys, keep)
 }
 
 /// Progress of a run, for a progress bar: (stage, done, total, tokens embedded).
@@ -563,7 +537,7 @@ impl<'a> Pass<'a> {
         Pass {
             docs,
             opts,
-            rank: keep_rank(docs, &opts.keep),
+            rank: keep_rank_of(docs, &opts.keep),
             rep_of: (0..n).collect(),
             reps: (0..n).collect(),
             copies: Vec::new(),
@@ -584,26 +558,12 @@ impl<'a> Pass<'a> {
     /// Stage 1: exact copies of the compared text. The best-ranked copy represents the group.
     fn exact_stage(&mut self) {
         let docs = self.docs;
-        let mut groups: HashMap<u128, usize> = HashMap::new();
         let mut order: Vec<usize> = (0..docs.len()).collect();
         order.sort_by_key(|&i| (self.rank[i], i));
-        for i in order {
-            match groups.get(&docs[i].exact_key) {
-                Some(&r) => {
-                    self.rep_of[i] = r;
-                    self.copies.push(DuplicateEdge {
-                        a: r,
-                        b: i,
-                        stage: Stage::Exact,
-                        score: 1.0,
-                        evidence: Evidence::default(),
-                    });
-                    self.judged.insert((r.min(i), r.max(i)));
-                }
-                None => {
-                    groups.insert(docs[i].exact_key, i);
-                }
-            }
+        for (r, i) in exact_copies(order.into_iter().map(|i| (i, docs[i].exact_key))) {
+            self.rep_of[i] = r;
+            self.copies.push(copy_edge(r, i));
+            self.judged.insert((r.min(i), r.max(i)));
         }
         self.reps = (0..docs.len()).filter(|&i| self.rep_of[i] == i).collect();
     }
@@ -725,27 +685,7 @@ impl<'a> Pass<'a> {
     /// original it was copied from, without chaining (every member keeps a direct edge to
     /// the record it is removed for).
     fn judge_through_members(&mut self) {
-        let n = self.docs.len();
-        let clusters = cluster::star_clusters(n, &self.edges, &self.rank);
-        let mut centre_of: HashMap<usize, usize> = HashMap::new();
-        for c in &clusters {
-            for (m, _) in &c.members {
-                centre_of.insert(*m, c.kept);
-            }
-        }
-        let mut todo: std::collections::BTreeSet<(usize, usize)> = Default::default();
-        for e in &self.edges {
-            for (x, y) in [(e.a, e.b), (e.b, e.a)] {
-                if centre_of.contains_key(&x) {
-                    continue;
-                }
-                if let Some(&c) = centre_of.get(&y) {
-                    if c != x {
-                        todo.insert((x.min(c), x.max(c)));
-                    }
-                }
-            }
-        }
+        let todo = second_look_pairs(self.docs.len(), &self.edges, &self.rank);
         for (a, b) in todo {
             if !self.judged.insert((a, b)) {
                 continue;
@@ -818,98 +758,183 @@ impl<'a> Pass<'a> {
     /// records, in keep order), and fills in the report's removals, clusters and counts.
     fn finish(mut self, removed_by_index: HashMap<usize, Removal>) -> DedupReport {
         let n = self.docs.len();
-        let rank = &self.rank;
-        let live_edges: Vec<DuplicateEdge> = std::mem::take(&mut self.edges)
-            .into_iter()
-            .filter(|e| {
-                !removed_by_index.contains_key(&e.a) && !removed_by_index.contains_key(&e.b)
-            })
-            .collect();
-        let mut clusters = cluster::star_clusters(n, &live_edges, rank);
-        // Exact copies follow their representative into its cluster (as member or kept
-        // record), or form a cluster that it keeps: a star over copies would leave a copy of
-        // a member outside the cluster that member joined.
-        let mut cluster_of: HashMap<usize, usize> = HashMap::new();
-        for (c_no, c) in clusters.iter().enumerate() {
-            cluster_of.insert(c.kept, c_no);
-            for (m, _) in &c.members {
-                cluster_of.insert(*m, c_no);
-            }
-        }
-        for e in std::mem::take(&mut self.copies)
-            .into_iter()
-            .filter(|e| !removed_by_index.contains_key(&e.a))
-        {
-            let c_no = *cluster_of.entry(e.a).or_insert_with(|| {
-                clusters.push(cluster::Cluster {
-                    kept: e.a,
-                    members: Vec::new(),
-                });
-                clusters.len() - 1
-            });
-            clusters[c_no].members.push((e.b, e));
-        }
-        clusters.sort_by_key(|c| (rank[c.kept], c.kept));
-        for c in &mut clusters {
-            c.members.sort_by_key(|(m, _)| (rank[*m], *m));
-        }
+        let edges = std::mem::take(&mut self.edges);
+        let copies = std::mem::take(&mut self.copies);
+        let c = conclude(n, edges, copies, &self.rank, removed_by_index);
         let mut report = self.report;
-        let mut removed_flag = vec![false; n];
-        let mut index_clusters: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut removals: Vec<Removal> = removed_by_index.into_values().collect();
-        for r in &removals {
-            removed_flag[r.doc] = true;
-            if let Original::Indexed(id) = &r.duplicate_of {
-                index_clusters.entry(id.clone()).or_default().push(r.doc);
-            }
-        }
-        for (c_no, c) in clusters.iter().enumerate() {
-            let name = format!("c{}", c_no + 1);
-            for (m, e) in &c.members {
-                removed_flag[*m] = true;
-                let via = (e.stage == Stage::Exact && e.a != c.kept && e.b == *m).then_some(e.a);
-                removals.push(Removal {
-                    doc: *m,
-                    duplicate_of: Original::Input(c.kept),
-                    cluster: name.clone(),
-                    stage: e.stage,
-                    score: e.score,
-                    evidence: e.evidence.clone(),
-                    exact_copy_of: via,
-                });
-            }
-            report.clusters.push(ClusterSummary {
-                cluster: name,
-                kept: Original::Input(c.kept),
-                members: std::iter::once(c.kept)
-                    .chain(c.members.iter().map(|m| m.0))
-                    .collect(),
-            });
-        }
-        let mut ids: Vec<_> = index_clusters.into_iter().collect();
-        ids.sort();
-        for (id, mut members) in ids {
-            members.sort();
-            report.clusters.push(ClusterSummary {
-                cluster: format!("index:{id}"),
-                kept: Original::Indexed(id),
-                members,
-            });
-        }
-        removals.sort_by_key(|r| r.doc);
-        for r in &removals {
-            *report
-                .stage_counts
-                .entry(r.stage.name().into())
-                .or_default() += 1;
-        }
-        report.kept = (0..n).filter(|&i| !removed_flag[i]).collect();
-        report.removed = removals;
+        report.kept = c.kept;
+        report.removed = c.removed;
+        report.clusters = c.clusters;
+        report.stage_counts = c.stage_counts;
         report.related.sort_by_key(|r| (r.a, r.b));
         report.pairs.sort_by_key(|p| (p.a, p.b));
         report.vectors = self.vectors;
         report
     }
+}
+
+/// Exact copies among records given as (position, exact key) in keep order (the first is
+/// kept first): each record whose key was seen before is a copy of the first record with
+/// that key. Returns (representative, copy) pairs in the order visited.
+pub fn exact_copies(in_keep_order: impl IntoIterator<Item = (usize, u128)>) -> Vec<(usize, usize)> {
+    let mut groups: HashMap<u128, usize> = HashMap::new();
+    let mut copies = Vec::new();
+    for (i, key) in in_keep_order {
+        match groups.get(&key) {
+            Some(&r) => copies.push((r, i)),
+            None => {
+                groups.insert(key, i);
+            }
+        }
+    }
+    copies
+}
+
+/// The edge that makes `copy` an exact copy of `rep`.
+pub fn copy_edge(rep: usize, copy: usize) -> DuplicateEdge {
+    DuplicateEdge {
+        a: rep,
+        b: copy,
+        stage: Stage::Exact,
+        score: 1.0,
+        evidence: Evidence::default(),
+    }
+}
+
+/// The pairs of the second look (see [`Pass::judge_through_members`]): a record outside
+/// every cluster that has an edge to a member, paired with that member's kept record.
+/// Sorted, lower position first.
+pub fn second_look_pairs(
+    n: usize,
+    edges: &[DuplicateEdge],
+    rank: &[usize],
+) -> std::collections::BTreeSet<(usize, usize)> {
+    let clusters = cluster::star_clusters(n, edges, rank);
+    let mut centre_of: HashMap<usize, usize> = HashMap::new();
+    for c in &clusters {
+        for (m, _) in &c.members {
+            centre_of.insert(*m, c.kept);
+        }
+    }
+    let mut todo = std::collections::BTreeSet::new();
+    for e in edges {
+        for (x, y) in [(e.a, e.b), (e.b, e.a)] {
+            if centre_of.contains_key(&x) {
+                continue;
+            }
+            if let Some(&c) = centre_of.get(&y) {
+                if c != x {
+                    todo.insert((x.min(c), x.max(c)));
+                }
+            }
+        }
+    }
+    todo
+}
+
+/// What the clustering concludes: kept records in input order, removals by position,
+/// clusters named `c1`, `c2`, … in keep order (then `index:ID` ones), and counts by stage.
+#[derive(Debug, Default)]
+pub struct Conclusion {
+    pub kept: Vec<usize>,
+    pub removed: Vec<Removal>,
+    pub clusters: Vec<ClusterSummary>,
+    pub stage_counts: HashMap<String, usize>,
+}
+
+/// Clusters the records not already removed against an index (stars around kept records,
+/// in keep order, over the duplicate `edges` between representatives; exact `copies` follow
+/// their representative) and names every removal and cluster. Shared by the single-process
+/// pass and the staged one, so both conclude alike from the same edges.
+pub fn conclude(
+    n: usize,
+    edges: Vec<DuplicateEdge>,
+    copies: Vec<DuplicateEdge>,
+    rank: &[usize],
+    removed_by_index: HashMap<usize, Removal>,
+) -> Conclusion {
+    let live_edges: Vec<DuplicateEdge> = edges
+        .into_iter()
+        .filter(|e| !removed_by_index.contains_key(&e.a) && !removed_by_index.contains_key(&e.b))
+        .collect();
+    let mut clusters = cluster::star_clusters(n, &live_edges, rank);
+    // Exact copies follow their representative into its cluster (as member or kept
+    // record), or form a cluster that it keeps: a star over copies would leave a copy of
+    // a member outside the cluster that member joined.
+    let mut cluster_of: HashMap<usize, usize> = HashMap::new();
+    for (c_no, c) in clusters.iter().enumerate() {
+        cluster_of.insert(c.kept, c_no);
+        for (m, _) in &c.members {
+            cluster_of.insert(*m, c_no);
+        }
+    }
+    for e in copies
+        .into_iter()
+        .filter(|e| !removed_by_index.contains_key(&e.a))
+    {
+        let c_no = *cluster_of.entry(e.a).or_insert_with(|| {
+            clusters.push(cluster::Cluster {
+                kept: e.a,
+                members: Vec::new(),
+            });
+            clusters.len() - 1
+        });
+        clusters[c_no].members.push((e.b, e));
+    }
+    clusters.sort_by_key(|c| (rank[c.kept], c.kept));
+    for c in &mut clusters {
+        c.members.sort_by_key(|(m, _)| (rank[*m], *m));
+    }
+    let mut out = Conclusion::default();
+    let mut removed_flag = vec![false; n];
+    let mut index_clusters: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut removals: Vec<Removal> = removed_by_index.into_values().collect();
+    for r in &removals {
+        removed_flag[r.doc] = true;
+        if let Original::Indexed(id) = &r.duplicate_of {
+            index_clusters.entry(id.clone()).or_default().push(r.doc);
+        }
+    }
+    for (c_no, c) in clusters.iter().enumerate() {
+        let name = format!("c{}", c_no + 1);
+        for (m, e) in &c.members {
+            removed_flag[*m] = true;
+            let via = (e.stage == Stage::Exact && e.a != c.kept && e.b == *m).then_some(e.a);
+            removals.push(Removal {
+                doc: *m,
+                duplicate_of: Original::Input(c.kept),
+                cluster: name.clone(),
+                stage: e.stage,
+                score: e.score,
+                evidence: e.evidence.clone(),
+                exact_copy_of: via,
+            });
+        }
+        out.clusters.push(ClusterSummary {
+            cluster: name,
+            kept: Original::Input(c.kept),
+            members: std::iter::once(c.kept)
+                .chain(c.members.iter().map(|m| m.0))
+                .collect(),
+        });
+    }
+    let mut ids: Vec<_> = index_clusters.into_iter().collect();
+    ids.sort();
+    for (id, mut members) in ids {
+        members.sort();
+        out.clusters.push(ClusterSummary {
+            cluster: format!("index:{id}"),
+            kept: Original::Indexed(id),
+            members,
+        });
+    }
+    removals.sort_by_key(|r| r.doc);
+    for r in &removals {
+        *out.stage_counts.entry(r.stage.name().into()).or_default() += 1;
+    }
+    out.kept = (0..n).filter(|&i| !removed_flag[i]).collect();
+    out.removed = removals;
+    out
 }
 
 /// The lexical side of an indexed record, from its stored passages (the same text a batch

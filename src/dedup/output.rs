@@ -131,8 +131,41 @@ fn original_id(docs: &[PreparedDoc], o: &Original) -> String {
     }
 }
 
-fn round(x: f32) -> f64 {
+pub(crate) fn round(x: f32) -> f64 {
     (x as f64 * 1e6).round() / 1e6
+}
+
+/// The `duplicates.jsonl` line of a removal, given the ids it names (shared with the staged
+/// run, which writes the same lines from its tables).
+pub fn duplicate_json(
+    id: &str,
+    duplicate_of: &str,
+    r: &super::Removal,
+    exact_copy_of: Option<String>,
+    source: &str,
+) -> serde_json::Value {
+    json!({
+        "id": id,
+        "duplicate_of": duplicate_of,
+        "in_index": matches!(r.duplicate_of, Original::Indexed(_)),
+        "similarity": round(r.score),
+        "level": "article",
+        "stage": r.stage,
+        "cluster": r.cluster,
+        "evidence": r.evidence,
+        "exact_copy_of": exact_copy_of,
+        "source": source,
+    })
+}
+
+/// The `clusters.jsonl` line of a cluster, given its kept record's and members' ids.
+pub fn cluster_json(c: &super::ClusterSummary, kept: &str, members: &[String]) -> serde_json::Value {
+    json!({
+        "cluster": c.cluster,
+        "kept": kept,
+        "kept_in_index": matches!(c.kept, Original::Indexed(_)),
+        "members": members,
+    })
 }
 
 /// Writes every output file of a run into `dir` (created if needed) and returns the summary.
@@ -181,29 +214,20 @@ pub fn write_outputs(
     let mut dups = AtomicFile::create(dir, "duplicates.jsonl")?;
     for r in &report.removed {
         let d = &docs[r.doc];
-        dups.json(&json!({
-            "id": d.record.id,
-            "duplicate_of": original_id(docs, &r.duplicate_of),
-            "in_index": matches!(r.duplicate_of, Original::Indexed(_)),
-            "similarity": round(r.score),
-            "level": "article",
-            "stage": r.stage,
-            "cluster": r.cluster,
-            "evidence": r.evidence,
-            "exact_copy_of": r.exact_copy_of.map(|c| docs[c].record.id.clone()),
-            "source": d.record.location.to_string(),
-        }))?;
+        dups.json(&duplicate_json(
+            &d.record.id,
+            &original_id(docs, &r.duplicate_of),
+            r,
+            r.exact_copy_of.map(|c| docs[c].record.id.clone()),
+            &d.record.location.to_string(),
+        ))?;
     }
     dups.finish()?;
 
     let mut clusters = AtomicFile::create(dir, "clusters.jsonl")?;
     for c in &report.clusters {
-        clusters.json(&json!({
-            "cluster": c.cluster,
-            "kept": original_id(docs, &c.kept),
-            "kept_in_index": matches!(c.kept, Original::Indexed(_)),
-            "members": c.members.iter().map(|&m| docs[m].record.id.clone()).collect::<Vec<_>>(),
-        }))?;
+        let members: Vec<String> = c.members.iter().map(|&m| docs[m].record.id.clone()).collect();
+        clusters.json(&cluster_json(c, &original_id(docs, &c.kept), &members))?;
     }
     clusters.finish()?;
 

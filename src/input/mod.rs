@@ -53,7 +53,7 @@ pub enum OnError {
 }
 
 /// Where a record came from: file (or `-`) and 1-based line (0 for whole files).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Location {
     pub file: String,
     pub line: usize,
@@ -86,7 +86,7 @@ pub struct Record {
 }
 
 /// An input record that could not be used, and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Rejected {
     #[serde(flatten)]
     pub location: Location,
@@ -152,6 +152,113 @@ pub fn read_inputs(paths: &[PathBuf], opts: &InputOptions) -> Result<ReadOutcome
         }
     }
     dedupe_ids(&mut out, opts)?;
+    Ok(out)
+}
+
+/// One input file as a staged run splits the inputs: its path, the name its records are
+/// located by (as [`read_inputs`] names them), and its units: lines of a JSONL file, rows of
+/// a Parquet file, 1 for a text file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub name: String,
+    pub units: usize,
+}
+
+/// The units `[from, to)` of one input file: a shard's share of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Piece {
+    pub path: PathBuf,
+    pub name: String,
+    pub from: usize,
+    pub to: usize,
+}
+
+/// The files [`read_inputs`] would read, in the same order, with their units. Standard
+/// input cannot be split and is refused.
+pub fn list_files(paths: &[PathBuf]) -> Result<Vec<InputFile>, InputError> {
+    let mut named = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            return Err(InputError::BadRecord {
+                location: Location {
+                    file: "-".into(),
+                    line: 0,
+                },
+                reason: "standard input cannot be split into shards; give files".into(),
+            });
+        } else if p.is_dir() {
+            let mut files = Vec::new();
+            walk(p, &mut files)?;
+            if files.is_empty() {
+                return Err(InputError::NoInputs(p.clone()));
+            }
+            for f in files {
+                let rel = f.strip_prefix(p).unwrap_or(&f).to_string_lossy().to_string();
+                named.push((f, rel));
+            }
+        } else {
+            named.push((p.clone(), p.to_string_lossy().to_string()));
+        }
+    }
+    named
+        .into_iter()
+        .map(|(path, name)| {
+            let units = count_units(&path)?;
+            Ok(InputFile { path, name, units })
+        })
+        .collect()
+}
+
+fn count_units(path: &Path) -> Result<usize, InputError> {
+    let io = |source| InputError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if is_parquet(path) {
+        return parquet_rows(path);
+    }
+    if !is_jsonl(path) {
+        return Ok(1);
+    }
+    let bytes = gzip::read(path).map_err(io)?;
+    Ok(bytes.split(|&b| b == b'\n').count())
+}
+
+fn is_parquet(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e == "parquet")
+}
+
+fn parquet_rows(path: &Path) -> Result<usize, InputError> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let f = fs::File::open(path).map_err(|source| InputError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let r = SerializedFileReader::new(f).map_err(|e| InputError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+    })?;
+    Ok(r.metadata().file_metadata().num_rows().max(0) as usize)
+}
+
+/// Reads pieces of input files: the records and rejects whose unit lies in each piece, in
+/// order. Unlike [`read_inputs`] it does not reject repeated ids: a staged run checks ids
+/// across all shards at once.
+pub fn read_pieces(pieces: &[Piece], opts: &InputOptions) -> Result<ReadOutcome, InputError> {
+    let mut out = ReadOutcome::default();
+    for piece in pieces {
+        let mut one = ReadOutcome::default();
+        read_file(&piece.path, &piece.name, opts, &mut one)?;
+        let inside = |l: &Location| {
+            let unit = l.line.saturating_sub(1);
+            unit >= piece.from && unit < piece.to
+        };
+        out.records
+            .extend(one.records.into_iter().filter(|r| inside(&r.location)));
+        out.rejected
+            .extend(one.rejected.into_iter().filter(|r| inside(&r.location)));
+    }
     Ok(out)
 }
 
@@ -260,6 +367,19 @@ fn reject(
         reason,
     });
     Ok(())
+}
+
+/// Reads records given as JSONL bytes under the name `name` (records handed over by a
+/// program rather than a file), with repeated ids rejected as [`read_inputs`] does.
+pub fn read_jsonl_records(
+    name: &str,
+    bytes: &[u8],
+    opts: &InputOptions,
+) -> Result<ReadOutcome, InputError> {
+    let mut out = ReadOutcome::default();
+    read_jsonl_bytes(name, bytes, opts, &mut out)?;
+    dedupe_ids(&mut out, opts)?;
+    Ok(out)
 }
 
 /// Reads JSONL bytes. A last line without a newline is read like any other (a truncated
@@ -378,13 +498,18 @@ fn kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
+/// Why a record whose id was seen before is rejected.
+pub fn duplicate_id_reason(id: &str, first_at: &Location) -> String {
+    format!("duplicate id \"{id}\" (first at {first_at})")
+}
+
 /// Rejects every record whose id was already seen, naming where it was first seen.
 fn dedupe_ids(out: &mut ReadOutcome, opts: &InputOptions) -> Result<(), InputError> {
     let mut first: HashMap<String, Location> = HashMap::new();
     let mut kept = Vec::with_capacity(out.records.len());
     for r in std::mem::take(&mut out.records) {
         if let Some(at) = first.get(&r.id) {
-            let reason = format!("duplicate id \"{}\" (first at {at})", r.id);
+            let reason = duplicate_id_reason(&r.id, at);
             reject(out, opts, r.location.clone(), Some(r.id.clone()), reason)?;
         } else {
             first.insert(r.id.clone(), r.location.clone());

@@ -1,0 +1,161 @@
+"""simdex from Python: the embedding model, the dedup pass and the index's "find similar",
+the same library the `simdex` command runs (Rust, through `simdex._native`). Every call
+releases the GIL while it works; errors are `simdex.SimdexError` with the CLI's message.
+
+The dedup pass on Ray is `python -m simdex.ray dedup` (see `simdex/ray.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Iterable, Mapping, Sequence, Union
+
+import numpy as np
+
+from . import _native
+from ._native import SimdexError
+
+__all__ = ["Embedder", "dedup", "Index", "SimdexError", "dedup_settings"]
+
+# Keyword arguments of `dedup` (and flags of `python -m simdex.ray dedup`) that are dedup
+# settings, by their name in the library's DedupOptions.
+_SETTING_NAMES = {
+    "threshold",
+    "passage_threshold",
+    "passage_shared",
+    "min_coverage",
+    "semantic_redundancy",
+    "jaccard_threshold",
+    "containment_threshold",
+    "min_containment_shingles",
+    "related_threshold",
+    "neighbours",
+    "keep",
+}
+# The CLI's flag names for the same settings.
+_ALIASES = {"jaccard": "jaccard_threshold", "containment": "containment_threshold"}
+
+
+def dedup_settings(keep_by: str | None = None, **settings: Any) -> dict:
+    """The library's dedup settings from keyword arguments named as the CLI's flags
+    (`threshold=0.95`, `keep="longest"`, `keep_by="date"`); unknown names are an error."""
+    out: dict = {}
+    for name, value in settings.items():
+        if value is None:
+            continue
+        name = _ALIASES.get(name, name)
+        if name not in _SETTING_NAMES:
+            raise SimdexError(f"unknown dedup setting {name!r}")
+        out[name] = value
+    if keep_by is not None:
+        out["keep"] = {"field": keep_by}
+    return out
+
+
+class Embedder:
+    """The embedding model (multilingual-e5-small by default), loaded once.
+
+    `model_dir=None` takes the first source that has the model, as the CLI does
+    (`SIMDEX_MODEL_DIR`, `models/`, the Hugging Face cache)."""
+
+    def __init__(self, model_dir: str | os.PathLike | None = None, precision: str = "auto"):
+        self._inner = _native.NativeEmbedder(
+            None if model_dir is None else os.fspath(model_dir), precision
+        )
+
+    @property
+    def dim(self) -> int:
+        return self._inner.dim
+
+    def embed(self, texts: Iterable[str], role: str = "passage") -> np.ndarray:
+        """Unit vectors of whole texts (each truncated at the model's length), float32,
+        shape (n, dim). `role` is "passage" or "query" (the e5 prefixes)."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        buf, n, dim = self._inner.embed(texts, role)
+        return np.frombuffer(buf, dtype="<f4").reshape(n, dim).copy()
+
+
+Records = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]], Iterable[Mapping[str, Any]]]
+
+
+def _paths_or_records(data: Records):
+    if isinstance(data, (str, os.PathLike)):
+        return [os.fspath(data)], None
+    data = list(data)
+    if data and all(isinstance(d, (str, os.PathLike)) for d in data):
+        return [os.fspath(d) for d in data], None
+    lines = []
+    for i, d in enumerate(data):
+        if not isinstance(d, Mapping):
+            raise SimdexError(f"<records>:{i + 1}: a record must be a mapping, not {type(d).__name__}")
+        lines.append(json.dumps(dict(d), ensure_ascii=False))
+    return [], ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def dedup(
+    data: Records,
+    *,
+    out: str | os.PathLike | None = None,
+    model_dir: str | os.PathLike | None = None,
+    precision: str = "auto",
+    semantic: bool = True,
+    clean: bool = True,
+    id_field: str = "id",
+    text_field: str = "text",
+    title_field: str = "title",
+    on_error: str = "skip",
+    keep_by: str | None = None,
+    **settings: Any,
+) -> dict:
+    """A dedup pass with the same decisions as `simdex dedup`.
+
+    `data` is a path (file or folder), a list of paths, or records as mappings with `id`
+    and `text` (record N is located as `<records>:N` in errors and rejects). Settings are
+    the CLI's, by flag name: `threshold`, `min_coverage`, `passage_shared`, `jaccard`,
+    `containment`, `related_threshold`, `neighbours`, `semantic_redundancy`,
+    `keep="first"|"longest"|"cleanest"`, `keep_by="FIELD"`. With `out`, the output folder is
+    written as the CLI writes it.
+
+    Returns {"kept": [ids], "duplicates": [duplicates.jsonl rows], "clusters": [...],
+    "rejected": [...], "related": [...]}."""
+    paths, records = _paths_or_records(data)
+    opts = dedup_settings(keep_by=keep_by, **settings)
+    result = _native.dedup_records(
+        records,
+        paths,
+        json.dumps(opts),
+        json.dumps({"id_field": id_field, "text_field": text_field, "title_field": title_field, "on_error": on_error}),
+        clean=clean,
+        semantic=semantic,
+        model_dir=None if model_dir is None else os.fspath(model_dir),
+        precision=precision,
+        out=None if out is None else os.fspath(out),
+    )
+    return json.loads(result)
+
+
+class Index:
+    """A persisted simdex index (built by `simdex index build` or `simdex ingest`)."""
+
+    def __init__(self, path: str | os.PathLike, model_dir: str | os.PathLike | None = None):
+        self.path = os.fspath(path)
+        self.model_dir = None if model_dir is None else os.fspath(model_dir)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, model_dir: str | os.PathLike | None = None) -> "Index":
+        """Opens an index; an error if it is not one."""
+        idx = cls(path, model_dir)
+        _native.index_contains(idx.path, "")
+        return idx
+
+    def __contains__(self, record_id: str) -> bool:
+        return _native.index_contains(self.path, record_id)
+
+    def similar(self, text_or_id: str, k: int = 10, level: str = "article") -> list:
+        """The k nearest indexed records to an indexed record's id (when the index has that
+        id) or else to a text, each {"id", "score", "label"} with the dedup rules' label
+        ("duplicate", "related" or ""), best first."""
+        by_id = text_or_id in self
+        hits = _native.similar(self.path, text_or_id, k=k, by_id=by_id, level=level, model_dir=self.model_dir)
+        return json.loads(hits)

@@ -1,0 +1,196 @@
+"""The dedup pass on Ray: `python -m simdex.ray dedup INPUT... --out DIR --shards N`.
+
+The stages are those of `simdex::dedup::staged` (Rust), each a function of a work folder and
+a shard or partition number, so this driver only schedules them: maps over shards (read,
+clean, exact keys, MinHash bands, vectors), reduces over hash partitions (repeated ids, the
+cleaning's corpus pass, exact-key groups, LSH buckets), the neighbour search within vector
+partitions around k-means centroids, the judging of candidate pairs by the shard of their
+lower record, the clustering on the driver, and a map that writes each shard's kept and
+removed records. Stages hand over Parquet files in the work folder, so a failed task is
+retried alone (Ray's `max_retries`); on a cluster the work folder must be on storage every
+node sees.
+
+The same input and settings give the same kept records, `duplicate_of` and clusters as
+`simdex dedup`, for any shard count (tested in python/tests/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+
+from . import SimdexError, _native, dedup_settings
+
+# (stage, where it runs), in order; the semantic stages are skipped with --no-semantic.
+STAGES = [
+    ("scan", "map"),
+    ("reduce_ids", "reduce"),
+    ("ids", "driver"),
+    ("reduce_contexts", "reduce"),
+    ("prepare", "map"),
+    ("reduce_exact", "reduce"),
+    ("reduce_bands", "reduce"),
+    ("judge_near", "map"),
+    ("embed", "map"),
+    ("ivf_train", "driver"),
+    ("ivf_assign", "map"),
+    ("knn", "reduce"),
+    ("merge_knn", "map"),
+    ("judge_semantic", "map"),
+    ("conclude", "driver"),
+    ("write", "map"),
+    ("finish", "driver"),
+]
+SEMANTIC_STAGES = {"embed", "ivf_train", "ivf_assign", "knn", "merge_knn", "judge_semantic"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m simdex.ray", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("dedup", help="the dedup pass over JSONL, text or Parquet inputs, on Ray")
+    d.add_argument("inputs", nargs="+", help="files or folders, as for `simdex dedup`")
+    d.add_argument("--out", required=True, help="output folder (the same files as `simdex dedup`)")
+    d.add_argument("--shards", type=int, default=None, help="shards of the input (default: the cluster's CPUs)")
+    d.add_argument("--address", default=None, help="an existing Ray cluster (default: start a local one)")
+    d.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray instance (default: all)")
+    d.add_argument("--work", default=None, help="work folder for the stages' tables (default: OUT.work)")
+    d.add_argument("--keep-work", action="store_true", help="leave the work folder in place")
+    d.add_argument("--partitions", type=int, default=None, help="partitions of each shuffle (default: shards)")
+    d.add_argument("--ivf-list-size", type=int, default=None, help="article vectors per neighbour partition (default 20000)")
+    d.add_argument("--ivf-probe", type=int, default=None, help="partitions each vector is placed in (default 3)")
+    d.add_argument("--threads-per-task", type=int, default=None, help="compute threads of each task (default: CPUs / concurrent tasks)")
+    d.add_argument("--embed-gpus", type=float, default=0.0, help="GPUs each embedding task asks Ray for (with the cuda build)")
+    # The dedup settings, named as `simdex dedup`'s flags.
+    d.add_argument("--model", default=None, help="model folder")
+    d.add_argument("--precision", default="auto", choices=["auto", "f32", "bf16"])
+    d.add_argument("--threshold", type=float)
+    d.add_argument("--passage-threshold", type=float)
+    d.add_argument("--passage-shared", type=float)
+    d.add_argument("--min-coverage", type=float)
+    d.add_argument("--semantic-redundancy", type=float)
+    d.add_argument("--jaccard", type=float)
+    d.add_argument("--containment", type=float)
+    d.add_argument("--related-threshold", type=float)
+    d.add_argument("--neighbours", type=int)
+    d.add_argument("--keep", choices=["first", "longest", "cleanest"])
+    d.add_argument("--keep-by", default=None)
+    d.add_argument("--no-semantic", action="store_true", help="lexical stages only")
+    d.add_argument("--no-clean", action="store_true", help="compare raw text")
+    d.add_argument("--id-field", default="id")
+    d.add_argument("--text-field", default="text")
+    d.add_argument("--title-field", default="title")
+    d.add_argument("--on-error", default="skip", choices=["skip", "fail"])
+    return p
+
+
+def _settings(a: argparse.Namespace, shards: int) -> dict:
+    options = dedup_settings(
+        keep_by=a.keep_by,
+        threshold=a.threshold,
+        passage_threshold=a.passage_threshold,
+        passage_shared=a.passage_shared,
+        min_coverage=a.min_coverage,
+        semantic_redundancy=a.semantic_redundancy,
+        jaccard=a.jaccard,
+        containment=a.containment,
+        related_threshold=a.related_threshold,
+        neighbours=a.neighbours,
+        keep=a.keep,
+    )
+    if a.no_semantic:
+        options["stages"] = {"exact": True, "near_exact": True, "semantic": False}
+    s = {
+        "id_field": a.id_field,
+        "text_field": a.text_field,
+        "title_field": a.title_field,
+        "on_error": a.on_error,
+        "clean": not a.no_clean,
+        "options": options,
+        "model": a.model,
+        "precision": a.precision,
+        "partitions": a.partitions or shards,
+    }
+    if a.ivf_list_size:
+        s["ivf_list_size"] = a.ivf_list_size
+    if a.ivf_probe:
+        s["ivf_probe"] = a.ivf_probe
+    return s
+
+
+def run_dedup(a: argparse.Namespace) -> dict:
+    import ray  # the engine; imported here so `import simdex` never needs it
+
+    started = time.time()
+    if a.address:
+        ray.init(address=a.address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=a.num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    shards = a.shards or cpus
+    threads = a.threads_per_task or max(1, cpus // min(shards, cpus))
+    env = {"env_vars": {"RAYON_NUM_THREADS": str(threads)}}
+
+    @ray.remote(max_retries=3, retry_exceptions=[OSError])
+    def task(work: str, name: str, part: int) -> dict:
+        return json.loads(_native.staged_stage(work, name, part))
+
+    work = os.path.abspath(a.work or (a.out.rstrip("/") + ".work"))
+    if os.path.exists(work):
+        shutil.rmtree(work)
+    settings = _settings(a, shards)
+    _native.staged_plan(work, [os.path.abspath(i) for i in a.inputs], shards, os.path.abspath(a.out), json.dumps(settings))
+    timings = {}
+    semantic = not a.no_semantic
+    for name, where in STAGES:
+        if name in SEMANTIC_STAGES and not semantic:
+            continue
+        t = time.time()
+        if where == "driver":
+            json.loads(_native.staged_stage(work, name, 0))
+        else:
+            opts = {"runtime_env": env}
+            if name == "embed" and a.embed_gpus:
+                opts["num_gpus"] = a.embed_gpus
+            parts = _native.staged_parts(work, name)
+            ray.get([task.options(**opts).remote(work, name, p) for p in range(parts)])
+        timings[name] = round(time.time() - t, 3)
+    summary_path = os.path.join(a.out, "summary.json")
+    with open(summary_path, encoding="utf-8") as f:
+        summary = json.load(f)
+    summary["timings_s"] = timings
+    summary["wall_s"] = round(time.time() - started, 3)
+    summary["ray"] = {"cpus": cpus, "threads_per_task": threads, "address": a.address}
+    with open(summary_path, "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2, ensure_ascii=False)
+    if not a.keep_work:
+        shutil.rmtree(work, ignore_errors=True)
+    ray.shutdown()
+    return summary
+
+
+def _line(s: dict, out: str) -> str:
+    stages = ", ".join(f"{k} {v}" for k, v in sorted(s["removed_by_stage"].items()))
+    removed = f"{s['removed']} duplicates removed" + (f" ({stages})" if stages else "")
+    return (
+        f"{s['records_in']} records: {s['kept']} kept, {removed}, {s['rejected']} rejected; "
+        f"{s['clusters']} clusters, {s['related_pairs']} related pairs; {s['shards']} shards on Ray -> {out}"
+    )
+
+
+def main(argv=None) -> int:
+    a = _parser().parse_args(argv)
+    try:
+        s = run_dedup(a)
+    except SimdexError as e:
+        print(f"simdex: error: {e}", file=sys.stderr)
+        return 1
+    print(_line(s, a.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

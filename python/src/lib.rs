@@ -1,0 +1,295 @@
+//! `simdex._native`: the Python bindings of the simdex library. Each function is a thin
+//! wrapper: it converts Python values, releases the GIL while the library works, and turns
+//! library errors into `simdex.SimdexError` with the CLI's message. The Python-facing API
+//! (`simdex.Embedder`, `simdex.dedup`, `simdex.Index`, the Ray driver) is in `simdex/`.
+//!
+//! It holds no logic of its own: everything it calls is `simdex` library API that the CLI
+//! and the tests call too.
+
+use std::path::PathBuf;
+
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use simdex::app::{self, ModelChoice};
+use simdex::dedup::{self, output, staged, DedupOptions};
+use simdex::input::InputOptions;
+use simdex::model::{Embedder, Precision, Role};
+
+create_exception!(_native, SimdexError, PyException, "An error of simdex, with the message the CLI prints.");
+
+fn err(e: impl std::fmt::Display) -> PyErr {
+    SimdexError::new_err(e.to_string())
+}
+
+fn precision(name: &str) -> PyResult<Precision> {
+    serde_json::from_value(serde_json::json!(name)).map_err(|_| {
+        err(format!(
+            "precision must be auto, f32 or bf16, not {name:?}"
+        ))
+    })
+}
+
+fn role(name: &str) -> PyResult<Role> {
+    match name {
+        "passage" => Ok(Role::Passage),
+        "query" => Ok(Role::Query),
+        other => Err(err(format!("role must be passage or query, not {other:?}"))),
+    }
+}
+
+/// The embedding model, loaded once.
+#[pyclass(module = "simdex._native", frozen)]
+struct NativeEmbedder {
+    inner: Embedder,
+}
+
+#[pymethods]
+impl NativeEmbedder {
+    #[new]
+    #[pyo3(signature = (model_dir=None, precision="auto", cache=false))]
+    fn new(py: Python<'_>, model_dir: Option<PathBuf>, precision: &str, cache: bool) -> PyResult<Self> {
+        let choice = ModelChoice {
+            dir: model_dir,
+            no_cache: !cache,
+            precision: self::precision(precision)?,
+        };
+        let inner = py.detach(|| choice.load(None)).map_err(err)?;
+        Ok(NativeEmbedder { inner })
+    }
+
+    /// Vector width.
+    #[getter]
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+
+    /// The precision and kernel path in use, e.g. "bf16 (amx)".
+    #[getter]
+    fn compute(&self) -> String {
+        format!("{:?}", self.inner.settings.precision).to_lowercase()
+    }
+
+    /// Embeds whole texts (each truncated at the model's length), returning (bytes of n×dim
+    /// little-endian float32, n, dim).
+    fn embed<'py>(
+        &self,
+        py: Python<'py>,
+        texts: Vec<String>,
+        role: &str,
+    ) -> PyResult<(Bound<'py, PyBytes>, usize, usize)> {
+        let role = self::role(role)?;
+        let inner = &self.inner;
+        let vecs = py
+            .detach(|| {
+                let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+                inner.embed_raw(&refs, role)
+            })
+            .map_err(err)?;
+        let dim = inner.dim();
+        let mut bytes = Vec::with_capacity(vecs.len() * dim * 4);
+        for v in &vecs {
+            for x in v {
+                bytes.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+        Ok((PyBytes::new(py, &bytes), vecs.len(), dim))
+    }
+}
+
+fn options(settings_json: &str) -> PyResult<DedupOptions> {
+    serde_json::from_str(settings_json).map_err(|e| err(format!("settings: {e}")))
+}
+
+fn input_options(input_json: &str) -> PyResult<InputOptions> {
+    let v: serde_json::Value = serde_json::from_str(input_json).map_err(|e| err(format!("input settings: {e}")))?;
+    let mut o = InputOptions::default();
+    if let Some(s) = v.get("id_field").and_then(|x| x.as_str()) {
+        o.id_field = s.into();
+    }
+    if let Some(s) = v.get("text_field").and_then(|x| x.as_str()) {
+        o.text_field = s.into();
+    }
+    if let Some(s) = v.get("title_field").and_then(|x| x.as_str()) {
+        o.title_field = s.into();
+    }
+    if v.get("on_error").and_then(|x| x.as_str()) == Some("fail") {
+        o.on_error = simdex::input::OnError::Fail;
+    }
+    Ok(o)
+}
+
+/// A dedup pass, as `simdex dedup` runs it, over JSONL bytes (`records`) or input paths.
+/// Returns the decisions as JSON: kept ids, duplicates (the lines of duplicates.jsonl),
+/// clusters, rejected and counts. With `out`, also writes the output folder.
+#[pyfunction]
+#[pyo3(signature = (records, paths, settings, input, clean=true, semantic=true, model_dir=None, precision="auto", out=None))]
+#[allow(clippy::too_many_arguments)]
+fn dedup_records(
+    py: Python<'_>,
+    records: Option<Vec<u8>>,
+    paths: Vec<PathBuf>,
+    settings: &str,
+    input: &str,
+    clean: bool,
+    semantic: bool,
+    model_dir: Option<PathBuf>,
+    precision: &str,
+    out: Option<PathBuf>,
+) -> PyResult<String> {
+    let mut opts = options(settings)?;
+    if !semantic {
+        opts.stages.semantic = false;
+    }
+    let input = input_options(input)?;
+    let prep = simdex::corpus::PrepareOptions {
+        clean: clean.then(simdex::clean::CleanOptions::default),
+    };
+    let choice = ModelChoice {
+        dir: model_dir,
+        no_cache: false,
+        precision: self::precision(precision)?,
+    };
+    py.detach(move || -> Result<String, String> {
+        let embedder = if opts.stages.semantic {
+            Some(choice.load(None).map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
+        let mut read = match &records {
+            Some(bytes) => simdex::input::read_jsonl_records("<records>", bytes, &input),
+            None => simdex::input::read_inputs(&paths, &input),
+        }
+        .map_err(|e| e.to_string())?;
+        let docs = simdex::corpus::prepare(std::mem::take(&mut read.records), &prep);
+        let report = dedup::run(&docs, embedder.as_ref(), None, &opts, &mut |_, _, _, _| {})
+            .map_err(|e| e.to_string())?;
+        if let Some(out) = &out {
+            let s = app::dedup::summary_of(embedder.as_ref(), opts.clone(), None);
+            output::write_outputs(out, &docs, &read.rejected, &report, s)
+                .map_err(|e| e.to_string())?;
+        }
+        let id = |o: &dedup::Original| match o {
+            dedup::Original::Input(i) => docs[*i].record.id.clone(),
+            dedup::Original::Indexed(x) => x.clone(),
+        };
+        let duplicates: Vec<serde_json::Value> = report
+            .removed
+            .iter()
+            .map(|r| {
+                output::duplicate_json(
+                    &docs[r.doc].record.id,
+                    &id(&r.duplicate_of),
+                    r,
+                    r.exact_copy_of.map(|c| docs[c].record.id.clone()),
+                    &docs[r.doc].record.location.to_string(),
+                )
+            })
+            .collect();
+        let clusters: Vec<serde_json::Value> = report
+            .clusters
+            .iter()
+            .map(|c| {
+                let members: Vec<String> =
+                    c.members.iter().map(|&m| docs[m].record.id.clone()).collect();
+                output::cluster_json(c, &id(&c.kept), &members)
+            })
+            .collect();
+        let result = serde_json::json!({
+            "kept": report.kept.iter().map(|&i| docs[i].record.id.clone()).collect::<Vec<_>>(),
+            "duplicates": duplicates,
+            "clusters": clusters,
+            "rejected": read.rejected,
+            "related": report.related.iter().map(|r| serde_json::json!({
+                "a": docs[r.a].record.id, "b": docs[r.b].record.id, "cosine": r.cosine})).collect::<Vec<_>>(),
+        });
+        Ok(result.to_string())
+    })
+    .map_err(err)
+}
+
+/// Nearest records of an index to a text or an indexed id, labelled by the dedup rules, as
+/// JSON (what `simdex similar --json` prints).
+#[pyfunction]
+#[pyo3(signature = (index, query, k=10, by_id=false, level="article", model_dir=None))]
+fn similar(
+    py: Python<'_>,
+    index: PathBuf,
+    query: String,
+    k: usize,
+    by_id: bool,
+    level: &str,
+    model_dir: Option<PathBuf>,
+) -> PyResult<String> {
+    let level = match level {
+        "article" => simdex::index::Level::Article,
+        "passage" | "paragraph" => simdex::index::Level::Passage,
+        other => return Err(err(format!("level must be article or passage, not {other:?}"))),
+    };
+    let o = app::similar::SimilarOptions {
+        index,
+        ef: 128,
+        query: if by_id {
+            app::similar::QueryInput::Id(query)
+        } else {
+            app::similar::QueryInput::Text(query)
+        },
+        k,
+        level,
+        prepare: Default::default(),
+        options: DedupOptions::default(),
+        model: ModelChoice {
+            dir: model_dir,
+            ..Default::default()
+        },
+    };
+    let hits = py.detach(|| app::similar::run(&o)).map_err(err)?;
+    serde_json::to_string(&hits).map_err(err)
+}
+
+/// Whether an index holds a record with this id.
+#[pyfunction]
+fn index_contains(py: Python<'_>, index: PathBuf, id: String) -> PyResult<bool> {
+    py.detach(|| simdex::index::Index::open(&index, None).map(|i| i.contains_id(&id)))
+        .map_err(err)
+}
+
+/// Plans a staged run (see `simdex::dedup::staged`): writes WORK/plan.json, returns it.
+#[pyfunction]
+fn staged_plan(py: Python<'_>, work: PathBuf, inputs: Vec<PathBuf>, shards: usize, out: PathBuf, settings: &str) -> PyResult<String> {
+    let settings: staged::Settings = serde_json::from_str(settings).map_err(|e| err(format!("settings: {e}")))?;
+    let plan = py
+        .detach(|| staged::plan(&work, &inputs, shards, &out, settings))
+        .map_err(err)?;
+    serde_json::to_string(&plan).map_err(err)
+}
+
+/// Runs one stage of a staged run on one shard or partition; returns its report as JSON.
+#[pyfunction]
+fn staged_stage(py: Python<'_>, work: PathBuf, name: String, part: usize) -> PyResult<String> {
+    let v = py
+        .detach(|| staged::run_stage(&work, &name, part))
+        .map_err(err)?;
+    Ok(v.to_string())
+}
+
+/// How many tasks a stage runs in.
+#[pyfunction]
+fn staged_parts(work: PathBuf, name: String) -> PyResult<usize> {
+    staged::stage_parts(&work, &name).map_err(err)
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("SimdexError", m.py().get_type::<SimdexError>())?;
+    m.add_class::<NativeEmbedder>()?;
+    m.add_function(wrap_pyfunction!(dedup_records, m)?)?;
+    m.add_function(wrap_pyfunction!(similar, m)?)?;
+    m.add_function(wrap_pyfunction!(index_contains, m)?)?;
+    m.add_function(wrap_pyfunction!(staged_plan, m)?)?;
+    m.add_function(wrap_pyfunction!(staged_stage, m)?)?;
+    m.add_function(wrap_pyfunction!(staged_parts, m)?)?;
+    Ok(())
+}

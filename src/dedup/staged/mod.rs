@@ -1,0 +1,1344 @@
+//! The dedup pass cut into stages that run apart, for an engine that spreads them over
+//! workers (the Ray driver in `python/simdex/ray.py`). Every stage reads and writes files in
+//! one work folder (Parquet tables, small JSON files), so a failed task re-runs alone and a
+//! finished one is never redone by accident of memory. The stages apply the single-process
+//! rules through the same functions ([`super::judge`], [`super::exact_copies`],
+//! [`super::second_look_pairs`], [`super::conclude`], the neighbour search of
+//! [`super::neighbours`], the keep order of [`super::keep`], the corpus pass of
+//! [`crate::clean`]), so the same input and settings give the same kept records, the same
+//! `duplicate_of` and the same clusters as `simdex dedup`, whatever the shard count.
+//!
+//! Order of the stages (`M` maps run per shard, `R` reduces per partition, `D` on the driver):
+//! `plan` (D) → `scan` (M: ids, corpus-pass counts) → `reduce_ids` (R) → `ids` (D) →
+//! `reduce_contexts` (R) → `prepare` (M: features, exact keys, LSH bands) → `reduce_exact`
+//! (R) → `reduce_bands` (R) → `judge_near` (M) → `embed` (M) → `ivf_train` (D) →
+//! `ivf_assign` (M) → `knn` (R, per vector partition) → `merge_knn` (M) → `judge_semantic`
+//! (M) → `conclude` (D: clustering) → `write` (M) → `finish` (D).
+//!
+//! It does not schedule anything: which stage runs where and when is the engine's job.
+
+pub mod table;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::keep::{keep_cmp, keep_rank, KeepKey};
+use super::{
+    conclude, copy_edge, doc_view, exact_copies, judge, minhash, neighbours, output,
+    second_look_pairs, DedupOptions, DuplicateEdge, Evidence, RecordText, Stage,
+    EVIDENCE_PASSAGES,
+};
+use crate::clean::{self, CleanOptions, RepeatedParagraphs};
+use crate::corpus::{prepare_cleaned, PrepareOptions};
+use crate::embed::DocumentVectors;
+use crate::input::{
+    duplicate_id_reason, list_files, read_pieces, InputOptions, Location, OnError, Piece,
+    ReadOutcome, Rejected,
+};
+use crate::model::Precision;
+use table::{Col, Table};
+
+/// Everything a staged run is asked to do, fixed at `plan` and read by every stage.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub id_field: String,
+    pub text_field: String,
+    pub title_field: String,
+    /// `skip` (bad records go to rejected.jsonl) or `fail`.
+    pub on_error: String,
+    pub max_record_bytes: usize,
+    /// Clean the texts (off: compare raw lines, as `--no-clean`).
+    pub clean: bool,
+    pub options: DedupOptions,
+    /// Model folder (`None`: the first source that has one, as for the CLI).
+    pub model: Option<PathBuf>,
+    pub precision: Precision,
+    /// Partitions of each shuffle (exact keys, LSH bands, ids, corpus-pass counts).
+    pub partitions: usize,
+    /// Article vectors per neighbour partition: the vectors are split into
+    /// `ceil(records / ivf_list_size)` partitions around k-means centroids.
+    pub ivf_list_size: usize,
+    /// Partitions each vector is placed in (its nearest centroids): a pair is found when
+    /// the two share one.
+    pub ivf_probe: usize,
+}
+
+/// Default article vectors per neighbour partition.
+pub const DEFAULT_IVF_LIST_SIZE: usize = 20_000;
+/// Default partitions each vector is placed in.
+pub const DEFAULT_IVF_PROBE: usize = 3;
+
+impl Default for Settings {
+    fn default() -> Self {
+        let i = InputOptions::default();
+        Settings {
+            id_field: i.id_field,
+            text_field: i.text_field,
+            title_field: i.title_field,
+            on_error: "skip".into(),
+            max_record_bytes: i.max_record_bytes,
+            clean: true,
+            options: DedupOptions::default(),
+            model: None,
+            precision: Precision::default(),
+            partitions: 4,
+            ivf_list_size: DEFAULT_IVF_LIST_SIZE,
+            ivf_probe: DEFAULT_IVF_PROBE,
+        }
+    }
+}
+
+impl Settings {
+    fn input(&self) -> InputOptions {
+        InputOptions {
+            id_field: self.id_field.clone(),
+            text_field: self.text_field.clone(),
+            title_field: self.title_field.clone(),
+            on_error: if self.on_error == "fail" {
+                OnError::Fail
+            } else {
+                OnError::Skip
+            },
+            max_record_bytes: self.max_record_bytes,
+        }
+    }
+    fn clean_options(&self) -> Option<CleanOptions> {
+        self.clean.then(CleanOptions::default)
+    }
+    fn min_threshold(&self) -> f32 {
+        self.options
+            .threshold
+            .min(self.options.related_threshold)
+    }
+    fn semantic(&self) -> bool {
+        self.options.stages.semantic
+    }
+}
+
+/// The plan of a run: inputs cut into shards, the output folder and the settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub shards: Vec<Vec<Piece>>,
+    pub out: PathBuf,
+    pub settings: Settings,
+}
+
+/// Errors of a staged run.
+#[derive(Debug, thiserror::Error)]
+pub enum StagedError {
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
+    #[error(transparent)]
+    Table(#[from] table::TableError),
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+    #[error(transparent)]
+    App(#[from] Box<crate::app::AppError>),
+    #[error(transparent)]
+    Search(#[from] candle_core::Error),
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("unknown stage \"{0}\"")]
+    UnknownStage(String),
+    #[error("settings: {0}")]
+    Settings(String),
+}
+
+fn file_err(path: &Path, e: impl std::fmt::Display) -> StagedError {
+    StagedError::File {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+fn write_json(path: &Path, v: &impl Serialize) -> Result<(), StagedError> {
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).map_err(|e| file_err(p, e))?;
+    }
+    let bytes = serde_json::to_vec(v).map_err(|e| file_err(path, e))?;
+    crate::fsio::write_atomically(path, &bytes).map_err(|e| file_err(path, e))
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, StagedError> {
+    let bytes = std::fs::read(path).map_err(|e| file_err(path, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| file_err(path, e))
+}
+
+fn shard_name(s: usize) -> String {
+    format!("s{s:05}.parquet")
+}
+
+fn part_of(key: u64, parts: usize) -> usize {
+    (key % parts.max(1) as u64) as usize
+}
+
+/// A run's work folder and the plan in it.
+pub struct Work {
+    pub dir: PathBuf,
+    pub plan: Plan,
+}
+
+/// What the `ids` step decided: the records each shard keeps after the check of repeated
+/// ids, where each shard's records start in input order, and every reject in output order.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Accepted {
+    /// Positions (within the shard's read) of records rejected for a repeated id.
+    pub dropped: Vec<Vec<usize>>,
+    /// Global position of each shard's first accepted record; last entry: the total.
+    pub offsets: Vec<usize>,
+    pub rejected: Vec<Rejected>,
+}
+
+/// One shard's scan: how many records it read, and its bad records.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Scan {
+    records: usize,
+    rejected: Vec<Rejected>,
+}
+
+impl Work {
+    /// Opens a work folder written by [`plan`].
+    pub fn open(dir: &Path) -> Result<Work, StagedError> {
+        Ok(Work {
+            dir: dir.to_path_buf(),
+            plan: read_json(&dir.join("plan.json"))?,
+        })
+    }
+    fn p(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+    fn shards(&self) -> usize {
+        self.plan.shards.len()
+    }
+    fn parts(&self) -> usize {
+        self.plan.settings.partitions.max(1)
+    }
+    fn opts(&self) -> &DedupOptions {
+        &self.plan.settings.options
+    }
+    fn accepted(&self) -> Result<Accepted, StagedError> {
+        read_json(&self.p("ids.json"))
+    }
+    /// The shard's records as `prepare` and `write` see them: read, with repeated ids dropped.
+    fn read_shard(&self, s: usize, acc: &Accepted) -> Result<ReadOutcome, StagedError> {
+        let mut read = read_pieces(&self.plan.shards[s], &self.plan.settings.input())?;
+        let drop: HashSet<usize> = acc.dropped[s].iter().copied().collect();
+        read.records = std::mem::take(&mut read.records)
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !drop.contains(i))
+            .map(|(_, r)| r)
+            .collect();
+        Ok(read)
+    }
+    fn shard_of(offsets: &[usize], idx: usize) -> usize {
+        offsets.partition_point(|&o| o <= idx).saturating_sub(1)
+    }
+}
+
+/// Plans a run: lists the inputs, cuts their units into `shards` contiguous shards of about
+/// equal size, and writes `plan.json` into the work folder.
+pub fn plan(
+    work: &Path,
+    inputs: &[PathBuf],
+    shards: usize,
+    out: &Path,
+    settings: Settings,
+) -> Result<Plan, StagedError> {
+    let files = list_files(inputs)?;
+    let total: usize = files.iter().map(|f| f.units).sum();
+    let shards = shards.max(1);
+    let bounds: Vec<usize> = (0..=shards).map(|s| total * s / shards).collect();
+    let mut plan = Plan {
+        shards: vec![Vec::new(); shards],
+        out: out.to_path_buf(),
+        settings,
+    };
+    let mut start = 0;
+    for f in files {
+        let end = start + f.units;
+        for s in 0..shards {
+            let (lo, hi) = (bounds[s].max(start), bounds[s + 1].min(end));
+            if lo < hi {
+                plan.shards[s].push(Piece {
+                    path: f.path.clone(),
+                    name: f.name.clone(),
+                    from: lo - start,
+                    to: hi - start,
+                });
+            }
+        }
+        start = end;
+    }
+    std::fs::create_dir_all(work).map_err(|e| file_err(work, e))?;
+    write_json(&work.join("plan.json"), &plan)?;
+    Ok(plan)
+}
+
+/// Runs one stage by name: `part` is the shard of a map, the partition of a reduce, and
+/// ignored on the driver's stages. Returns what the stage reports (counts).
+pub fn run_stage(dir: &Path, name: &str, part: usize) -> Result<serde_json::Value, StagedError> {
+    let w = Work::open(dir)?;
+    let n = |v: usize| serde_json::json!({ "rows": v });
+    Ok(match name {
+        "scan" => n(scan(&w, part)?),
+        "reduce_ids" => n(reduce_ids(&w, part)?),
+        "ids" => n(ids(&w)?),
+        "reduce_contexts" => n(reduce_contexts(&w, part)?),
+        "prepare" => n(prepare(&w, part)?),
+        "reduce_exact" => n(reduce_exact(&w, part)?),
+        "reduce_bands" => n(reduce_bands(&w, part)?),
+        "judge_near" => n(judge_near(&w, part)?),
+        "embed" => n(embed(&w, part)?),
+        "ivf_train" => n(ivf_train(&w)?),
+        "ivf_assign" => n(ivf_assign(&w, part)?),
+        "knn" => n(knn(&w, part)?),
+        "merge_knn" => n(merge_knn(&w, part)?),
+        "judge_semantic" => n(judge_semantic(&w, part)?),
+        "conclude" => n(conclude_run(&w)?),
+        "write" => n(write(&w, part)?),
+        "finish" => finish(&w)?,
+        other => return Err(StagedError::UnknownStage(other.into())),
+    })
+}
+
+/// How many parts a stage runs in: shards for maps, partitions for reduces, the vector
+/// partitions for `knn` (known after `ivf_train`), 1 for the driver's stages.
+pub fn stage_parts(dir: &Path, name: &str) -> Result<usize, StagedError> {
+    let w = Work::open(dir)?;
+    Ok(match name {
+        "scan" | "prepare" | "judge_near" | "embed" | "ivf_assign" | "merge_knn"
+        | "judge_semantic" | "write" => w.shards(),
+        "reduce_ids" | "reduce_contexts" | "reduce_exact" | "reduce_bands" => w.parts(),
+        "knn" => read_json::<Ivf>(&w.p("ivf.json"))?.centroids.len().max(1),
+        _ => 1,
+    })
+}
+
+// ---- corpus checks: repeated ids and the cleaning's corpus pass --------------------------
+
+/// Map: reads a shard; writes its ids (partitioned by id) and the corpus pass's counts of
+/// its cleaned texts (partitioned by paragraph key).
+fn scan(w: &Work, s: usize) -> Result<usize, StagedError> {
+    let read = read_pieces(&w.plan.shards[s], &w.plan.settings.input())?;
+    let parts = w.parts();
+    let mut ids: Vec<(Vec<String>, Vec<u64>, Vec<String>)> = vec![Default::default(); parts];
+    for (i, r) in read.records.iter().enumerate() {
+        let p = part_of(xxh3_64(r.id.as_bytes()), parts);
+        ids[p].0.push(r.id.clone());
+        ids[p].1.push(i as u64);
+        ids[p].2.push(serde_json::to_string(&r.location).unwrap_or_default());
+    }
+    for (p, (id, local, loc)) in ids.into_iter().enumerate() {
+        table::write(
+            &w.p(&format!("ids/p{p:04}/{}", shard_name(s))),
+            vec![
+                ("id", Col::Str(id)),
+                ("local", Col::U64(local)),
+                ("location", Col::Str(loc)),
+            ],
+        )?;
+    }
+    let mut ctx: Vec<(Vec<u64>, Vec<u64>, Vec<u64>)> = vec![Default::default(); parts];
+    if let Some(c) = w.plan.settings.clean_options() {
+        for (i, r) in read.records.iter().enumerate() {
+            for (key, context) in clean::cleaned_contexts(&clean::clean_text(&r.text, &c)) {
+                let p = part_of(key, parts);
+                ctx[p].0.push(key);
+                ctx[p].1.push(context);
+                ctx[p].2.push(i as u64);
+            }
+        }
+    }
+    for (p, (key, context, local)) in ctx.into_iter().enumerate() {
+        table::write(
+            &w.p(&format!("contexts/p{p:04}/{}", shard_name(s))),
+            vec![
+                ("key", Col::U64(key)),
+                ("context", Col::U64(context)),
+                ("local", Col::U64(local)),
+            ],
+        )?;
+    }
+    let n = read.records.len();
+    write_json(
+        &w.p(&format!("scan/s{s:05}.json")),
+        &Scan {
+            records: n,
+            rejected: read.rejected,
+        },
+    )?;
+    Ok(n)
+}
+
+/// (shard, position in the shard) of every row of a partition's files of `kind`, with the
+/// table: files are named by shard, so rows come in input order.
+fn partition_tables(w: &Work, kind: &str, p: usize) -> Result<Vec<(usize, Table)>, StagedError> {
+    let mut out = Vec::new();
+    for s in 0..w.shards() {
+        let path = w.p(&format!("{kind}/p{p:04}/{}", shard_name(s)));
+        out.push((s, table::read(&path)?));
+    }
+    Ok(out)
+}
+
+/// Reduce: repeated ids of one id partition; every occurrence after the first is rejected.
+fn reduce_ids(w: &Work, p: usize) -> Result<usize, StagedError> {
+    let mut first: HashMap<String, Location> = HashMap::new();
+    let mut dropped: Vec<(usize, usize, Rejected)> = Vec::new();
+    for (s, mut t) in partition_tables(w, "ids", p)? {
+        let path = w.p(&format!("ids/p{p:04}/{}", shard_name(s)));
+        let ids = table::strs(&mut t, "id", &path)?;
+        let local = table::u64s(&mut t, "local", &path)?;
+        let loc = table::strs(&mut t, "location", &path)?;
+        for ((id, l), loc) in ids.into_iter().zip(local).zip(loc) {
+            let location: Location = serde_json::from_str(&loc).map_err(|e| file_err(&path, e))?;
+            match first.get(&id) {
+                Some(at) => {
+                    let reason = duplicate_id_reason(&id, at);
+                    dropped.push((
+                        s,
+                        l as usize,
+                        Rejected {
+                            location,
+                            id: Some(id),
+                            reason,
+                        },
+                    ));
+                }
+                None => {
+                    first.insert(id, location);
+                }
+            }
+        }
+    }
+    let n = dropped.len();
+    write_json(&w.p(&format!("dropped_ids/p{p:04}.json")), &dropped)?;
+    Ok(n)
+}
+
+/// Driver: joins the repeated-id rejects; fixes each shard's accepted records and offsets.
+fn ids(w: &Work) -> Result<usize, StagedError> {
+    let mut all: Vec<(usize, usize, Rejected)> = Vec::new();
+    for p in 0..w.parts() {
+        all.extend(read_json::<Vec<(usize, usize, Rejected)>>(
+            &w.p(&format!("dropped_ids/p{p:04}.json")),
+        )?);
+    }
+    all.sort_by_key(|(s, l, _)| (*s, *l));
+    let mut acc = Accepted {
+        dropped: vec![Vec::new(); w.shards()],
+        ..Default::default()
+    };
+    let mut bad = Vec::new();
+    let mut offset = 0;
+    for s in 0..w.shards() {
+        let scan: Scan = read_json(&w.p(&format!("scan/s{s:05}.json")))?;
+        bad.extend(scan.rejected);
+        acc.offsets.push(offset);
+        let dropped = all.iter().filter(|(x, _, _)| *x == s).count();
+        offset += scan.records - dropped;
+    }
+    acc.offsets.push(offset);
+    for (s, l, r) in all {
+        acc.dropped[s].push(l);
+        bad.push(r);
+    }
+    if w.plan.settings.on_error == "fail" {
+        if let Some(r) = bad.first() {
+            return Err(StagedError::Input(crate::input::InputError::BadRecord {
+                location: r.location.clone(),
+                reason: r.reason.clone(),
+            }));
+        }
+    }
+    acc.rejected = bad;
+    write_json(&w.p("ids.json"), &acc)?;
+    Ok(offset)
+}
+
+/// Reduce: paragraphs of one key partition that the corpus pass finds repeated, over the
+/// accepted records of every shard.
+fn reduce_contexts(w: &Work, p: usize) -> Result<usize, StagedError> {
+    let acc = w.accepted()?;
+    let n_docs = *acc.offsets.last().unwrap_or(&0);
+    let mut keys = Vec::new();
+    if let Some(c) = w.plan.settings.clean_options() {
+        if n_docs >= c.corpus_min_docs {
+            let mut contexts = Vec::new();
+            for (s, mut t) in partition_tables(w, "contexts", p)? {
+                let path = w.p(&format!("contexts/p{p:04}/{}", shard_name(s)));
+                let drop: HashSet<u64> = acc.dropped[s].iter().map(|&l| l as u64).collect();
+                let key = table::u64s(&mut t, "key", &path)?;
+                let ctx = table::u64s(&mut t, "context", &path)?;
+                let local = table::u64s(&mut t, "local", &path)?;
+                for ((k, c), l) in key.into_iter().zip(ctx).zip(local) {
+                    if !drop.contains(&l) {
+                        contexts.push((k, c));
+                    }
+                }
+            }
+            keys = RepeatedParagraphs::from_contexts(
+                contexts,
+                n_docs,
+                c.repeated_min_docs,
+                c.repeated_min_fraction,
+            )
+            .keys();
+        }
+    }
+    write_json(&w.p(&format!("repeated/p{p:04}.json")), &keys)?;
+    Ok(keys.len())
+}
+
+// ---- features, exact copies and near-exact pairs ------------------------------------------
+
+/// Map: prepares a shard's accepted records (cleaned with the corpus pass's repeated
+/// paragraphs) and writes their features, exact keys and LSH band keys (the last two
+/// partitioned by key).
+fn prepare(w: &Work, s: usize) -> Result<usize, StagedError> {
+    let acc = w.accepted()?;
+    let settings = &w.plan.settings;
+    let opts = w.opts();
+    let mut read = w.read_shard(s, &acc)?;
+    let records = std::mem::take(&mut read.records);
+    let cleaned = match settings.clean_options() {
+        Some(c) => {
+            let mut keys = Vec::new();
+            for p in 0..w.parts() {
+                keys.extend(read_json::<Vec<u64>>(&w.p(&format!("repeated/p{p:04}.json")))?);
+            }
+            let repeated = RepeatedParagraphs::from_keys(keys);
+            records
+                .iter()
+                .map(|r| {
+                    let mut t = clean::clean_text(&r.text, &c);
+                    if !repeated.is_empty() {
+                        clean::strip_repeated(&mut t, &repeated);
+                    }
+                    Some(t)
+                })
+                .collect()
+        }
+        None => records.iter().map(|_| None).collect(),
+    };
+    let prep = PrepareOptions {
+        clean: settings.clean_options(),
+    };
+    let docs = prepare_cleaned(records, cleaned, &prep);
+    let offset = acc.offsets[s];
+    let parts = w.parts();
+    let n = docs.len();
+    let (mut idx, mut id, mut passages, mut source) = (vec![], vec![], vec![], vec![]);
+    let (mut klen, mut kart, mut kfield) = (vec![], vec![], vec![]);
+    let mut exact: Vec<(Vec<Vec<u8>>, Vec<u64>, Vec<u64>, Vec<u64>, Vec<Option<String>>)> =
+        vec![Default::default(); parts];
+    let mut bands: Vec<(Vec<u32>, Vec<u64>, Vec<u64>)> = vec![Default::default(); parts];
+    for (i, d) in docs.into_iter().enumerate() {
+        let g = (offset + i) as u64;
+        let key = KeepKey::of(&d, &opts.keep);
+        let ek = d.exact_key.to_le_bytes().to_vec();
+        let p = part_of(xxh3_64(&ek), parts);
+        exact[p].0.push(ek);
+        exact[p].1.push(g);
+        exact[p].2.push(key.len as u64);
+        exact[p].3.push(key.artifacts as u64);
+        exact[p].4.push(key.field.clone());
+        if opts.stages.near_exact {
+            let text = RecordText::of(&d.passages, &opts.minhash);
+            let sig = minhash::signature(&text.shingles, &opts.minhash);
+            for (band, k) in minhash::band_keys(&sig, &opts.minhash).into_iter().enumerate() {
+                if let Some(k) = k {
+                    let p = part_of(k, parts);
+                    bands[p].0.push(band as u32);
+                    bands[p].1.push(k);
+                    bands[p].2.push(g);
+                }
+            }
+        }
+        idx.push(g);
+        id.push(d.record.id.clone());
+        source.push(d.record.location.to_string());
+        passages.push(d.passages);
+        klen.push(key.len as u64);
+        kart.push(key.artifacts as u64);
+        kfield.push(key.field);
+    }
+    table::write(
+        &w.p(&format!("features/{}", shard_name(s))),
+        vec![
+            ("idx", Col::U64(idx)),
+            ("id", Col::Str(id)),
+            ("source", Col::Str(source)),
+            ("passages", Col::StrList(passages)),
+            ("keep_len", Col::U64(klen)),
+            ("keep_artifacts", Col::U64(kart)),
+            ("keep_field", Col::OptStr(kfield)),
+        ],
+    )?;
+    for (p, (key, g, l, a, f)) in exact.into_iter().enumerate() {
+        table::write(
+            &w.p(&format!("exact/p{p:04}/{}", shard_name(s))),
+            vec![
+                ("key", Col::Bytes(key)),
+                ("idx", Col::U64(g)),
+                ("keep_len", Col::U64(l)),
+                ("keep_artifacts", Col::U64(a)),
+                ("keep_field", Col::OptStr(f)),
+            ],
+        )?;
+    }
+    for (p, (band, key, g)) in bands.into_iter().enumerate() {
+        table::write(
+            &w.p(&format!("bands/p{p:04}/{}", shard_name(s))),
+            vec![
+                ("band", Col::U32(band)),
+                ("key", Col::U64(key)),
+                ("idx", Col::U64(g)),
+            ],
+        )?;
+    }
+    Ok(n)
+}
+
+/// Reduce: exact copies among the records of one exact-key partition, visited in keep order.
+fn reduce_exact(w: &Work, p: usize) -> Result<usize, StagedError> {
+    let mut rows: Vec<(KeepKey, usize, u128)> = Vec::new();
+    if w.opts().stages.exact {
+        for (s, mut t) in partition_tables(w, "exact", p)? {
+            let path = w.p(&format!("exact/p{p:04}/{}", shard_name(s)));
+            let key = table::bytes(&mut t, "key", &path)?;
+            let idx = table::u64s(&mut t, "idx", &path)?;
+            let len = table::u64s(&mut t, "keep_len", &path)?;
+            let art = table::u64s(&mut t, "keep_artifacts", &path)?;
+            let field = table::opt_strs(&mut t, "keep_field", &path)?;
+            for i in 0..idx.len() {
+                let mut k = [0u8; 16];
+                k.copy_from_slice(&key[i][..16.min(key[i].len())]);
+                rows.push((
+                    KeepKey {
+                        len: len[i] as usize,
+                        artifacts: art[i] as usize,
+                        field: field[i].clone(),
+                    },
+                    idx[i] as usize,
+                    u128::from_le_bytes(k),
+                ));
+            }
+        }
+    }
+    let policy = &w.opts().keep;
+    rows.sort_by(|x, y| keep_cmp(policy, (&x.0, x.1), (&y.0, y.1)));
+    let copies = exact_copies(rows.into_iter().map(|(_, i, k)| (i, k)));
+    let n = copies.len();
+    table::write(
+        &w.p(&format!("copies/p{p:04}.parquet")),
+        vec![
+            ("rep", Col::U64(copies.iter().map(|c| c.0 as u64).collect())),
+            ("copy", Col::U64(copies.iter().map(|c| c.1 as u64).collect())),
+        ],
+    )?;
+    Ok(n)
+}
+
+/// Every exact copy of the run: (representative, copy).
+fn all_copies(w: &Work) -> Result<Vec<(usize, usize)>, StagedError> {
+    let mut out = Vec::new();
+    for path in table::files_in(&w.p("copies"))? {
+        let mut t = table::read(&path)?;
+        let rep = table::u64s(&mut t, "rep", &path)?;
+        let copy = table::u64s(&mut t, "copy", &path)?;
+        out.extend(rep.into_iter().zip(copy).map(|(r, c)| (r as usize, c as usize)));
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// Reduce: candidate pairs of one band partition (records sharing a band key), exact copies
+/// left out (they follow their representative); written by the shard of the lower record.
+fn reduce_bands(w: &Work, p: usize) -> Result<usize, StagedError> {
+    let copies: HashSet<usize> = all_copies(w)?.into_iter().map(|c| c.1).collect();
+    let acc = w.accepted()?;
+    let mut buckets: BTreeMap<(u32, u64), Vec<usize>> = BTreeMap::new();
+    for (s, mut t) in partition_tables(w, "bands", p)? {
+        let path = w.p(&format!("bands/p{p:04}/{}", shard_name(s)));
+        let band = table::u32s(&mut t, "band", &path)?;
+        let key = table::u64s(&mut t, "key", &path)?;
+        let idx = table::u64s(&mut t, "idx", &path)?;
+        for ((b, k), i) in band.into_iter().zip(key).zip(idx) {
+            if !copies.contains(&(i as usize)) {
+                buckets.entry((b, k)).or_default().push(i as usize);
+            }
+        }
+    }
+    let mut pairs = HashSet::new();
+    for members in buckets.values() {
+        minhash::bucket_pairs(members, &mut pairs);
+    }
+    let n = pairs.len();
+    write_pairs_by_shard(w, &acc, "near_pairs", &format!("p{p:04}"), pairs.into_iter().map(|(a, b)| (a, b, 0.0)))?;
+    Ok(n)
+}
+
+/// Writes (a, b, score) pairs into `kind/s{shard of a}/{name}.parquet`, one file per shard.
+fn write_pairs_by_shard(
+    w: &Work,
+    acc: &Accepted,
+    kind: &str,
+    name: &str,
+    pairs: impl Iterator<Item = (usize, usize, f32)>,
+) -> Result<(), StagedError> {
+    let mut by: Vec<(Vec<u64>, Vec<u64>, Vec<f32>)> = vec![Default::default(); w.shards()];
+    let mut sorted: Vec<_> = pairs.collect();
+    sorted.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+    for (a, b, c) in sorted {
+        let s = Work::shard_of(&acc.offsets, a).min(w.shards() - 1);
+        by[s].0.push(a as u64);
+        by[s].1.push(b as u64);
+        by[s].2.push(c);
+    }
+    for (s, (a, b, c)) in by.into_iter().enumerate() {
+        table::write(
+            &w.p(&format!("{kind}/s{s:05}/{name}.parquet")),
+            vec![("a", Col::U64(a)), ("b", Col::U64(b)), ("score", Col::F32(c))],
+        )?;
+    }
+    Ok(())
+}
+
+/// The (a, b, score) pairs of a shard's folder of `kind`.
+fn read_pairs(w: &Work, kind: &str, s: usize) -> Result<Vec<(usize, usize, f32)>, StagedError> {
+    let mut out = Vec::new();
+    for path in table::files_in(&w.p(&format!("{kind}/s{s:05}")))? {
+        let mut t = table::read(&path)?;
+        let a = table::u64s(&mut t, "a", &path)?;
+        let b = table::u64s(&mut t, "b", &path)?;
+        let c = table::f32s(&mut t, "score", &path)?;
+        for i in 0..a.len() {
+            out.push((a[i] as usize, b[i] as usize, c[i]));
+        }
+    }
+    Ok(out)
+}
+
+/// The passages (and vectors, when embedded) of the records a judge needs, read from the
+/// shards that hold them.
+struct Loaded {
+    text: HashMap<usize, RecordText>,
+    vectors: HashMap<usize, DocumentVectors>,
+}
+
+fn load(w: &Work, acc: &Accepted, needed: &BTreeSet<usize>, vectors: bool) -> Result<Loaded, StagedError> {
+    let mut text = HashMap::new();
+    let mut vecs = HashMap::new();
+    let shards: BTreeSet<usize> = needed.iter().map(|&i| Work::shard_of(&acc.offsets, i)).collect();
+    for s in shards {
+        let path = w.p(&format!("features/{}", shard_name(s)));
+        let mut t = table::read(&path)?;
+        let idx = table::u64s(&mut t, "idx", &path)?;
+        let passages = table::str_lists(&mut t, "passages", &path)?;
+        for (i, p) in idx.into_iter().zip(passages) {
+            if needed.contains(&(i as usize)) {
+                text.insert(i as usize, RecordText::of(&p, &w.opts().minhash));
+            }
+        }
+        if vectors {
+            let path = w.p(&format!("vectors/{}", shard_name(s)));
+            for (i, v) in read_vectors(&path)? {
+                if needed.contains(&i) {
+                    vecs.insert(i, v);
+                }
+            }
+        }
+    }
+    Ok(Loaded {
+        text,
+        vectors: vecs,
+    })
+}
+
+fn edge_cols(edges: &[DuplicateEdge]) -> Vec<(&'static str, Col)> {
+    vec![
+        ("a", Col::U64(edges.iter().map(|e| e.a as u64).collect())),
+        ("b", Col::U64(edges.iter().map(|e| e.b as u64).collect())),
+        ("stage", Col::Str(edges.iter().map(|e| e.stage.name().to_string()).collect())),
+        ("score", Col::F32(edges.iter().map(|e| e.score).collect())),
+        (
+            "evidence",
+            Col::Str(
+                edges
+                    .iter()
+                    .map(|e| serde_json::to_string(&e.evidence).unwrap_or_default())
+                    .collect(),
+            ),
+        ),
+    ]
+}
+
+fn read_edges(path: &Path) -> Result<Vec<DuplicateEdge>, StagedError> {
+    let mut t = table::read(path)?;
+    let a = table::u64s(&mut t, "a", path)?;
+    let b = table::u64s(&mut t, "b", path)?;
+    let stage = table::strs(&mut t, "stage", path)?;
+    let score = table::f32s(&mut t, "score", path)?;
+    let ev = table::strs(&mut t, "evidence", path)?;
+    (0..a.len())
+        .map(|i| {
+            let stage: Stage = serde_json::from_value(serde_json::json!(stage[i]))
+                .map_err(|e| file_err(path, e))?;
+            let evidence: Evidence = serde_json::from_str(&ev[i]).map_err(|e| file_err(path, e))?;
+            Ok(DuplicateEdge {
+                a: a[i] as usize,
+                b: b[i] as usize,
+                stage,
+                score: score[i],
+                evidence,
+            })
+        })
+        .collect()
+}
+
+/// Map: judges a shard's near-exact candidates on their shingle sets (lexical evidence
+/// only, as the single-process near-exact stage does); writes the duplicate edges.
+fn judge_near(w: &Work, s: usize) -> Result<usize, StagedError> {
+    let acc = w.accepted()?;
+    let mut pairs: Vec<(usize, usize)> = read_pairs(w, "near_pairs", s)?
+        .into_iter()
+        .map(|(a, b, _)| (a, b))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let needed: BTreeSet<usize> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
+    let l = load(w, &acc, &needed, false)?;
+    let mut edges = Vec::new();
+    for (a, b) in pairs {
+        let v = judge(
+            &doc_view(None, &l.text[&a]),
+            &doc_view(None, &l.text[&b]),
+            w.opts(),
+            0,
+        );
+        edges.extend(DuplicateEdge::from_verdict(a, b, &v));
+    }
+    table::write(&w.p(&format!("edges/near/{}", shard_name(s))), edge_cols(&edges))?;
+    Ok(edges.len())
+}
+
+// ---- vectors and neighbours ---------------------------------------------------------------
+
+fn read_vectors(path: &Path) -> Result<Vec<(usize, DocumentVectors)>, StagedError> {
+    let mut t = table::read(path)?;
+    let idx = table::u64s(&mut t, "idx", path)?;
+    let (dim, article) = table::vectors(&mut t, "article", path)?;
+    let passages = table::f32_lists(&mut t, "passages", path)?;
+    let tokens = table::u32_lists(&mut t, "tokens", path)?;
+    Ok(idx
+        .into_iter()
+        .enumerate()
+        .map(|(r, i)| {
+            (
+                i as usize,
+                DocumentVectors {
+                    article: article[r * dim..(r + 1) * dim].to_vec(),
+                    passages: passages[r].chunks(dim.max(1)).map(|c| c.to_vec()).collect(),
+                    passage_tokens: tokens[r].iter().map(|&t| t as usize).collect(),
+                },
+            )
+        })
+        .collect())
+}
+
+/// Map: embeds a shard's representatives (exact copies share their representative's
+/// vectors and are not embedded, as in the single-process pass).
+fn embed(w: &Work, s: usize) -> Result<usize, StagedError> {
+    let path = w.p(&format!("features/{}", shard_name(s)));
+    let mut t = table::read(&path)?;
+    let idx = table::u64s(&mut t, "idx", &path)?;
+    let passages = table::str_lists(&mut t, "passages", &path)?;
+    let copies: HashSet<usize> = all_copies(w)?.into_iter().map(|c| c.1).collect();
+    let (reps, docs): (Vec<u64>, Vec<Vec<String>>) = idx
+        .into_iter()
+        .zip(passages)
+        .filter(|(i, _)| !copies.contains(&(*i as usize)))
+        .unzip();
+    let settings = &w.plan.settings;
+    let choice = crate::app::ModelChoice {
+        dir: settings.model.clone(),
+        no_cache: true,
+        precision: settings.precision,
+    };
+    let embedder = choice.load(None).map_err(Box::new)?;
+    let vecs = crate::embed::embed_documents(&embedder, &docs, crate::model::Role::Passage, |_, _| {})?;
+    let dim = embedder.dim();
+    let n = vecs.len();
+    table::write(
+        &w.p(&format!("vectors/{}", shard_name(s))),
+        vec![
+            ("idx", Col::U64(reps)),
+            (
+                "article",
+                Col::Vectors {
+                    dim,
+                    flat: vecs.iter().flat_map(|v| v.article.iter().copied()).collect(),
+                },
+            ),
+            (
+                "passages",
+                Col::F32List(vecs.iter().map(|v| v.passages.concat()).collect()),
+            ),
+            (
+                "tokens",
+                Col::U32List(
+                    vecs.iter()
+                        .map(|v| v.passage_tokens.iter().map(|&t| t as u32).collect())
+                        .collect(),
+                ),
+            ),
+        ],
+    )?;
+    Ok(n)
+}
+
+/// The centroids the article vectors are partitioned around (one partition: none needed).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Ivf {
+    centroids: Vec<Vec<f32>>,
+}
+
+/// Vectors sampled for training: at most this many.
+const IVF_SAMPLE: usize = 50_000;
+const IVF_ITERATIONS: usize = 10;
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Driver: spherical k-means over a strided sample of the article vectors, deterministic
+/// (no random start), into `ceil(reps / ivf_list_size)` partitions.
+fn ivf_train(w: &Work) -> Result<usize, StagedError> {
+    let acc = w.accepted()?;
+    let reps = acc.offsets.last().copied().unwrap_or(0) - all_copies(w)?.len();
+    let lists = reps.div_ceil(w.plan.settings.ivf_list_size.max(1)).max(1);
+    let mut ivf = Ivf::default();
+    if lists > 1 && w.plan.settings.semantic() {
+        let stride = reps.div_ceil(IVF_SAMPLE).max(1);
+        let mut sample: Vec<Vec<f32>> = Vec::new();
+        let mut seen = 0usize;
+        for s in 0..w.shards() {
+            for (_, v) in read_vectors(&w.p(&format!("vectors/{}", shard_name(s))))? {
+                if seen % stride == 0 {
+                    sample.push(v.article);
+                }
+                seen += 1;
+            }
+        }
+        let lists = lists.min(sample.len()).max(1);
+        let mut centroids: Vec<Vec<f32>> = (0..lists)
+            .map(|c| sample[c * sample.len() / lists].clone())
+            .collect();
+        for _ in 0..IVF_ITERATIONS {
+            let mut sums = vec![vec![0f32; centroids[0].len()]; lists];
+            for v in &sample {
+                let c = nearest_centroids(&centroids, v, 1)[0];
+                sums[c].iter_mut().zip(v).for_each(|(s, x)| *s += x);
+            }
+            for (c, s) in sums.into_iter().enumerate() {
+                let norm = dot(&s, &s).sqrt();
+                if norm > 0.0 {
+                    centroids[c] = s.into_iter().map(|x| x / norm).collect();
+                }
+            }
+        }
+        ivf.centroids = centroids;
+    }
+    let n = ivf.centroids.len().max(1);
+    write_json(&w.p("ivf.json"), &ivf)?;
+    Ok(n)
+}
+
+fn nearest_centroids(centroids: &[Vec<f32>], v: &[f32], k: usize) -> Vec<usize> {
+    let mut s: Vec<(usize, f32)> = centroids.iter().enumerate().map(|(i, c)| (i, dot(c, v))).collect();
+    s.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+    s.into_iter().take(k.max(1)).map(|x| x.0).collect()
+}
+
+/// Map: places each of a shard's article vectors in its `ivf_probe` nearest partitions.
+fn ivf_assign(w: &Work, s: usize) -> Result<usize, StagedError> {
+    let ivf: Ivf = read_json(&w.p("ivf.json"))?;
+    let lists = ivf.centroids.len().max(1);
+    let mut by: Vec<(Vec<u64>, Vec<f32>)> = vec![Default::default(); lists];
+    let mut dim = 0;
+    let rows = read_vectors(&w.p(&format!("vectors/{}", shard_name(s))))?;
+    for (i, v) in &rows {
+        dim = v.article.len();
+        let targets = if ivf.centroids.is_empty() {
+            vec![0]
+        } else {
+            nearest_centroids(&ivf.centroids, &v.article, w.plan.settings.ivf_probe)
+        };
+        for c in targets {
+            by[c].0.push(*i as u64);
+            by[c].1.extend_from_slice(&v.article);
+        }
+    }
+    for (c, (idx, flat)) in by.into_iter().enumerate() {
+        table::write(
+            &w.p(&format!("ivf/p{c:04}/{}", shard_name(s))),
+            vec![("idx", Col::U64(idx)), ("article", Col::Vectors { dim: dim.max(1), flat })],
+        )?;
+    }
+    Ok(rows.len())
+}
+
+/// Reduce: the nearest neighbours within one vector partition (the single-process search
+/// itself, on the partition's vectors in input order); written by the shard of the query.
+fn knn(w: &Work, p: usize) -> Result<usize, StagedError> {
+    let acc = w.accepted()?;
+    let mut rows: Vec<(usize, Vec<f32>)> = Vec::new();
+    for (s, mut t) in partition_tables(w, "ivf", p)? {
+        let path = w.p(&format!("ivf/p{p:04}/{}", shard_name(s)));
+        let idx = table::u64s(&mut t, "idx", &path)?;
+        let (dim, flat) = table::vectors(&mut t, "article", &path)?;
+        for (r, i) in idx.into_iter().enumerate() {
+            rows.push((i as usize, flat[r * dim..(r + 1) * dim].to_vec()));
+        }
+    }
+    rows.sort_by_key(|r| r.0);
+    let arts: Vec<&[f32]> = rows.iter().map(|r| r.1.as_slice()).collect();
+    let nn = neighbours::nearest(&arts, w.opts().neighbours)?;
+    let mut by: Vec<(Vec<u64>, Vec<u64>, Vec<f32>)> = vec![Default::default(); w.shards()];
+    let mut n = 0;
+    for (x, list) in nn.iter().enumerate() {
+        let s = Work::shard_of(&acc.offsets, rows[x].0).min(w.shards() - 1);
+        for &(y, c) in list {
+            by[s].0.push(rows[x].0 as u64);
+            by[s].1.push(rows[y].0 as u64);
+            by[s].2.push(c);
+            n += 1;
+        }
+    }
+    for (s, (a, b, c)) in by.into_iter().enumerate() {
+        table::write(
+            &w.p(&format!("knn/s{s:05}/p{p:04}.parquet")),
+            vec![("a", Col::U64(a)), ("b", Col::U64(b)), ("score", Col::F32(c))],
+        )?;
+    }
+    Ok(n)
+}
+
+/// Map: each of a shard's records keeps its `neighbours` best neighbours over all the
+/// partitions it was placed in; pairs at or above the lower of the two thresholds are
+/// written by the shard of their lower record (with the cosine seen from it when it has it).
+fn merge_knn(w: &Work, s: usize) -> Result<usize, StagedError> {
+    let acc = w.accepted()?;
+    let k = w.opts().neighbours;
+    let mut lists: BTreeMap<usize, Vec<(usize, f32)>> = BTreeMap::new();
+    for (x, y, c) in read_pairs(w, "knn", s)? {
+        let l = lists.entry(x).or_default();
+        if !l.iter().any(|e| e.0 == y) {
+            l.push((y, c));
+        }
+    }
+    let min = w.plan.settings.min_threshold();
+    let mut pairs = Vec::new();
+    for (x, mut l) in lists {
+        l.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        l.truncate(k);
+        for (y, c) in l {
+            if c >= min {
+                pairs.push((x.min(y), x.max(y), c));
+            }
+        }
+    }
+    let n = pairs.len();
+    write_pairs_by_shard(w, &acc, "sem_pairs", &format!("from-s{s:05}"), pairs.into_iter())?;
+    Ok(n)
+}
+
+/// Map: judges a shard's semantic candidates on every signal (pairs already joined by the
+/// near-exact stage are not judged again); writes the duplicate edges, related pairs and
+/// every pair judged.
+fn judge_semantic(w: &Work, s: usize) -> Result<usize, StagedError> {
+    let acc = w.accepted()?;
+    let near: HashSet<(usize, usize)> = read_edges(&w.p(&format!("edges/near/{}", shard_name(s))))?
+        .into_iter()
+        .map(|e| (e.a, e.b))
+        .collect();
+    let mut best: BTreeMap<(usize, usize), f32> = BTreeMap::new();
+    for (a, b, c) in read_pairs(w, "sem_pairs", s)? {
+        let e = best.entry((a, b)).or_insert(c);
+        if c > *e {
+            *e = c;
+        }
+    }
+    let pairs: Vec<((usize, usize), f32)> = best
+        .into_iter()
+        .filter(|(p, _)| !near.contains(p))
+        .collect();
+    let needed: BTreeSet<usize> = pairs.iter().flat_map(|&((a, b), _)| [a, b]).collect();
+    let l = load(w, &acc, &needed, true)?;
+    let (mut edges, mut related, mut judged) = (Vec::new(), Vec::new(), Vec::new());
+    for ((a, b), c) in pairs {
+        let v = judge(
+            &doc_view(l.vectors.get(&a), &l.text[&a]),
+            &doc_view(l.vectors.get(&b), &l.text[&b]),
+            w.opts(),
+            EVIDENCE_PASSAGES,
+        );
+        if v.related {
+            related.push((a, b, c));
+        }
+        judged.push((a, b, 0.0));
+        edges.extend(DuplicateEdge::from_verdict(a, b, &v));
+    }
+    table::write(&w.p(&format!("edges/semantic/{}", shard_name(s))), edge_cols(&edges))?;
+    let pair_cols = |v: &[(usize, usize, f32)]| {
+        vec![
+            ("a", Col::U64(v.iter().map(|p| p.0 as u64).collect())),
+            ("b", Col::U64(v.iter().map(|p| p.1 as u64).collect())),
+            ("score", Col::F32(v.iter().map(|p| p.2).collect())),
+        ]
+    };
+    table::write(&w.p(&format!("related/{}", shard_name(s))), pair_cols(&related))?;
+    table::write(&w.p(&format!("judged/{}", shard_name(s))), pair_cols(&judged))?;
+    Ok(edges.len())
+}
+
+// ---- clustering and outputs ---------------------------------------------------------------
+
+/// Ids, sources and keep keys of every accepted record, in input order.
+struct Directory {
+    id: Vec<String>,
+    source: Vec<String>,
+    keys: Vec<KeepKey>,
+}
+
+fn directory(w: &Work) -> Result<Directory, StagedError> {
+    let mut d = Directory {
+        id: vec![],
+        source: vec![],
+        keys: vec![],
+    };
+    for s in 0..w.shards() {
+        let path = w.p(&format!("features/{}", shard_name(s)));
+        let mut t = table::read(&path)?;
+        d.id.extend(table::strs(&mut t, "id", &path)?);
+        d.source.extend(table::strs(&mut t, "source", &path)?);
+        let len = table::u64s(&mut t, "keep_len", &path)?;
+        let art = table::u64s(&mut t, "keep_artifacts", &path)?;
+        let field = table::opt_strs(&mut t, "keep_field", &path)?;
+        for i in 0..len.len() {
+            d.keys.push(KeepKey {
+                len: len[i] as usize,
+                artifacts: art[i] as usize,
+                field: field[i].clone(),
+            });
+        }
+    }
+    Ok(d)
+}
+
+/// What `conclude` found, for `finish`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Concluded {
+    kept: usize,
+    removed: usize,
+    clusters: usize,
+    related: usize,
+    removed_by_stage: BTreeMap<String, usize>,
+}
+
+/// Driver: the clustering over the whole edge table (stars in keep order, the second look
+/// judged here, then the same conclusion as the single-process pass); writes each shard's
+/// removals as their `duplicates.jsonl` lines, and `clusters.jsonl`.
+fn conclude_run(w: &Work) -> Result<usize, StagedError> {
+    let acc = w.accepted()?;
+    let dir = directory(w)?;
+    let n = dir.id.len();
+    let rank = keep_rank(&dir.keys, &w.opts().keep);
+    let copies = all_copies(w)?;
+    let mut judged: HashSet<(usize, usize)> = copies.iter().map(|&(r, c)| (r.min(c), r.max(c))).collect();
+    let mut edges = Vec::new();
+    for kind in ["near", "semantic"] {
+        for path in table::files_in(&w.p(&format!("edges/{kind}")))? {
+            edges.extend(read_edges(&path)?);
+        }
+    }
+    judged.extend(edges.iter().map(|e| (e.a, e.b)));
+    for path in table::files_in(&w.p("judged"))? {
+        let mut t = table::read(&path)?;
+        let a = table::u64s(&mut t, "a", &path)?;
+        let b = table::u64s(&mut t, "b", &path)?;
+        judged.extend(a.into_iter().zip(b).map(|(a, b)| (a as usize, b as usize)));
+    }
+    let todo: Vec<(usize, usize)> = second_look_pairs(n, &edges, &rank)
+        .into_iter()
+        .filter(|p| !judged.contains(p))
+        .collect();
+    if !todo.is_empty() {
+        let needed: BTreeSet<usize> = todo.iter().flat_map(|&(a, b)| [a, b]).collect();
+        let l = load(w, &acc, &needed, w.plan.settings.semantic())?;
+        for (a, b) in todo {
+            let v = judge(
+                &doc_view(l.vectors.get(&a), &l.text[&a]),
+                &doc_view(l.vectors.get(&b), &l.text[&b]),
+                w.opts(),
+                EVIDENCE_PASSAGES,
+            );
+            edges.extend(DuplicateEdge::from_verdict(a, b, &v));
+        }
+    }
+    let copy_edges = copies.iter().map(|&(r, c)| copy_edge(r, c)).collect();
+    let c = conclude(n, edges, copy_edges, &rank, HashMap::new());
+    let mut by: Vec<(Vec<u64>, Vec<String>)> = vec![Default::default(); w.shards()];
+    for r in &c.removed {
+        let s = Work::shard_of(&acc.offsets, r.doc).min(w.shards() - 1);
+        let of = match &r.duplicate_of {
+            super::Original::Input(i) => dir.id[*i].clone(),
+            super::Original::Indexed(id) => id.clone(),
+        };
+        let line = output::duplicate_json(
+            &dir.id[r.doc],
+            &of,
+            r,
+            r.exact_copy_of.map(|x| dir.id[x].clone()),
+            &dir.source[r.doc],
+        );
+        by[s].0.push(r.doc as u64);
+        by[s].1.push(line.to_string());
+    }
+    for (s, (idx, line)) in by.into_iter().enumerate() {
+        table::write(
+            &w.p(&format!("removed/{}", shard_name(s))),
+            vec![("idx", Col::U64(idx)), ("line", Col::Str(line))],
+        )?;
+    }
+    let mut lines = Vec::new();
+    for cl in &c.clusters {
+        let kept = match &cl.kept {
+            super::Original::Input(i) => dir.id[*i].clone(),
+            super::Original::Indexed(id) => id.clone(),
+        };
+        let members: Vec<String> = cl.members.iter().map(|&m| dir.id[m].clone()).collect();
+        lines.push(output::cluster_json(cl, &kept, &members).to_string());
+    }
+    write_lines(&w.p("clusters.jsonl"), &lines)?;
+    let mut related = Vec::new();
+    for s in 0..w.shards() {
+        let path = w.p(&format!("related/{}", shard_name(s)));
+        if path.exists() {
+            let mut t = table::read(&path)?;
+            let a = table::u64s(&mut t, "a", &path)?;
+            let b = table::u64s(&mut t, "b", &path)?;
+            let c = table::f32s(&mut t, "score", &path)?;
+            for i in 0..a.len() {
+                related.push((a[i] as usize, b[i] as usize, c[i]));
+            }
+        }
+    }
+    related.sort_by_key(|r| (r.0, r.1));
+    let related_lines: Vec<String> = related
+        .iter()
+        .map(|&(a, b, c)| {
+            serde_json::json!({"a": dir.id[a], "b": dir.id[b], "cosine": output::round(c)}).to_string()
+        })
+        .collect();
+    write_lines(&w.p("related.jsonl"), &related_lines)?;
+    let concluded = Concluded {
+        kept: c.kept.len(),
+        removed: c.removed.len(),
+        clusters: c.clusters.len(),
+        related: related.len(),
+        removed_by_stage: c.stage_counts.into_iter().collect(),
+    };
+    write_json(&w.p("concluded.json"), &concluded)?;
+    Ok(c.removed.len())
+}
+
+fn write_lines(path: &Path, lines: &[String]) -> Result<(), StagedError> {
+    let mut bytes = Vec::new();
+    for l in lines {
+        bytes.extend_from_slice(l.as_bytes());
+        bytes.push(b'\n');
+    }
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).map_err(|e| file_err(p, e))?;
+    }
+    crate::fsio::write_atomically(path, &bytes).map_err(|e| file_err(path, e))
+}
+
+/// Map: writes a shard's kept records (byte for byte as read) and its removals' lines.
+fn write(w: &Work, s: usize) -> Result<usize, StagedError> {
+    let acc = w.accepted()?;
+    let read = w.read_shard(s, &acc)?;
+    let path = w.p(&format!("removed/{}", shard_name(s)));
+    let mut t = table::read(&path)?;
+    let idx = table::u64s(&mut t, "idx", &path)?;
+    let lines = table::strs(&mut t, "line", &path)?;
+    let removed: HashSet<usize> = idx.iter().map(|&i| i as usize).collect();
+    let offset = acc.offsets[s];
+    let mut kept = Vec::new();
+    for (i, r) in read.records.iter().enumerate() {
+        if !removed.contains(&(offset + i)) {
+            kept.extend_from_slice(&r.raw);
+            kept.push(b'\n');
+        }
+    }
+    let n = read.records.len() - removed.len();
+    let parts = w.p("parts");
+    std::fs::create_dir_all(&parts).map_err(|e| file_err(&parts, e))?;
+    let kp = parts.join(format!("kept-s{s:05}.jsonl"));
+    crate::fsio::write_atomically(&kp, &kept).map_err(|e| file_err(&kp, e))?;
+    write_lines(&parts.join(format!("duplicates-s{s:05}.jsonl")), &lines)?;
+    Ok(n)
+}
+
+/// Driver: joins the shards' outputs into the output folder, with the same file names as
+/// `simdex dedup`: kept.jsonl, duplicates.jsonl, clusters.jsonl, rejected.jsonl,
+/// related.jsonl and summary.json.
+fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
+    let out = &w.plan.out;
+    std::fs::create_dir_all(out).map_err(|e| file_err(out, e))?;
+    for kind in ["kept", "duplicates"] {
+        let mut bytes = Vec::new();
+        for s in 0..w.shards() {
+            let p = w.p(&format!("parts/{kind}-s{s:05}.jsonl"));
+            bytes.extend(std::fs::read(&p).map_err(|e| file_err(&p, e))?);
+        }
+        let dst = out.join(format!("{kind}.jsonl"));
+        crate::fsio::write_atomically(&dst, &bytes).map_err(|e| file_err(&dst, e))?;
+    }
+    for name in ["clusters.jsonl", "related.jsonl"] {
+        let src = w.p(name);
+        let bytes = std::fs::read(&src).map_err(|e| file_err(&src, e))?;
+        let dst = out.join(name);
+        crate::fsio::write_atomically(&dst, &bytes).map_err(|e| file_err(&dst, e))?;
+    }
+    let acc = w.accepted()?;
+    let rejected: Vec<String> = acc
+        .rejected
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap_or_default())
+        .collect();
+    write_lines(&out.join("rejected.jsonl"), &rejected)?;
+    let c: Concluded = read_json(&w.p("concluded.json"))?;
+    let summary = serde_json::json!({
+        "records_in": acc.offsets.last().copied().unwrap_or(0) + acc.rejected.len(),
+        "kept": c.kept,
+        "removed": c.removed,
+        "rejected": acc.rejected.len(),
+        "removed_by_stage": c.removed_by_stage,
+        "clusters": c.clusters,
+        "related_pairs": c.related,
+        "shards": w.shards(),
+        "options": w.plan.settings,
+    });
+    let dst = out.join("summary.json");
+    let bytes = serde_json::to_vec_pretty(&summary).unwrap_or_default();
+    crate::fsio::write_atomically(&dst, &bytes).map_err(|e| file_err(&dst, e))?;
+    Ok(summary)
+}

@@ -1,0 +1,390 @@
+//! The tables a staged run passes between its stages, as Parquet files: a table is a list
+//! of named, typed columns of equal length, written in one atomic write (a task that is
+//! re-run replaces its file whole) and read back whole. Intermediate tables are per shard
+//! or per partition, so reading one whole is bounded by the shard size.
+//!
+//! It knows nothing about what the columns mean.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    FixedSizeListBuilder, Float32Builder, ListBuilder, StringBuilder, UInt32Builder,
+};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, UInt32Type, UInt64Type};
+use arrow_array::{
+    Array, ArrayRef, BinaryArray, Float32Array, RecordBatch, StringArray, UInt32Array,
+    UInt64Array,
+};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+/// One column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Col {
+    U64(Vec<u64>),
+    U32(Vec<u32>),
+    F32(Vec<f32>),
+    Str(Vec<String>),
+    OptStr(Vec<Option<String>>),
+    Bytes(Vec<Vec<u8>>),
+    StrList(Vec<Vec<String>>),
+    U32List(Vec<Vec<u32>>),
+    F32List(Vec<Vec<f32>>),
+    /// Fixed-width f32 vectors (`fixed_size_list<float32>`), flattened row after row.
+    Vectors { dim: usize, flat: Vec<f32> },
+}
+
+impl Col {
+    fn len(&self) -> usize {
+        match self {
+            Col::U64(v) => v.len(),
+            Col::U32(v) => v.len(),
+            Col::F32(v) => v.len(),
+            Col::Str(v) => v.len(),
+            Col::OptStr(v) => v.len(),
+            Col::Bytes(v) => v.len(),
+            Col::StrList(v) => v.len(),
+            Col::U32List(v) => v.len(),
+            Col::F32List(v) => v.len(),
+            Col::Vectors { dim, flat } => flat.len() / (*dim).max(1),
+        }
+    }
+}
+
+/// Errors reading or writing a table file.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Format { path: PathBuf, message: String },
+}
+
+fn format_err(path: &Path, e: impl std::fmt::Display) -> TableError {
+    TableError::Format {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// A table read back: its columns by name.
+#[derive(Debug, Default)]
+pub struct Table {
+    pub rows: usize,
+    cols: HashMap<String, Col>,
+}
+
+impl Table {
+    /// Takes a column out of the table (an error names the file when it is missing).
+    pub fn take(&mut self, name: &str, path: &Path) -> Result<Col, TableError> {
+        self.cols
+            .remove(name)
+            .ok_or_else(|| format_err(path, format!("no column \"{name}\"")))
+    }
+}
+
+macro_rules! take_as {
+    ($fn:ident, $variant:ident, $ty:ty) => {
+        /// The named column as this type (an error names the file otherwise).
+        pub fn $fn(t: &mut Table, name: &str, path: &Path) -> Result<$ty, TableError> {
+            match t.take(name, path)? {
+                Col::$variant(v) => Ok(v),
+                _ => Err(format_err(
+                    path,
+                    format!("column \"{name}\" is not {}", stringify!($variant)),
+                )),
+            }
+        }
+    };
+}
+take_as!(u64s, U64, Vec<u64>);
+take_as!(u32s, U32, Vec<u32>);
+take_as!(f32s, F32, Vec<f32>);
+take_as!(strs, Str, Vec<String>);
+take_as!(opt_strs, OptStr, Vec<Option<String>>);
+take_as!(bytes, Bytes, Vec<Vec<u8>>);
+take_as!(str_lists, StrList, Vec<Vec<String>>);
+take_as!(u32_lists, U32List, Vec<Vec<u32>>);
+take_as!(f32_lists, F32List, Vec<Vec<f32>>);
+
+/// The named fixed-width vector column: (dim, flat values).
+pub fn vectors(t: &mut Table, name: &str, path: &Path) -> Result<(usize, Vec<f32>), TableError> {
+    match t.take(name, path)? {
+        Col::Vectors { dim, flat } => Ok((dim, flat)),
+        _ => Err(format_err(path, format!("column \"{name}\" is not vectors"))),
+    }
+}
+
+fn to_array(col: &Col) -> (DataType, ArrayRef) {
+    match col {
+        Col::U64(v) => (DataType::UInt64, Arc::new(UInt64Array::from(v.clone()))),
+        Col::U32(v) => (DataType::UInt32, Arc::new(UInt32Array::from(v.clone()))),
+        Col::F32(v) => (DataType::Float32, Arc::new(Float32Array::from(v.clone()))),
+        Col::Str(v) => (DataType::Utf8, Arc::new(StringArray::from_iter_values(v))),
+        Col::OptStr(v) => (
+            DataType::Utf8,
+            Arc::new(v.iter().map(|s| s.as_deref()).collect::<StringArray>()),
+        ),
+        Col::Bytes(v) => (
+            DataType::Binary,
+            Arc::new(BinaryArray::from_iter_values(v.iter())),
+        ),
+        Col::StrList(v) => {
+            let mut b = ListBuilder::new(StringBuilder::new());
+            for row in v {
+                for s in row {
+                    b.values().append_value(s);
+                }
+                b.append(true);
+            }
+            let a = b.finish();
+            (a.data_type().clone(), Arc::new(a))
+        }
+        Col::U32List(v) => {
+            let mut b = ListBuilder::new(UInt32Builder::new());
+            for row in v {
+                b.values().append_slice(row);
+                b.append(true);
+            }
+            let a = b.finish();
+            (a.data_type().clone(), Arc::new(a))
+        }
+        Col::F32List(v) => {
+            let mut b = ListBuilder::new(Float32Builder::new());
+            for row in v {
+                b.values().append_slice(row);
+                b.append(true);
+            }
+            let a = b.finish();
+            (a.data_type().clone(), Arc::new(a))
+        }
+        Col::Vectors { dim, flat } => {
+            let mut b = FixedSizeListBuilder::new(Float32Builder::new(), *dim as i32);
+            for row in flat.chunks(*dim) {
+                b.values().append_slice(row);
+                b.append(true);
+            }
+            let a = b.finish();
+            (a.data_type().clone(), Arc::new(a))
+        }
+    }
+}
+
+/// Writes a table to `path` (replacing it atomically; parent folders are created).
+pub fn write(path: &Path, cols: Vec<(&str, Col)>) -> Result<(), TableError> {
+    let io = |source| TableError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let rows = cols.first().map_or(0, |c| c.1.len());
+    if let Some((name, _)) = cols.iter().find(|c| c.1.len() != rows) {
+        return Err(format_err(path, format!("column \"{name}\" has another length")));
+    }
+    let mut fields = Vec::new();
+    let mut arrays = Vec::new();
+    for (name, col) in &cols {
+        let (dt, a) = to_array(col);
+        fields.push(Field::new(*name, dt, matches!(col, Col::OptStr(_))));
+        arrays.push(a);
+    }
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| format_err(path, e))?;
+    let mut file = crate::fsio::AtomicFile::create(path).map_err(io)?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
+    {
+        let mut w = ArrowWriter::try_new(&mut file, schema, Some(props))
+            .map_err(|e| format_err(path, e))?;
+        w.write(&batch).map_err(|e| format_err(path, e))?;
+        w.close().map_err(|e| format_err(path, e))?;
+    }
+    file.commit().map_err(io)
+}
+
+fn append(
+    col: &mut Option<Col>,
+    a: &ArrayRef,
+    nullable: bool,
+    path: &Path,
+    name: &str,
+) -> Result<(), TableError> {
+    let bad = || format_err(path, format!("column \"{name}\" has an unexpected type"));
+    match a.data_type() {
+        DataType::UInt64 => {
+            let v = a.as_primitive::<UInt64Type>().values().iter().copied();
+            match col.get_or_insert(Col::U64(Vec::new())) {
+                Col::U64(x) => x.extend(v),
+                _ => return Err(bad()),
+            }
+        }
+        DataType::UInt32 => {
+            let v = a.as_primitive::<UInt32Type>().values().iter().copied();
+            match col.get_or_insert(Col::U32(Vec::new())) {
+                Col::U32(x) => x.extend(v),
+                _ => return Err(bad()),
+            }
+        }
+        DataType::Float32 => {
+            let v = a.as_primitive::<Float32Type>().values().iter().copied();
+            match col.get_or_insert(Col::F32(Vec::new())) {
+                Col::F32(x) => x.extend(v),
+                _ => return Err(bad()),
+            }
+        }
+        DataType::Utf8 => {
+            let s = a.as_string::<i32>();
+            if nullable {
+                let v: Vec<Option<String>> = s.iter().map(|x| x.map(str::to_string)).collect();
+                match col.get_or_insert(Col::OptStr(Vec::new())) {
+                    Col::OptStr(x) => x.extend(v),
+                    _ => return Err(bad()),
+                }
+            } else {
+                let v = s.iter().map(|x| x.unwrap_or_default().to_string());
+                match col.get_or_insert(Col::Str(Vec::new())) {
+                    Col::Str(x) => x.extend(v),
+                    _ => return Err(bad()),
+                }
+            }
+        }
+        DataType::Binary => {
+            let v = a.as_binary::<i32>().iter().map(|x| x.unwrap_or_default().to_vec());
+            match col.get_or_insert(Col::Bytes(Vec::new())) {
+                Col::Bytes(x) => x.extend(v),
+                _ => return Err(bad()),
+            }
+        }
+        DataType::List(f) => {
+            let l = a.as_list::<i32>();
+            match f.data_type() {
+                DataType::Utf8 => {
+                    let v = (0..l.len()).map(|i| {
+                        l.value(i)
+                            .as_string::<i32>()
+                            .iter()
+                            .map(|x| x.unwrap_or_default().to_string())
+                            .collect::<Vec<_>>()
+                    });
+                    match col.get_or_insert(Col::StrList(Vec::new())) {
+                        Col::StrList(x) => x.extend(v),
+                        _ => return Err(bad()),
+                    }
+                }
+                DataType::UInt32 => {
+                    let v = (0..l.len())
+                        .map(|i| l.value(i).as_primitive::<UInt32Type>().values().to_vec());
+                    match col.get_or_insert(Col::U32List(Vec::new())) {
+                        Col::U32List(x) => x.extend(v),
+                        _ => return Err(bad()),
+                    }
+                }
+                DataType::Float32 => {
+                    let v = (0..l.len())
+                        .map(|i| l.value(i).as_primitive::<Float32Type>().values().to_vec());
+                    match col.get_or_insert(Col::F32List(Vec::new())) {
+                        Col::F32List(x) => x.extend(v),
+                        _ => return Err(bad()),
+                    }
+                }
+                _ => return Err(bad()),
+            }
+        }
+        DataType::FixedSizeList(_, d) => {
+            let l = a.as_fixed_size_list();
+            let vals = l.values().as_primitive::<Float32Type>();
+            let start = l.offset() * *d as usize;
+            let v = vals.values()[start..start + l.len() * *d as usize].iter().copied();
+            match col.get_or_insert(Col::Vectors {
+                dim: *d as usize,
+                flat: Vec::new(),
+            }) {
+                Col::Vectors { flat, .. } => flat.extend(v),
+                _ => return Err(bad()),
+            }
+        }
+        _ => return Err(bad()),
+    }
+    Ok(())
+}
+
+/// Reads a whole table.
+pub fn read(path: &Path) -> Result<Table, TableError> {
+    let file = File::open(path).map_err(|source| TableError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format_err(path, e))?;
+    let schema = builder.schema().clone();
+    let reader = builder.build().map_err(|e| format_err(path, e))?;
+    let mut cols: Vec<(String, Option<Col>)> = schema
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), None))
+        .collect();
+    let mut rows = 0;
+    for batch in reader {
+        let batch = batch.map_err(|e| format_err(path, e))?;
+        rows += batch.num_rows();
+        for (((name, col), a), f) in cols.iter_mut().zip(batch.columns()).zip(schema.fields()) {
+            append(col, a, f.is_nullable(), path, name)?;
+        }
+    }
+    let mut out = HashMap::new();
+    for ((name, col), f) in cols.into_iter().zip(schema.fields()) {
+        let col = match col {
+            Some(c) => c,
+            None => {
+                // No rows: an empty column of the written type.
+                let mut c = None;
+                let empty = arrow_array::new_empty_array(f.data_type());
+                append(&mut c, &empty, f.is_nullable(), path, &name)?;
+                c.unwrap_or(Col::U64(Vec::new()))
+            }
+        };
+        out.insert(name, col);
+    }
+    Ok(Table { rows, cols: out })
+}
+
+/// Every `.parquet` file in `dir`, sorted (none when the folder does not exist).
+pub fn files_in(dir: &Path) -> Result<Vec<PathBuf>, TableError> {
+    let mut v = Vec::new();
+    match std::fs::read_dir(dir) {
+        Ok(rd) => {
+            for e in rd {
+                let p = e
+                    .map_err(|source| TableError::Io {
+                        path: dir.to_path_buf(),
+                        source,
+                    })?
+                    .path();
+                if p.extension().is_some_and(|x| x == "parquet") {
+                    v.push(p);
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(TableError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+    }
+    v.sort();
+    Ok(v)
+}
