@@ -41,6 +41,9 @@ pub(super) enum EvalWhat {
     Crosslingual,
     /// Natural Sina article pairs labelled by reading (DUP/RELATED/TEMPLATE/UNRELATED).
     Natural,
+    /// Recall of the Ray pass's partitioned neighbour search against exact search, on the
+    /// Sina article vectors (no model run).
+    Ivf,
     /// All of the above.
     All,
 }
@@ -153,6 +156,23 @@ pub(super) fn eval_cmd(a: EvalArgs) -> Result<()> {
         let r =
             eval::eval_cross_lingual(embedder, &data, a.thresholds.related_threshold, &mut log)?;
         println!("{}", r.table());
+    }
+    if all || a.what == EvalWhat::Ivf {
+        let by_id = eval::synth::read_provided_vectors(&data)?;
+        let mut ids: Vec<&String> = by_id.keys().collect();
+        ids.sort();
+        let vectors: Vec<Vec<f32>> = ids.iter().map(|i| by_id[*i].clone()).collect();
+        let o = a.thresholds.options();
+        let min_cos = o.threshold.min(o.related_threshold);
+        println!("| list size | probe | partitions | largest | exact pairs | found | recall |");
+        println!("|---|---|---|---|---|---|---|");
+        for (list, probe) in [(20_000, 3), (2_000, 1), (2_000, 3), (1_000, 1), (1_000, 3), (500, 3), (500, 5)] {
+            let r = simdex::dedup::staged::ivf::recall(&vectors, list, probe, o.neighbours, min_cos)?;
+            println!(
+                "| {} | {} | {} | {} | {} | {} | {:.4} |",
+                r.list_size, r.probe, r.partitions, r.largest, r.exact_pairs, r.found, r.recall
+            );
+        }
     }
     if all || a.what == EvalWhat::Natural {
         let o = eval::NaturalEvalOptions {

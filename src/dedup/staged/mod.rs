@@ -17,6 +17,7 @@
 //!
 //! It does not schedule anything: which stage runs where and when is the engine's job.
 
+pub mod ivf;
 pub mod table;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -909,23 +910,15 @@ struct Ivf {
     centroids: Vec<Vec<f32>>,
 }
 
-/// Vectors sampled for training: at most this many.
-const IVF_SAMPLE: usize = 50_000;
-const IVF_ITERATIONS: usize = 10;
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// Driver: spherical k-means over a strided sample of the article vectors, deterministic
-/// (no random start), into `ceil(reps / ivf_list_size)` partitions.
+/// Driver: the centroids of the vector partitions (see [`ivf`]), trained on a strided
+/// sample of the representatives' article vectors.
 fn ivf_train(w: &Work) -> Result<usize, StagedError> {
     let acc = w.accepted()?;
     let reps = acc.offsets.last().copied().unwrap_or(0) - all_copies(w)?.len();
-    let lists = reps.div_ceil(w.plan.settings.ivf_list_size.max(1)).max(1);
-    let mut ivf = Ivf::default();
+    let lists = ivf::lists_for(reps, w.plan.settings.ivf_list_size);
+    let mut out = Ivf::default();
     if lists > 1 && w.plan.settings.semantic() {
-        let stride = reps.div_ceil(IVF_SAMPLE).max(1);
+        let stride = ivf::sample_stride(reps);
         let mut sample: Vec<Vec<f32>> = Vec::new();
         let mut seen = 0usize;
         for s in 0..w.shards() {
@@ -936,51 +929,23 @@ fn ivf_train(w: &Work) -> Result<usize, StagedError> {
                 seen += 1;
             }
         }
-        let lists = lists.min(sample.len()).max(1);
-        let mut centroids: Vec<Vec<f32>> = (0..lists)
-            .map(|c| sample[c * sample.len() / lists].clone())
-            .collect();
-        for _ in 0..IVF_ITERATIONS {
-            let mut sums = vec![vec![0f32; centroids[0].len()]; lists];
-            for v in &sample {
-                let c = nearest_centroids(&centroids, v, 1)[0];
-                sums[c].iter_mut().zip(v).for_each(|(s, x)| *s += x);
-            }
-            for (c, s) in sums.into_iter().enumerate() {
-                let norm = dot(&s, &s).sqrt();
-                if norm > 0.0 {
-                    centroids[c] = s.into_iter().map(|x| x / norm).collect();
-                }
-            }
-        }
-        ivf.centroids = centroids;
+        out.centroids = ivf::train(&sample, lists);
     }
-    let n = ivf.centroids.len().max(1);
-    write_json(&w.p("ivf.json"), &ivf)?;
+    let n = out.centroids.len().max(1);
+    write_json(&w.p("ivf.json"), &out)?;
     Ok(n)
-}
-
-fn nearest_centroids(centroids: &[Vec<f32>], v: &[f32], k: usize) -> Vec<usize> {
-    let mut s: Vec<(usize, f32)> = centroids.iter().enumerate().map(|(i, c)| (i, dot(c, v))).collect();
-    s.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
-    s.into_iter().take(k.max(1)).map(|x| x.0).collect()
 }
 
 /// Map: places each of a shard's article vectors in its `ivf_probe` nearest partitions.
 fn ivf_assign(w: &Work, s: usize) -> Result<usize, StagedError> {
-    let ivf: Ivf = read_json(&w.p("ivf.json"))?;
-    let lists = ivf.centroids.len().max(1);
+    let trained: Ivf = read_json(&w.p("ivf.json"))?;
+    let lists = trained.centroids.len().max(1);
     let mut by: Vec<(Vec<u64>, Vec<f32>)> = vec![Default::default(); lists];
     let mut dim = 0;
     let rows = read_vectors(&w.p(&format!("vectors/{}", shard_name(s))))?;
     for (i, v) in &rows {
         dim = v.article.len();
-        let targets = if ivf.centroids.is_empty() {
-            vec![0]
-        } else {
-            nearest_centroids(&ivf.centroids, &v.article, w.plan.settings.ivf_probe)
-        };
-        for c in targets {
+        for c in ivf::nearest_centroids(&trained.centroids, &v.article, w.plan.settings.ivf_probe) {
             by[c].0.push(*i as u64);
             by[c].1.extend_from_slice(&v.article);
         }
@@ -1035,19 +1000,9 @@ fn knn(w: &Work, p: usize) -> Result<usize, StagedError> {
 /// written by the shard of their lower record (with the cosine seen from it when it has it).
 fn merge_knn(w: &Work, s: usize) -> Result<usize, StagedError> {
     let acc = w.accepted()?;
-    let k = w.opts().neighbours;
-    let mut lists: BTreeMap<usize, Vec<(usize, f32)>> = BTreeMap::new();
-    for (x, y, c) in read_pairs(w, "knn", s)? {
-        let l = lists.entry(x).or_default();
-        if !l.iter().any(|e| e.0 == y) {
-            l.push((y, c));
-        }
-    }
     let min = w.plan.settings.min_threshold();
     let mut pairs = Vec::new();
-    for (x, mut l) in lists {
-        l.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        l.truncate(k);
+    for (x, l) in ivf::merge(read_pairs(w, "knn", s)?, w.opts().neighbours) {
         for (y, c) in l {
             if c >= min {
                 pairs.push((x.min(y), x.max(y), c));
