@@ -6,6 +6,7 @@
 //! pair settled lexically is not re-judged semantically. This module reads no files.
 
 pub mod cluster;
+mod kept_parquet;
 pub mod minhash;
 pub mod neighbours;
 pub mod output;
@@ -961,6 +962,11 @@ pub enum DedupError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Table(#[from] crate::tables::TableError),
+    /// Reading kept rows back from a Parquet input.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
 }
 
 #[cfg(test)]
