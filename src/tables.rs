@@ -294,13 +294,14 @@ mod tests {
             .collect();
         assert_eq!(
             types,
+            // Keys in the order rows hold them (serde_json's maps are sorted), new ones last.
             [
-                "id:Utf8",
-                "n:Int64",
-                "x:Float64",
-                "ok:Boolean",
-                "m:List(Utf8)",
                 "e:Utf8",
+                "id:Utf8",
+                "m:List(Utf8)",
+                "n:Int64",
+                "ok:Boolean",
+                "x:Float64",
                 "late:Int64"
             ]
         );

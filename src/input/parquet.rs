@@ -157,13 +157,18 @@ impl Columns {
     }
 }
 
+/// A usable row: id, title, text.
+type RowRecord = (String, Option<String>, String);
+/// A rejected row: the id when known, and why.
+type RowReject = (Option<String>, String);
+
 /// A row's (id, title, text), or (the id when known, why the row is rejected).
 fn parse_row(
     batch: &RecordBatch,
     i: usize,
     cols: &Columns,
     opts: &InputOptions,
-) -> Result<(String, Option<String>, String), (Option<String>, String)> {
+) -> Result<RowRecord, RowReject> {
     let id_col = cols.id.as_ref().map_err(|e| (None, e.clone()))?;
     let id = match json_value(batch.column(*id_col).as_ref(), i) {
         Value::String(s) if !s.is_empty() => s,
