@@ -533,3 +533,69 @@ fn a_parquet_file_of_many_small_row_groups_reads_fully_in_order() {
 fn jsonl_ids_in_order(all: &[String], kept: &[String]) -> Vec<String> {
     all.iter().filter(|id| kept.contains(id)).cloned().collect()
 }
+
+#[test]
+fn stripped_repeated_passages_replace_the_text_of_kept_parquet_rows_in_its_own_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = pages();
+    // Two different reports opening with the same three paragraphs of a third.
+    let shared: Vec<&str> = pages[2]
+        .text
+        .lines()
+        .filter(|l| l.chars().count() > 40)
+        .collect();
+    let shared = shared[..3].join("\n\n");
+    let texts: Vec<String> = [0, 1]
+        .iter()
+        .map(|&i| format!("{shared}\n\n{}", pages[i].text))
+        .collect();
+    let pq = dir.path().join("shared.parquet");
+    write_parquet(
+        &pq,
+        vec![
+            (
+                "id",
+                Arc::new(StringArray::from(vec!["a", "b"])) as ArrayRef,
+            ),
+            (
+                "text",
+                Arc::new(arrow_array::LargeStringArray::from_iter_values(&texts)),
+            ),
+            ("n", Arc::new(Int64Array::from(vec![1, 2]))),
+        ],
+        1 << 20,
+    );
+    let (o_pq, o_jl) = (dir.path().join("o_pq"), dir.path().join("o_jl"));
+    let strip = "--strip-repeated-passages";
+    let (line, _) = ok(&[
+        "dedup",
+        s(&pq),
+        "--out",
+        s(&o_pq),
+        "--format",
+        "parquet",
+        strip,
+    ]);
+    assert!(!line.contains(" 0 repeated passages"), "{line}");
+    ok(&["dedup", s(&pq), "--out", s(&o_jl), strip]);
+    let want: Vec<String> = jsonl(&o_jl.join("kept.jsonl"))
+        .iter()
+        .map(|r| r["text"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        want[1].len() < texts[1].len(),
+        "b lost the shared paragraphs"
+    );
+    let (batches, _) = read_parquet(&o_pq.join("kept.parquet"));
+    let text = batches[0].column_by_name("text").unwrap();
+    assert_eq!(text.data_type(), &DataType::LargeUtf8);
+    let got: Vec<String> = (0..text.len())
+        .map(|i| text.as_string::<i64>().value(i).to_string())
+        .collect();
+    assert_eq!(got, want);
+    let n = batches[0]
+        .column_by_name("n")
+        .unwrap()
+        .as_primitive::<Int64Type>();
+    assert_eq!(n.values().to_vec(), [1, 2]);
+}
