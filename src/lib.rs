@@ -6,7 +6,8 @@
 //! duplicate graph, clusters it and writes outputs. [`app`] holds one module per command
 //! over these, [`render`] turns their results into text, [`report`] shows a dedup run as
 //! one HTML page, and the `simdex` binary's `cli` is a thin layer of argument parsing and
-//! printing over [`app`]. [`eval`] scores all of it on labelled data.
+//! printing over [`app`]. [`tables`] writes the table-like outputs as JSONL or Parquet.
+//! [`eval`] scores all of it on labelled data.
 
 pub mod app;
 #[cfg(feature = "eval")]
@@ -25,4 +26,5 @@ pub mod passages;
 pub mod render;
 pub mod report;
 pub mod script;
+pub mod tables;
 pub mod test_support;

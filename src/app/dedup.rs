@@ -20,6 +20,7 @@ use crate::input::{InputOptions, ReadOutcome};
 use crate::model::Embedder;
 use crate::report::explained::write_explanations;
 use crate::report::{write_report, ReportOptions, ReportSummary};
+use crate::tables::OutputFormat;
 
 /// The summary a run writes to `summary.json`: settings, model, counts and tokens embedded.
 pub fn summary_of(
@@ -56,6 +57,8 @@ pub struct DedupCommand {
     pub strip_repeated_passages: bool,
     /// Also write `report.html` into the output folder (as `simdex report` does).
     pub report: bool,
+    /// The format of the kept, duplicates and clusters files.
+    pub format: OutputFormat,
 }
 
 /// What `simdex dedup` did: the run, and the summary of the outputs when they were written.
@@ -89,6 +92,7 @@ pub fn dedup(
     if let Some(out) = &c.out {
         let mut s = summary_of(embedder, c.options.clone(), c.against.as_deref());
         s.stripped_repeated_passages = c.strip_repeated_passages;
+        s.format = c.format;
         summary = Some(output::write_outputs(
             out,
             &run.docs,
@@ -116,6 +120,8 @@ pub struct IngestCommand {
     /// The index, created when it does not exist.
     pub index: PathBuf,
     pub out: PathBuf,
+    /// The format of the kept, duplicates and clusters files.
+    pub format: OutputFormat,
 }
 
 /// What `simdex ingest` did: the dedup outputs' summary and what was added to the index.
@@ -170,7 +176,8 @@ pub fn ingest(
         false,
         &mut |_, _| {},
     )?;
-    let summary = summary_of(Some(embedder), c.options.clone(), Some(&c.index));
+    let mut summary = summary_of(Some(embedder), c.options.clone(), Some(&c.index));
+    summary.format = c.format;
     let summary =
         output::write_outputs(&c.out, &run.docs, &run.read.rejected, &run.report, summary)?;
     write_explanations(&c.out, &run.docs, &run.report, &c.options)?;

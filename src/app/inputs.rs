@@ -47,5 +47,6 @@ pub fn text_record(id: &str, text: &str) -> crate::input::Record {
             line: 0,
         },
         encoding: "UTF-8",
+        parquet_row: None,
     }
 }

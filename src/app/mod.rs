@@ -31,6 +31,8 @@ pub enum AppError {
     Dedup(#[from] dedup_stage::DedupError),
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
+    #[error(transparent)]
+    Table(#[from] crate::tables::TableError),
     #[error("{0}")]
     Usage(String),
 }

@@ -18,6 +18,7 @@ use simdex::dedup::{self, DedupOptions, KeepPolicy, Stages};
 use simdex::index::Level;
 use simdex::input::{InputOptions, OnError};
 use simdex::model::Role;
+use simdex::tables::OutputFormat;
 
 #[derive(Parser)]
 #[command(
@@ -32,7 +33,7 @@ pub(super) struct Cli {
 
 #[derive(Subcommand)]
 pub(super) enum Command {
-    /// Print vectors as JSONL: one line per article, passage or raw text.
+    /// Print vectors as JSONL (or write them as Parquet): one per article, passage or raw text.
     Embed(EmbedArgs),
     /// Build, extend, prune, compact or check a persisted index.
     #[command(subcommand)]
@@ -83,16 +84,17 @@ pub(super) struct ModelArg {
 
 #[derive(Args, Clone)]
 pub(super) struct InputArgs {
-    /// Input files or folders: .jsonl, .txt, .md, a folder of them, or - for JSONL on stdin.
+    /// Input files or folders: .jsonl, .parquet, .txt, .md, a folder of them, or - for JSONL
+    /// on stdin.
     #[arg(required = true, value_name = "INPUT")]
     pub(super) inputs: Vec<PathBuf>,
-    /// JSONL field holding the record id.
+    /// JSONL field (Parquet column: string or integer) holding the record id.
     #[arg(long, default_value = "id")]
     pub(super) id_field: String,
-    /// JSONL field holding the text.
+    /// JSONL field (Parquet string column) holding the text.
     #[arg(long, default_value = "text")]
     pub(super) text_field: String,
-    /// JSONL field holding the title (optional in records).
+    /// JSONL field (Parquet string column) holding the title (optional in records).
     #[arg(long, default_value = "title")]
     pub(super) title_field: String,
     /// What a bad record does: skip it (reported in rejected) or stop the run.
@@ -155,6 +157,15 @@ pub(super) struct EmbedArgs {
     /// Write to this file instead of stdout.
     #[arg(long)]
     pub(super) out: Option<PathBuf>,
+    /// jsonl: one JSON object per vector; parquet (needs --out): columns id, level, passage
+    /// and vector (fixed_size_list<float32>).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "jsonl",
+        requires_if("parquet", "out")
+    )]
+    pub(super) format: OutputFormat,
 }
 
 #[derive(Subcommand)]
@@ -338,6 +349,16 @@ pub(super) struct DedupArgs {
     /// Also write OUT/report.html (the page `simdex report OUT` writes).
     #[arg(long)]
     pub(super) report: bool,
+    #[command(flatten)]
+    pub(super) format: FormatArg,
+}
+
+#[derive(Args, Clone, Copy)]
+pub(super) struct FormatArg {
+    /// Format of kept, duplicates and clusters: jsonl, or parquet (kept.parquet with every
+    /// input column, duplicates.parquet, clusters.parquet); the other files stay JSON.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub(super) format: OutputFormat,
 }
 
 #[derive(Args)]
@@ -362,6 +383,8 @@ pub(super) struct IngestArgs {
     pub(super) thresholds: ThresholdArgs,
     #[arg(long, value_enum, default_value = "first")]
     pub(super) keep: KeepArg,
+    #[command(flatten)]
+    pub(super) format: FormatArg,
 }
 
 #[derive(Args)]
@@ -485,6 +508,7 @@ impl DedupArgs {
             out: if self.dry_run { None } else { self.out.clone() },
             strip_repeated_passages: self.strip_repeated_passages,
             report: self.report && !self.dry_run,
+            format: self.format.format,
         }
     }
 }
@@ -496,6 +520,7 @@ impl IngestArgs {
             options: dedup_options(&self.thresholds, self.keep, None, false),
             index: self.index.clone(),
             out: self.out.clone(),
+            format: self.format.format,
         }
     }
 }

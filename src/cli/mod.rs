@@ -125,6 +125,10 @@ fn embed(a: EmbedArgs) -> Result<()> {
     )?;
     pb.finish();
     report_rejects(&read);
+    if let (simdex::tables::OutputFormat::Parquet, Some(out)) = (a.format, &a.out) {
+        app::embed::write_parquet(out, &rows, embedder.dim())?;
+        return Ok(());
+    }
     let mut w = out_writer(&a.out)?;
     for r in &rows {
         writeln!(w, "{}", serde_json::to_string(r)?)?;

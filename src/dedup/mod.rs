@@ -7,6 +7,7 @@
 
 pub mod cluster;
 pub mod keep;
+mod kept_parquet;
 pub mod minhash;
 pub mod neighbours;
 pub mod output;
@@ -986,6 +987,11 @@ pub enum DedupError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Table(#[from] crate::tables::TableError),
+    /// Reading kept rows back from a Parquet input.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
 }
 
 #[cfg(test)]

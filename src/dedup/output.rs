@@ -1,5 +1,7 @@
 //! Writes a dedup run's files: `kept.jsonl` (records byte-for-byte as read),
-//! `duplicates.jsonl`, `clusters.jsonl`, `rejected.jsonl`, `related.jsonl`, `pairs.jsonl`
+//! `duplicates.jsonl`, `clusters.jsonl` (these three as `.parquet` instead with
+//! [`OutputFormat::Parquet`], kept rows then with all their input columns, see
+//! [`super::kept_parquet`]), `rejected.jsonl`, `related.jsonl`, `pairs.jsonl`
 //! (every judged pair with its scores: the saved neighbour graph),
 //! `passage_duplicates.jsonl` and `summary.json`, whose counts add up to the records read.
 //! With `stripped_repeated_passages`, kept records lose their repeated paragraphs
@@ -13,13 +15,14 @@ use std::io::Write;
 use std::path::Path;
 
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
 use std::collections::HashMap;
 
 use super::{repeated, DedupError, DedupOptions, DedupReport, Original};
 use crate::corpus::PreparedDoc;
 use crate::input::Rejected;
+use crate::tables::{self, OutputFormat};
 
 /// The counts and settings of a run, as written to `summary.json`.
 #[derive(Debug, Clone, Serialize)]
@@ -35,6 +38,8 @@ pub struct Summary {
     pub passage_duplicates: usize,
     /// Whether those paragraphs were cut from the text of `kept.jsonl`.
     pub stripped_repeated_passages: bool,
+    /// The format of the kept, duplicates and clusters files.
+    pub format: OutputFormat,
     pub tokens_embedded: usize,
     pub model: Option<serde_json::Value>,
     pub options: DedupOptions,
@@ -59,6 +64,7 @@ impl Summary {
             related_pairs: 0,
             passage_duplicates: 0,
             stripped_repeated_passages: false,
+            format: OutputFormat::Jsonl,
             tokens_embedded: 0,
             model,
             options,
@@ -124,6 +130,23 @@ fn stripped_record(doc: &PreparedDoc, paragraphs: &[usize]) -> Vec<u8> {
     serde_json::to_vec(&obj).unwrap_or_default()
 }
 
+/// The columns of `duplicates.jsonl`/`.parquet`, in order.
+const DUPLICATE_COLUMNS: &[&str] = &[
+    "id",
+    "duplicate_of",
+    "in_index",
+    "similarity",
+    "level",
+    "stage",
+    "cluster",
+    "evidence",
+    "exact_copy_of",
+    "source",
+];
+
+/// The columns of `clusters.jsonl`/`.parquet`, in order.
+const CLUSTER_COLUMNS: &[&str] = &["cluster", "kept", "kept_in_index", "members"];
+
 fn original_id(docs: &[PreparedDoc], o: &Original) -> String {
     match o {
         Original::Input(i) => docs[*i].record.id.clone(),
@@ -168,6 +191,39 @@ pub fn cluster_json(c: &super::ClusterSummary, kept: &str, members: &[String]) -
     })
 }
 
+/// Writes `dir/{stem}.jsonl` or `dir/{stem}.parquet` (nested values as JSON text) from
+/// JSON object rows with these `columns`.
+fn write_table(
+    dir: &Path,
+    stem: &str,
+    format: OutputFormat,
+    columns: &[&str],
+    rows: impl Iterator<Item = Value>,
+) -> Result<(), DedupError> {
+    match format {
+        OutputFormat::Jsonl => {
+            let mut f = AtomicFile::create(dir, &format!("{stem}.jsonl"))?;
+            for r in rows {
+                f.json(&r)?;
+            }
+            f.finish()
+        }
+        OutputFormat::Parquet => {
+            let rows: Vec<Map<String, Value>> = rows
+                .filter_map(|r| match r {
+                    Value::Object(m) => Some(m),
+                    _ => None,
+                })
+                .collect();
+            Ok(tables::write_json_rows(
+                &dir.join(format!("{stem}.parquet")),
+                &rows,
+                columns,
+            )?)
+        }
+    }
+}
+
 /// Writes every output file of a run into `dir` (created if needed) and returns the summary.
 pub fn write_outputs(
     dir: &Path,
@@ -187,14 +243,32 @@ pub fn write_outputs(
             strip.entry(r.doc).or_default().push(r.paragraph);
         }
     }
-    let mut kept = AtomicFile::create(dir, "kept.jsonl")?;
-    for &i in &report.kept {
-        match strip.get(&i) {
-            Some(ps) => kept.line(&stripped_record(&docs[i], ps))?,
-            None => kept.line(&docs[i].record.raw)?,
+    let kept_json = |i: usize| match strip.get(&i) {
+        Some(ps) => stripped_record(&docs[i], ps),
+        None => docs[i].record.raw.clone(),
+    };
+    match summary.format {
+        OutputFormat::Jsonl => {
+            let mut kept = AtomicFile::create(dir, "kept.jsonl")?;
+            for &i in &report.kept {
+                kept.line(&kept_json(i))?;
+            }
+            kept.finish()?;
+        }
+        OutputFormat::Parquet => {
+            let texts: HashMap<usize, String> = strip
+                .iter()
+                .map(|(&i, ps)| (i, repeated::strip(&docs[i], ps)))
+                .collect();
+            super::kept_parquet::write(
+                &dir.join("kept.parquet"),
+                docs,
+                &report.kept,
+                &texts,
+                &kept_json,
+            )?;
         }
     }
-    kept.finish()?;
 
     let mut pd = AtomicFile::create(dir, "passage_duplicates.jsonl")?;
     for r in &repeated {
@@ -211,25 +285,23 @@ pub fn write_outputs(
     pd.finish()?;
     summary.passage_duplicates = repeated.len();
 
-    let mut dups = AtomicFile::create(dir, "duplicates.jsonl")?;
-    for r in &report.removed {
+    let dups = report.removed.iter().map(|r| {
         let d = &docs[r.doc];
-        dups.json(&duplicate_json(
+        duplicate_json(
             &d.record.id,
             &original_id(docs, &r.duplicate_of),
             r,
             r.exact_copy_of.map(|c| docs[c].record.id.clone()),
             &d.record.location.to_string(),
-        ))?;
-    }
-    dups.finish()?;
+        )
+    });
+    write_table(dir, "duplicates", summary.format, DUPLICATE_COLUMNS, dups)?;
 
-    let mut clusters = AtomicFile::create(dir, "clusters.jsonl")?;
-    for c in &report.clusters {
+    let clusters = report.clusters.iter().map(|c| {
         let members: Vec<String> = c.members.iter().map(|&m| docs[m].record.id.clone()).collect();
-        clusters.json(&cluster_json(c, &original_id(docs, &c.kept), &members))?;
-    }
-    clusters.finish()?;
+        cluster_json(c, &original_id(docs, &c.kept), &members)
+    });
+    write_table(dir, "clusters", summary.format, CLUSTER_COLUMNS, clusters)?;
 
     let mut rej = AtomicFile::create(dir, "rejected.jsonl")?;
     for r in rejected {

@@ -1,5 +1,6 @@
-//! Input readers: JSONL files, directories or lists of `.txt`/`.md` files, and stdin (JSONL);
-//! any file may be gzip-compressed (`.jsonl.gz`).
+//! Input readers: JSONL files, Parquet files ([`parquet`]), directories or lists of
+//! `.txt`/`.md` files, and stdin (JSONL); any file but Parquet may be gzip-compressed
+//! (`.jsonl.gz`).
 //! Every input record comes out either as a [`Record`] or as a [`Rejected`] entry naming the
 //! file, the line and the reason, so nothing is lost silently.
 //!
@@ -8,6 +9,7 @@
 
 pub mod encoding;
 pub mod gzip;
+pub mod parquet;
 
 use std::collections::HashMap;
 use std::fs;
@@ -52,7 +54,8 @@ pub enum OnError {
     Fail,
 }
 
-/// Where a record came from: file (or `-`) and 1-based line (0 for whole files).
+/// Where a record came from: file (or `-`) and 1-based line (0 for whole files; the 1-based
+/// row for Parquet files).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Location {
     pub file: String,
@@ -83,6 +86,8 @@ pub struct Record {
     pub location: Location,
     /// Encoding the bytes were decoded from.
     pub encoding: &'static str,
+    /// For a record read from Parquet: its file and row, to write it back with every column.
+    pub parquet_row: Option<parquet::ParquetRow>,
 }
 
 /// An input record that could not be used, and why.
@@ -104,7 +109,17 @@ pub enum InputError {
     },
     #[error("{location}: {reason}")]
     BadRecord { location: Location, reason: String },
-    #[error("{0}: no .txt, .md or .jsonl inputs found")]
+    #[error("{path}: not a readable Parquet file: {source}")]
+    Parquet {
+        path: PathBuf,
+        source: ::parquet::errors::ParquetError,
+    },
+    #[error("{path}: cannot decode Parquet data: {source}")]
+    Arrow {
+        path: PathBuf,
+        source: arrow_schema::ArrowError,
+    },
+    #[error("{0}: no .txt, .md, .jsonl or .parquet inputs found")]
     NoInputs(PathBuf),
 }
 
@@ -122,9 +137,9 @@ impl ReadOutcome {
     }
 }
 
-/// Reads every input path: `-` (stdin, JSONL), a `.jsonl`/`.json` file, a `.txt`/`.md`
-/// file, or a directory (searched recursively for `.txt`, `.md` and `.jsonl`, in sorted
-/// order). Duplicate ids are rejected after their first occurrence.
+/// Reads every input path: `-` (stdin, JSONL), a `.jsonl`/`.json` file, a `.parquet` file,
+/// a `.txt`/`.md` file, or a directory (searched recursively for `.txt`, `.md`, `.jsonl` and
+/// `.parquet`, in sorted order). Duplicate ids are rejected after their first occurrence.
 pub fn read_inputs(paths: &[PathBuf], opts: &InputOptions) -> Result<ReadOutcome, InputError> {
     let mut out = ReadOutcome::default();
     for p in paths {
@@ -215,31 +230,14 @@ fn count_units(path: &Path) -> Result<usize, InputError> {
         path: path.to_path_buf(),
         source,
     };
-    if is_parquet(path) {
-        return parquet_rows(path);
+    if parquet::is_parquet(path) {
+        return parquet::row_count(path);
     }
     if !is_jsonl(path) {
         return Ok(1);
     }
     let bytes = gzip::read(path).map_err(io)?;
     Ok(bytes.split(|&b| b == b'\n').count())
-}
-
-fn is_parquet(p: &Path) -> bool {
-    p.extension().is_some_and(|e| e == "parquet")
-}
-
-fn parquet_rows(path: &Path) -> Result<usize, InputError> {
-    use parquet::file::reader::{FileReader, SerializedFileReader};
-    let f = fs::File::open(path).map_err(|source| InputError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let r = SerializedFileReader::new(f).map_err(|e| InputError::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
-    })?;
-    Ok(r.metadata().file_metadata().num_rows().max(0) as usize)
 }
 
 /// Reads pieces of input files: the records and rejects whose unit lies in each piece, in
@@ -283,7 +281,10 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), InputError> {
     for e in entries {
         if e.is_dir() {
             walk(&e, files)?;
-        } else if is_jsonl(&e) || matches!(gzip::content_extension(&e), Some("txt" | "md")) {
+        } else if is_jsonl(&e)
+            || parquet::is_parquet(&e)
+            || matches!(gzip::content_extension(&e), Some("txt" | "md"))
+        {
             files.push(e);
         }
     }
@@ -296,6 +297,9 @@ fn read_file(
     opts: &InputOptions,
     out: &mut ReadOutcome,
 ) -> Result<(), InputError> {
+    if parquet::is_parquet(path) {
+        return parquet::read_file(path, name, opts, out);
+    }
     let bytes = gzip::read(path).map_err(|source| InputError::Io {
         path: path.to_path_buf(),
         source,
@@ -347,6 +351,7 @@ fn read_file(
         fields: serde_json::Map::new(),
         location,
         encoding: decoded.encoding,
+        parquet_row: None,
     });
     Ok(())
 }
@@ -409,6 +414,7 @@ pub fn read_jsonl_bytes(
                 fields,
                 location,
                 encoding: "UTF-8",
+                parquet_row: None,
             }),
             Err((id, reason)) => reject(out, opts, location, id, reason)?,
         }

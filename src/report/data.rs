@@ -1,5 +1,5 @@
 //! The report's data, assembled from the files of a dedup output folder (`summary.json`,
-//! `clusters.jsonl`, `duplicates.jsonl`, `pairs.jsonl`, `related.jsonl`, `rejected.jsonl`,
+//! `clusters.jsonl`, `duplicates.jsonl` (or their `.parquet` versions), `pairs.jsonl`, `related.jsonl`, `rejected.jsonl`,
 //! and `explanations.jsonl` + `passages.jsonl` when the run wrote them): clusters with their
 //! weakest evidence, the explained pairs with their shared spans, histograms and the pairs
 //! nearest each threshold.
@@ -267,7 +267,7 @@ struct DuplicateLine {
     similarity: f32,
     stage: String,
     cluster: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "evidence_inline_or_text")]
     evidence: EvidenceLine,
     #[serde(default)]
     exact_copy_of: Option<String>,
@@ -326,6 +326,50 @@ fn read_jsonl<T: DeserializeOwned>(
         );
     }
     Ok(Some(out))
+}
+
+/// Reads `dir/{stem}.jsonl`, or `dir/{stem}.parquet` when the run wrote Parquet (its
+/// `summary.json` says `"format": "parquet"`).
+fn read_table<T: DeserializeOwned>(
+    dir: &Path,
+    stem: &str,
+    parquet: bool,
+) -> Result<Vec<T>, ReportError> {
+    if !parquet {
+        return Ok(read_jsonl(&dir.join(format!("{stem}.jsonl")), false)?.unwrap_or_default());
+    }
+    let parquet = dir.join(format!("{stem}.parquet"));
+    let rows = crate::input::parquet::read_json_rows(&parquet)?;
+    rows.into_iter()
+        .enumerate()
+        .map(|(n, row)| {
+            serde_json::from_value(serde_json::Value::Object(row)).map_err(|source| {
+                ReportError::Json {
+                    path: parquet.clone(),
+                    line: n + 1,
+                    source,
+                }
+            })
+        })
+        .collect()
+}
+
+/// Evidence written inline (JSONL) or as JSON text (a Parquet string column).
+fn evidence_inline_or_text<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<EvidenceLine, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Inline(EvidenceLine),
+        Text(String),
+        Null(()),
+    }
+    match Written::deserialize(d)? {
+        Written::Inline(e) => Ok(e),
+        Written::Text(t) => serde_json::from_str(&t).map_err(serde::de::Error::custom),
+        Written::Null(()) => Ok(EvidenceLine::default()),
+    }
 }
 
 /// Record ids, numbered in the order they are first named.
@@ -450,10 +494,9 @@ pub fn load(dir: &Path, opts: &ReportOptions) -> Result<ReportData, ReportError>
         .and_then(|o| serde_json::from_value(o.clone()).ok())
         .unwrap_or_default();
     let need = |name: &str| dir.join(name);
-    let clusters: Vec<ClusterLine> =
-        read_jsonl(&need("clusters.jsonl"), false)?.unwrap_or_default();
-    let dups: Vec<DuplicateLine> =
-        read_jsonl(&need("duplicates.jsonl"), false)?.unwrap_or_default();
+    let parquet = summary.get("format").and_then(|f| f.as_str()) == Some("parquet");
+    let clusters: Vec<ClusterLine> = read_table(dir, "clusters", parquet)?;
+    let dups: Vec<DuplicateLine> = read_table(dir, "duplicates", parquet)?;
     let related: Vec<RelatedLine> = read_jsonl(&need("related.jsonl"), true)?.unwrap_or_default();
     let pairs: Vec<PairLine> = read_jsonl(&need("pairs.jsonl"), true)?.unwrap_or_default();
     let rejected: Vec<RejectedRow> = read_jsonl(&need("rejected.jsonl"), true)?.unwrap_or_default();

@@ -34,6 +34,8 @@ pub enum ReportError {
         line: usize,
         source: serde_json::Error,
     },
+    #[error(transparent)]
+    Parquet(#[from] crate::input::InputError),
     #[error("{0}: not the output folder of a dedup run (no summary.json)")]
     NotAnOutputFolder(PathBuf),
 }
