@@ -1,0 +1,96 @@
+"""`python -m simdex.ray dedup` is the same tool as `simdex dedup`: the same kept records,
+the same duplicate_of for every removed record, the same clusters and the same rejects,
+at 1, 2 and 4 shards, on the example corpus and on 1,000 generated records; Parquet input
+gives the same decisions as the same records as JSONL."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import EXAMPLES, decisions, simdex, simdex_ray
+
+OUTPUTS = ["kept.jsonl", "duplicates.jsonl", "clusters.jsonl", "rejected.jsonl", "related.jsonl"]
+
+
+@pytest.mark.parametrize("shards", [1, 2, 4])
+def test_example_corpus_on_a_local_ray_gives_the_cli_outputs_byte_for_byte(tmp_path, shards):
+    cli, ray = tmp_path / "cli", tmp_path / "ray"
+    assert simdex("dedup", EXAMPLES, "--out", cli).returncode == 0
+    r = simdex_ray("dedup", EXAMPLES, "--out", ray, "--shards", shards, "--num-cpus", "2")
+    assert r.returncode == 0, r.stderr
+    assert "10 records: 5 kept, 5 duplicates removed (exact 2, near_exact 3), 0 rejected" in r.stdout
+    for name in OUTPUTS:
+        assert (ray / name).read_bytes() == (cli / name).read_bytes(), name
+    assert not (tmp_path / "ray.work").exists(), "the work folder is removed after a run"
+
+
+@pytest.mark.parametrize("shards", [1, 2, 4])
+def test_generated_corpus_on_a_ray_cluster_gives_the_cli_outputs(generated, cli_generated, ray_cluster, tmp_path, shards):
+    out = tmp_path / "ray"
+    r = simdex_ray("dedup", generated, "--out", out, "--shards", shards, "--address", ray_cluster)
+    assert r.returncode == 0, r.stderr
+    want, got = decisions(cli_generated), decisions(out)
+    assert got["kept"] == want["kept"]
+    assert got["duplicates"] == want["duplicates"]
+    assert got["clusters"] == want["clusters"]
+    assert got["rejected"] == want["rejected"]
+    # Every stage found something on this corpus, so each path was exercised.
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["removed_by_stage"]) == {"exact", "near_exact", "semantic"}
+    assert summary["records_in"] == summary["kept"] + summary["removed"] + summary["rejected"] == 1004
+    for name in OUTPUTS:
+        assert (out / name).read_bytes() == (cli_generated / name).read_bytes(), name
+
+
+def test_vector_partitions_placed_three_times_still_find_every_duplicate(generated, cli_generated, ray_cluster, tmp_path):
+    out = tmp_path / "ray"
+    # About 690 representatives at 200 per partition: 4 partitions, each vector in its 3 nearest.
+    r = simdex_ray("dedup", generated, "--out", out, "--shards", 2, "--address", ray_cluster, "--ivf-list-size", 200, "--ivf-probe", 3)
+    assert r.returncode == 0, r.stderr
+    assert decisions(out) == decisions(cli_generated)
+
+
+def test_parquet_input_gives_the_same_decisions_as_the_same_records_as_jsonl(generated, ray_cluster, tmp_path):
+    rows = []
+    for line in generated.read_text(encoding="utf-8").splitlines():
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(r.get("id"), str) and r.get("text"):
+            rows.append(r)
+    jsonl = tmp_path / "good.jsonl"
+    jsonl.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    table = pa.table({k: [r.get(k) for r in rows] for k in ["id", "text", "date"]})
+    parquet = tmp_path / "good.parquet"
+    pq.write_table(table, parquet, row_group_size=128)
+    cli = tmp_path / "cli"
+    assert simdex("dedup", jsonl, "--out", cli).returncode == 0
+    out = tmp_path / "ray"
+    r = simdex_ray("dedup", parquet, "--out", out, "--shards", 2, "--address", ray_cluster)
+    assert r.returncode == 0, r.stderr
+    want, got = decisions(cli), decisions(out)
+    for k in ["kept", "duplicates", "clusters", "rejected"]:
+        assert got[k] == want[k], k
+    # Kept rows carry every input column.
+    first = json.loads((out / "kept.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert set(first) == {"id", "text", "date"}
+
+
+def test_keep_by_a_field_decides_as_the_cli(generated, ray_cluster, tmp_path):
+    cli, out = tmp_path / "cli", tmp_path / "ray"
+    assert simdex("dedup", generated, "--out", cli, "--keep-by", "date", "--no-semantic").returncode == 0
+    r = simdex_ray("dedup", generated, "--out", out, "--shards", 4, "--address", ray_cluster, "--keep-by", "date", "--no-semantic")
+    assert r.returncode == 0, r.stderr
+    assert decisions(out) == decisions(cli)
+
+
+def test_a_bad_line_with_on_error_fail_stops_the_run_naming_file_and_line(generated, ray_cluster, tmp_path):
+    r = simdex_ray("dedup", generated, "--out", tmp_path / "ray", "--shards", 2, "--address", ray_cluster, "--on-error", "fail", "--no-semantic")
+    assert r.returncode == 1
+    assert f"{generated}:11: malformed JSON" in r.stderr
+    assert "Traceback" not in r.stderr
