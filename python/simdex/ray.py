@@ -19,11 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import sys
 import time
 
-from . import SimdexError, _native, dedup_settings
+from . import SimdexError, _native, _tasks, dedup_settings
 
 # (stage, where it runs), in order; the semantic stages are skipped with --no-semantic.
 STAGES = [
@@ -134,9 +135,7 @@ def run_dedup(a: argparse.Namespace) -> dict:
     threads = a.threads_per_task or max(1, cpus // min(shards, cpus))
     env = {"env_vars": {"RAYON_NUM_THREADS": str(threads)}}
 
-    @ray.remote(max_retries=3, retry_exceptions=[OSError])
-    def task(work: str, name: str, part: int) -> dict:
-        return json.loads(_native.staged_stage(work, name, part))
+    task = ray.remote(max_retries=3, retry_exceptions=[OSError])(_tasks.run_stage)
 
     work = os.path.abspath(a.work or (a.out.rstrip("/") + ".work"))
     if os.path.exists(work):
@@ -144,6 +143,7 @@ def run_dedup(a: argparse.Namespace) -> dict:
     settings = _settings(a, shards)
     _native.staged_plan(work, [os.path.abspath(i) for i in a.inputs], shards, os.path.abspath(a.out), json.dumps(settings))
     timings = {}
+    worker_rss = {}
     semantic = not a.no_semantic
     for name, where in STAGES:
         if name in SEMANTIC_STAGES and not semantic:
@@ -156,14 +156,26 @@ def run_dedup(a: argparse.Namespace) -> dict:
             if name == "embed" and a.embed_gpus:
                 opts["num_gpus"] = a.embed_gpus
             parts = _native.staged_parts(work, name)
-            ray.get([task.options(**opts).remote(work, name, p) for p in range(parts)])
+            reports = ray.get([task.options(**opts).remote(work, name, p) for p in range(parts)])
+            errors = [r["error"] for r in reports if "error" in r]
+            if errors:
+                raise SimdexError(errors[0])
+            worker_rss[name] = max(r["max_rss_kb"] for r in reports) // 1024
         timings[name] = round(time.time() - t, 3)
     summary_path = os.path.join(a.out, "summary.json")
     with open(summary_path, encoding="utf-8") as f:
         summary = json.load(f)
     summary["timings_s"] = timings
     summary["wall_s"] = round(time.time() - started, 3)
-    summary["ray"] = {"cpus": cpus, "threads_per_task": threads, "address": a.address}
+    summary["ray"] = {
+        "cpus": cpus,
+        "threads_per_task": threads,
+        "address": a.address,
+        # Peak resident memory of the busiest worker process by the end of each stage (a
+        # worker runs many tasks, so this is a running maximum), and of the driver.
+        "worker_peak_rss_mb": worker_rss,
+        "driver_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+    }
     with open(summary_path, "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2, ensure_ascii=False)
     if not a.keep_work:
@@ -187,6 +199,9 @@ def main(argv=None) -> int:
         s = run_dedup(a)
     except SimdexError as e:
         print(f"simdex: error: {e}", file=sys.stderr)
+        return 1
+    except ConnectionError as e:
+        print(f"simdex: error: Ray: {e}", file=sys.stderr)
         return 1
     print(_line(s, a.out))
     return 0

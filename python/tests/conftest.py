@@ -17,6 +17,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 import corpus  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
+# The test cluster is local and private: no token (Ray's token authentication would need the
+# head's token in every client's environment).
+os.environ["RAY_AUTH_MODE"] = "disabled"
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 SIMDEX = Path(os.environ.get("SIMDEX_BIN", ROOT / "target" / "release" / "simdex"))
 EXAMPLES = ROOT / "examples" / "news"
 
@@ -78,7 +82,7 @@ def ray_cluster(tmp_path_factory):
     port = _free_port()
     ray = Path(sys.executable).parent / "ray"
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
-    r = run([ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"], env=env)
+    r = run([ray, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"], env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     try:
         yield f"127.0.0.1:{port}"
