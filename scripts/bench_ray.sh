@@ -25,7 +25,7 @@ export RAY_AUTH_MODE=disabled RAY_USAGE_STATS_ENABLED=0 SIMDEX_CACHE_DIR=off
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-zcat "$ARTICLES" | head -n "$N" > "$tmp/in.jsonl"
+{ zcat "$ARTICLES" || true; } | head -n "$N" > "$tmp/in.jsonl"
 flags=()
 [ "$SEMANTIC" = 1 ] || flags+=(--no-semantic)
 

@@ -85,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--text-field", default="text")
     d.add_argument("--title-field", default="title")
     d.add_argument("--on-error", default="skip", choices=["skip", "fail"])
+    d.add_argument("--format", default="jsonl", choices=["jsonl", "parquet"], help="format of kept, duplicates and clusters")
     return p
 
 
@@ -114,6 +115,7 @@ def _settings(a: argparse.Namespace, shards: int) -> dict:
         "model": a.model,
         "precision": a.precision,
         "partitions": a.partitions or shards,
+        "format": a.format,
     }
     if a.ivf_list_size:
         s["ivf_list_size"] = a.ivf_list_size

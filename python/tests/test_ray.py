@@ -97,3 +97,14 @@ def test_a_bad_line_with_on_error_fail_stops_the_run_naming_file_and_line(genera
     assert r.returncode == 1
     assert f"{generated}:11: malformed JSON" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_format_parquet_writes_the_cli_parquet_tables_rows(tmp_path):
+    cli, ray = tmp_path / "cli", tmp_path / "ray"
+    assert simdex("dedup", EXAMPLES, "--out", cli, "--format", "parquet").returncode == 0
+    r = simdex_ray("dedup", EXAMPLES, "--out", ray, "--shards", 2, "--num-cpus", "2", "--format", "parquet")
+    assert r.returncode == 0, r.stderr
+    for name in ["kept", "duplicates", "clusters"]:
+        want = pq.read_table(cli / f"{name}.parquet").to_pylist()
+        got = pq.read_table(ray / f"{name}.parquet").to_pylist()
+        assert got == want, name

@@ -131,7 +131,7 @@ fn stripped_record(doc: &PreparedDoc, paragraphs: &[usize]) -> Vec<u8> {
 }
 
 /// The columns of `duplicates.jsonl`/`.parquet`, in order.
-const DUPLICATE_COLUMNS: &[&str] = &[
+pub(crate) const DUPLICATE_COLUMNS: &[&str] = &[
     "id",
     "duplicate_of",
     "in_index",
@@ -145,7 +145,7 @@ const DUPLICATE_COLUMNS: &[&str] = &[
 ];
 
 /// The columns of `clusters.jsonl`/`.parquet`, in order.
-const CLUSTER_COLUMNS: &[&str] = &["cluster", "kept", "kept_in_index", "members"];
+pub(crate) const CLUSTER_COLUMNS: &[&str] = &["cluster", "kept", "kept_in_index", "members"];
 
 fn original_id(docs: &[PreparedDoc], o: &Original) -> String {
     match o {

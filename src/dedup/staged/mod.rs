@@ -66,6 +66,8 @@ pub struct Settings {
     /// Partitions each vector is placed in (its nearest centroids): a pair is found when
     /// the two share one.
     pub ivf_probe: usize,
+    /// Format of kept, duplicates and clusters (as `simdex dedup --format`).
+    pub format: crate::tables::OutputFormat,
 }
 
 /// Default article vectors per neighbour partition.
@@ -89,6 +91,7 @@ impl Default for Settings {
             partitions: 4,
             ivf_list_size: DEFAULT_IVF_LIST_SIZE,
             ivf_probe: DEFAULT_IVF_PROBE,
+            format: Default::default(),
         }
     }
 }
@@ -1258,21 +1261,52 @@ fn write(w: &Work, s: usize) -> Result<usize, StagedError> {
 fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
     let out = &w.plan.out;
     std::fs::create_dir_all(out).map_err(|e| file_err(out, e))?;
+    let mut joined = HashMap::new();
     for kind in ["kept", "duplicates"] {
         let mut bytes = Vec::new();
         for s in 0..w.shards() {
             let p = w.p(&format!("parts/{kind}-s{s:05}.jsonl"));
             bytes.extend(std::fs::read(&p).map_err(|e| file_err(&p, e))?);
         }
-        let dst = out.join(format!("{kind}.jsonl"));
-        crate::fsio::write_atomically(&dst, &bytes).map_err(|e| file_err(&dst, e))?;
+        joined.insert(kind, bytes);
     }
-    for name in ["clusters.jsonl", "related.jsonl"] {
-        let src = w.p(name);
-        let bytes = std::fs::read(&src).map_err(|e| file_err(&src, e))?;
-        let dst = out.join(name);
-        crate::fsio::write_atomically(&dst, &bytes).map_err(|e| file_err(&dst, e))?;
+    let clusters = w.p("clusters.jsonl");
+    joined.insert(
+        "clusters",
+        std::fs::read(&clusters).map_err(|e| file_err(&clusters, e))?,
+    );
+    for (kind, columns) in [
+        ("kept", &["id", "text"][..]),
+        ("duplicates", output::DUPLICATE_COLUMNS),
+        ("clusters", output::CLUSTER_COLUMNS),
+    ] {
+        let bytes = &joined[kind];
+        match w.plan.settings.format {
+            crate::tables::OutputFormat::Jsonl => {
+                let dst = out.join(format!("{kind}.jsonl"));
+                crate::fsio::write_atomically(&dst, bytes).map_err(|e| file_err(&dst, e))?;
+            }
+            crate::tables::OutputFormat::Parquet => {
+                // Rows as JSON objects, column types inferred from all rows (kept rows of
+                // Parquet inputs come back with their columns, as JSON values).
+                let dst = out.join(format!("{kind}.parquet"));
+                let rows: Vec<serde_json::Map<String, serde_json::Value>> = bytes
+                    .split(|&b| b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .filter_map(|l| match serde_json::from_slice(l) {
+                        Ok(serde_json::Value::Object(m)) => Some(m),
+                        _ => None,
+                    })
+                    .collect();
+                crate::tables::write_json_rows(&dst, &rows, columns)
+                    .map_err(|e| file_err(&dst, e))?;
+            }
+        }
     }
+    let related = w.p("related.jsonl");
+    let bytes = std::fs::read(&related).map_err(|e| file_err(&related, e))?;
+    let dst = out.join("related.jsonl");
+    crate::fsio::write_atomically(&dst, &bytes).map_err(|e| file_err(&dst, e))?;
     let acc = w.accepted()?;
     let rejected: Vec<String> = acc
         .rejected

@@ -1,5 +1,6 @@
 //! The tables a staged run passes between its stages, as Parquet files: a table is a list
-//! of named, typed columns of equal length, written in one atomic write (a task that is
+//! of named, typed columns of equal length, written in one atomic write (through
+//! [`crate::tables::ParquetFile`], the writer of the Parquet outputs) (a task that is
 //! re-run replaces its file whole) and read back whole. Intermediate tables are per shard
 //! or per partition, so reading one whole is bounded by the shard size.
 //!
@@ -21,9 +22,6 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
 
 /// One column.
 #[derive(Debug, Clone, PartialEq)]
@@ -182,12 +180,11 @@ fn to_array(col: &Col) -> (DataType, ArrayRef) {
 
 /// Writes a table to `path` (replacing it atomically; parent folders are created).
 pub fn write(path: &Path, cols: Vec<(&str, Col)>) -> Result<(), TableError> {
-    let io = |source| TableError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(io)?;
+        std::fs::create_dir_all(parent).map_err(|source| TableError::Io {
+            path: parent.to_path_buf(),
+            source,
+        })?;
     }
     let rows = cols.first().map_or(0, |c| c.1.len());
     if let Some((name, _)) = cols.iter().find(|c| c.1.len() != rows) {
@@ -202,17 +199,9 @@ pub fn write(path: &Path, cols: Vec<(&str, Col)>) -> Result<(), TableError> {
     }
     let schema = Arc::new(Schema::new(fields));
     let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| format_err(path, e))?;
-    let mut file = crate::fsio::AtomicFile::create(path).map_err(io)?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .build();
-    {
-        let mut w = ArrowWriter::try_new(&mut file, schema, Some(props))
-            .map_err(|e| format_err(path, e))?;
-        w.write(&batch).map_err(|e| format_err(path, e))?;
-        w.close().map_err(|e| format_err(path, e))?;
-    }
-    file.commit().map_err(io)
+    let mut file = crate::tables::ParquetFile::create(path, schema).map_err(|e| format_err(path, e))?;
+    file.write(&batch).map_err(|e| format_err(path, e))?;
+    file.commit().map_err(|e| format_err(path, e))
 }
 
 fn append(
