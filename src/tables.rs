@@ -21,7 +21,9 @@ use serde_json::{Map, Value};
 use crate::fsio::AtomicFile;
 
 /// The file format of the table-like outputs of `dedup`, `ingest` and `embed`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum OutputFormat {
     /// One JSON object per line (`.jsonl`).

@@ -18,18 +18,20 @@ use simdex::dedup::{self, output, staged, DedupOptions};
 use simdex::input::InputOptions;
 use simdex::model::{Embedder, Precision, Role};
 
-create_exception!(_native, SimdexError, PyException, "An error of simdex, with the message the CLI prints.");
+create_exception!(
+    _native,
+    SimdexError,
+    PyException,
+    "An error of simdex, with the message the CLI prints."
+);
 
 fn err(e: impl std::fmt::Display) -> PyErr {
     SimdexError::new_err(e.to_string())
 }
 
 fn precision(name: &str) -> PyResult<Precision> {
-    serde_json::from_value(serde_json::json!(name)).map_err(|_| {
-        err(format!(
-            "precision must be auto, f32 or bf16, not {name:?}"
-        ))
-    })
+    serde_json::from_value(serde_json::json!(name))
+        .map_err(|_| err(format!("precision must be auto, f32 or bf16, not {name:?}")))
 }
 
 fn role(name: &str) -> PyResult<Role> {
@@ -50,7 +52,12 @@ struct NativeEmbedder {
 impl NativeEmbedder {
     #[new]
     #[pyo3(signature = (model_dir=None, precision="auto", cache=false))]
-    fn new(py: Python<'_>, model_dir: Option<PathBuf>, precision: &str, cache: bool) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>,
+        model_dir: Option<PathBuf>,
+        precision: &str,
+        cache: bool,
+    ) -> PyResult<Self> {
         let choice = ModelChoice {
             dir: model_dir,
             no_cache: !cache,
@@ -104,7 +111,8 @@ fn options(settings_json: &str) -> PyResult<DedupOptions> {
 }
 
 fn input_options(input_json: &str) -> PyResult<InputOptions> {
-    let v: serde_json::Value = serde_json::from_str(input_json).map_err(|e| err(format!("input settings: {e}")))?;
+    let v: serde_json::Value =
+        serde_json::from_str(input_json).map_err(|e| err(format!("input settings: {e}")))?;
     let mut o = InputOptions::default();
     if let Some(s) = v.get("id_field").and_then(|x| x.as_str()) {
         o.id_field = s.into();
@@ -226,7 +234,11 @@ fn similar(
     let level = match level {
         "article" => simdex::index::Level::Article,
         "passage" | "paragraph" => simdex::index::Level::Passage,
-        other => return Err(err(format!("level must be article or passage, not {other:?}"))),
+        other => {
+            return Err(err(format!(
+                "level must be article or passage, not {other:?}"
+            )))
+        }
     };
     let o = app::similar::SimilarOptions {
         index,
@@ -258,8 +270,16 @@ fn index_contains(py: Python<'_>, index: PathBuf, id: String) -> PyResult<bool> 
 
 /// Plans a staged run (see `simdex::dedup::staged`): writes WORK/plan.json, returns it.
 #[pyfunction]
-fn staged_plan(py: Python<'_>, work: PathBuf, inputs: Vec<PathBuf>, shards: usize, out: PathBuf, settings: &str) -> PyResult<String> {
-    let settings: staged::Settings = serde_json::from_str(settings).map_err(|e| err(format!("settings: {e}")))?;
+fn staged_plan(
+    py: Python<'_>,
+    work: PathBuf,
+    inputs: Vec<PathBuf>,
+    shards: usize,
+    out: PathBuf,
+    settings: &str,
+) -> PyResult<String> {
+    let settings: staged::Settings =
+        serde_json::from_str(settings).map_err(|e| err(format!("settings: {e}")))?;
     let plan = py
         .detach(|| staged::plan(&work, &inputs, shards, &out, settings))
         .map_err(err)?;

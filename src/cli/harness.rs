@@ -166,8 +166,17 @@ pub(super) fn eval_cmd(a: EvalArgs) -> Result<()> {
         let min_cos = o.threshold.min(o.related_threshold);
         println!("| list size | probe | partitions | largest | exact pairs | found | recall |");
         println!("|---|---|---|---|---|---|---|");
-        for (list, probe) in [(20_000, 3), (2_000, 1), (2_000, 3), (1_000, 1), (1_000, 3), (500, 3), (500, 5)] {
-            let r = simdex::dedup::staged::ivf::recall(&vectors, list, probe, o.neighbours, min_cos)?;
+        for (list, probe) in [
+            (20_000, 3),
+            (2_000, 1),
+            (2_000, 3),
+            (1_000, 1),
+            (1_000, 3),
+            (500, 3),
+            (500, 5),
+        ] {
+            let r =
+                simdex::dedup::staged::ivf::recall(&vectors, list, probe, o.neighbours, min_cos)?;
             println!(
                 "| {} | {} | {} | {} | {} | {} | {:.4} |",
                 r.list_size, r.probe, r.partitions, r.largest, r.exact_pairs, r.found, r.recall

@@ -47,11 +47,11 @@ pub fn keep_cmp(policy: &KeepPolicy, x: (&KeepKey, usize), y: (&KeepKey, usize))
     let by_policy = match policy {
         KeepPolicy::First => Ordering::Equal,
         KeepPolicy::Longest => y.0.len.cmp(&x.0.len),
-        KeepPolicy::Cleanest => x
-            .0
-            .artifacts
-            .cmp(&y.0.artifacts)
-            .then(y.0.len.cmp(&x.0.len)),
+        KeepPolicy::Cleanest => {
+            x.0.artifacts
+                .cmp(&y.0.artifacts)
+                .then(y.0.len.cmp(&x.0.len))
+        }
         KeepPolicy::Field(_) => match (&x.0.field, &y.0.field) {
             (Some(a), Some(b)) => a.cmp(b),
             (Some(_), None) => Ordering::Less,

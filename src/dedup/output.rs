@@ -182,7 +182,11 @@ pub fn duplicate_json(
 }
 
 /// The `clusters.jsonl` line of a cluster, given its kept record's and members' ids.
-pub fn cluster_json(c: &super::ClusterSummary, kept: &str, members: &[String]) -> serde_json::Value {
+pub fn cluster_json(
+    c: &super::ClusterSummary,
+    kept: &str,
+    members: &[String],
+) -> serde_json::Value {
     json!({
         "cluster": c.cluster,
         "kept": kept,
@@ -298,7 +302,11 @@ pub fn write_outputs(
     write_table(dir, "duplicates", summary.format, DUPLICATE_COLUMNS, dups)?;
 
     let clusters = report.clusters.iter().map(|c| {
-        let members: Vec<String> = c.members.iter().map(|&m| docs[m].record.id.clone()).collect();
+        let members: Vec<String> = c
+            .members
+            .iter()
+            .map(|&m| docs[m].record.id.clone())
+            .collect();
         cluster_json(c, &original_id(docs, &c.kept), &members)
     });
     write_table(dir, "clusters", summary.format, CLUSTER_COLUMNS, clusters)?;

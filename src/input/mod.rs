@@ -209,7 +209,11 @@ pub fn list_files(paths: &[PathBuf]) -> Result<Vec<InputFile>, InputError> {
                 return Err(InputError::NoInputs(p.clone()));
             }
             for f in files {
-                let rel = f.strip_prefix(p).unwrap_or(&f).to_string_lossy().to_string();
+                let rel = f
+                    .strip_prefix(p)
+                    .unwrap_or(&f)
+                    .to_string_lossy()
+                    .to_string();
                 named.push((f, rel));
             }
         } else {

@@ -74,7 +74,10 @@ pub fn nearest_centroids(centroids: &[Vec<f32>], v: &[f32], k: usize) -> Vec<usi
 
 /// Each record's `k` best neighbours over every partition it was found in: lists of
 /// (neighbour, cosine) per record, best first, ties by number.
-pub fn merge(found: impl IntoIterator<Item = (usize, usize, f32)>, k: usize) -> BTreeMap<usize, Vec<(usize, f32)>> {
+pub fn merge(
+    found: impl IntoIterator<Item = (usize, usize, f32)>,
+    k: usize,
+) -> BTreeMap<usize, Vec<(usize, f32)>> {
     let mut lists: BTreeMap<usize, Vec<(usize, f32)>> = BTreeMap::new();
     for (x, y, c) in found {
         let l = lists.entry(x).or_default();
@@ -154,6 +157,10 @@ pub fn recall(
         largest: parts.values().map(Vec::len).max().unwrap_or(0),
         exact_pairs: exact.len(),
         found: hit,
-        recall: if exact.is_empty() { 1.0 } else { hit as f64 / exact.len() as f64 },
+        recall: if exact.is_empty() {
+            1.0
+        } else {
+            hit as f64 / exact.len() as f64
+        },
     })
 }

@@ -29,8 +29,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use super::keep::{keep_cmp, keep_rank, KeepKey};
 use super::{
     conclude, copy_edge, doc_view, exact_copies, judge, minhash, neighbours, output,
-    second_look_pairs, DedupOptions, DuplicateEdge, Evidence, RecordText, Stage,
-    EVIDENCE_PASSAGES,
+    second_look_pairs, DedupOptions, DuplicateEdge, Evidence, RecordText, Stage, EVIDENCE_PASSAGES,
 };
 use crate::clean::{self, CleanOptions, RepeatedParagraphs};
 use crate::corpus::{prepare_cleaned, PrepareOptions};
@@ -114,9 +113,7 @@ impl Settings {
         self.clean.then(CleanOptions::default)
     }
     fn min_threshold(&self) -> f32 {
-        self.options
-            .threshold
-            .min(self.options.related_threshold)
+        self.options.threshold.min(self.options.related_threshold)
     }
     fn semantic(&self) -> bool {
         self.options.stages.semantic
@@ -335,7 +332,9 @@ fn scan(w: &Work, s: usize) -> Result<usize, StagedError> {
         let p = part_of(xxh3_64(r.id.as_bytes()), parts);
         ids[p].0.push(r.id.clone());
         ids[p].1.push(i as u64);
-        ids[p].2.push(serde_json::to_string(&r.location).unwrap_or_default());
+        ids[p]
+            .2
+            .push(serde_json::to_string(&r.location).unwrap_or_default());
     }
     for (p, (id, local, loc)) in ids.into_iter().enumerate() {
         table::write(
@@ -514,7 +513,9 @@ fn prepare(w: &Work, s: usize) -> Result<usize, StagedError> {
         Some(c) => {
             let mut keys = Vec::new();
             for p in 0..w.parts() {
-                keys.extend(read_json::<Vec<u64>>(&w.p(&format!("repeated/p{p:04}.json")))?);
+                keys.extend(read_json::<Vec<u64>>(
+                    &w.p(&format!("repeated/p{p:04}.json")),
+                )?);
             }
             let repeated = RepeatedParagraphs::from_keys(keys);
             records
@@ -539,8 +540,13 @@ fn prepare(w: &Work, s: usize) -> Result<usize, StagedError> {
     let n = docs.len();
     let (mut idx, mut id, mut passages, mut source) = (vec![], vec![], vec![], vec![]);
     let (mut klen, mut kart, mut kfield) = (vec![], vec![], vec![]);
-    let mut exact: Vec<(Vec<Vec<u8>>, Vec<u64>, Vec<u64>, Vec<u64>, Vec<Option<String>>)> =
-        vec![Default::default(); parts];
+    let mut exact: Vec<(
+        Vec<Vec<u8>>,
+        Vec<u64>,
+        Vec<u64>,
+        Vec<u64>,
+        Vec<Option<String>>,
+    )> = vec![Default::default(); parts];
     let mut bands: Vec<(Vec<u32>, Vec<u64>, Vec<u64>)> = vec![Default::default(); parts];
     for (i, d) in docs.into_iter().enumerate() {
         let g = (offset + i) as u64;
@@ -555,7 +561,10 @@ fn prepare(w: &Work, s: usize) -> Result<usize, StagedError> {
         if opts.stages.near_exact {
             let text = RecordText::of(&d.passages, &opts.minhash);
             let sig = minhash::signature(&text.shingles, &opts.minhash);
-            for (band, k) in minhash::band_keys(&sig, &opts.minhash).into_iter().enumerate() {
+            for (band, k) in minhash::band_keys(&sig, &opts.minhash)
+                .into_iter()
+                .enumerate()
+            {
                 if let Some(k) = k {
                     let p = part_of(k, parts);
                     bands[p].0.push(band as u32);
@@ -643,7 +652,10 @@ fn reduce_exact(w: &Work, p: usize) -> Result<usize, StagedError> {
         &w.p(&format!("copies/p{p:04}.parquet")),
         vec![
             ("rep", Col::U64(copies.iter().map(|c| c.0 as u64).collect())),
-            ("copy", Col::U64(copies.iter().map(|c| c.1 as u64).collect())),
+            (
+                "copy",
+                Col::U64(copies.iter().map(|c| c.1 as u64).collect()),
+            ),
         ],
     )?;
     Ok(n)
@@ -656,7 +668,11 @@ fn all_copies(w: &Work) -> Result<Vec<(usize, usize)>, StagedError> {
         let mut t = table::read(&path)?;
         let rep = table::u64s(&mut t, "rep", &path)?;
         let copy = table::u64s(&mut t, "copy", &path)?;
-        out.extend(rep.into_iter().zip(copy).map(|(r, c)| (r as usize, c as usize)));
+        out.extend(
+            rep.into_iter()
+                .zip(copy)
+                .map(|(r, c)| (r as usize, c as usize)),
+        );
     }
     out.sort_unstable();
     Ok(out)
@@ -684,7 +700,13 @@ fn reduce_bands(w: &Work, p: usize) -> Result<usize, StagedError> {
         minhash::bucket_pairs(members, &mut pairs);
     }
     let n = pairs.len();
-    write_pairs_by_shard(w, &acc, "near_pairs", &format!("p{p:04}"), pairs.into_iter().map(|(a, b)| (a, b, 0.0)))?;
+    write_pairs_by_shard(
+        w,
+        &acc,
+        "near_pairs",
+        &format!("p{p:04}"),
+        pairs.into_iter().map(|(a, b)| (a, b, 0.0)),
+    )?;
     Ok(n)
 }
 
@@ -708,7 +730,11 @@ fn write_pairs_by_shard(
     for (s, (a, b, c)) in by.into_iter().enumerate() {
         table::write(
             &w.p(&format!("{kind}/s{s:05}/{name}.parquet")),
-            vec![("a", Col::U64(a)), ("b", Col::U64(b)), ("score", Col::F32(c))],
+            vec![
+                ("a", Col::U64(a)),
+                ("b", Col::U64(b)),
+                ("score", Col::F32(c)),
+            ],
         )?;
     }
     Ok(())
@@ -736,10 +762,18 @@ struct Loaded {
     vectors: HashMap<usize, DocumentVectors>,
 }
 
-fn load(w: &Work, acc: &Accepted, needed: &BTreeSet<usize>, vectors: bool) -> Result<Loaded, StagedError> {
+fn load(
+    w: &Work,
+    acc: &Accepted,
+    needed: &BTreeSet<usize>,
+    vectors: bool,
+) -> Result<Loaded, StagedError> {
     let mut text = HashMap::new();
     let mut vecs = HashMap::new();
-    let shards: BTreeSet<usize> = needed.iter().map(|&i| Work::shard_of(&acc.offsets, i)).collect();
+    let shards: BTreeSet<usize> = needed
+        .iter()
+        .map(|&i| Work::shard_of(&acc.offsets, i))
+        .collect();
     for s in shards {
         let path = w.p(&format!("features/{}", shard_name(s)));
         let mut t = table::read(&path)?;
@@ -769,7 +803,10 @@ fn edge_cols(edges: &[DuplicateEdge]) -> Vec<(&'static str, Col)> {
     vec![
         ("a", Col::U64(edges.iter().map(|e| e.a as u64).collect())),
         ("b", Col::U64(edges.iter().map(|e| e.b as u64).collect())),
-        ("stage", Col::Str(edges.iter().map(|e| e.stage.name().to_string()).collect())),
+        (
+            "stage",
+            Col::Str(edges.iter().map(|e| e.stage.name().to_string()).collect()),
+        ),
         ("score", Col::F32(edges.iter().map(|e| e.score).collect())),
         (
             "evidence",
@@ -828,7 +865,10 @@ fn judge_near(w: &Work, s: usize) -> Result<usize, StagedError> {
         );
         edges.extend(DuplicateEdge::from_verdict(a, b, &v));
     }
-    table::write(&w.p(&format!("edges/near/{}", shard_name(s))), edge_cols(&edges))?;
+    table::write(
+        &w.p(&format!("edges/near/{}", shard_name(s))),
+        edge_cols(&edges),
+    )?;
     Ok(edges.len())
 }
 
@@ -876,7 +916,8 @@ fn embed(w: &Work, s: usize) -> Result<usize, StagedError> {
         precision: settings.precision,
     };
     let embedder = choice.load(None).map_err(Box::new)?;
-    let vecs = crate::embed::embed_documents(&embedder, &docs, crate::model::Role::Passage, |_, _| {})?;
+    let vecs =
+        crate::embed::embed_documents(&embedder, &docs, crate::model::Role::Passage, |_, _| {})?;
     let dim = embedder.dim();
     let n = vecs.len();
     table::write(
@@ -887,7 +928,10 @@ fn embed(w: &Work, s: usize) -> Result<usize, StagedError> {
                 "article",
                 Col::Vectors {
                     dim,
-                    flat: vecs.iter().flat_map(|v| v.article.iter().copied()).collect(),
+                    flat: vecs
+                        .iter()
+                        .flat_map(|v| v.article.iter().copied())
+                        .collect(),
                 },
             ),
             (
@@ -956,7 +1000,16 @@ fn ivf_assign(w: &Work, s: usize) -> Result<usize, StagedError> {
     for (c, (idx, flat)) in by.into_iter().enumerate() {
         table::write(
             &w.p(&format!("ivf/p{c:04}/{}", shard_name(s))),
-            vec![("idx", Col::U64(idx)), ("article", Col::Vectors { dim: dim.max(1), flat })],
+            vec![
+                ("idx", Col::U64(idx)),
+                (
+                    "article",
+                    Col::Vectors {
+                        dim: dim.max(1),
+                        flat,
+                    },
+                ),
+            ],
         )?;
     }
     Ok(rows.len())
@@ -992,7 +1045,11 @@ fn knn(w: &Work, p: usize) -> Result<usize, StagedError> {
     for (s, (a, b, c)) in by.into_iter().enumerate() {
         table::write(
             &w.p(&format!("knn/s{s:05}/p{p:04}.parquet")),
-            vec![("a", Col::U64(a)), ("b", Col::U64(b)), ("score", Col::F32(c))],
+            vec![
+                ("a", Col::U64(a)),
+                ("b", Col::U64(b)),
+                ("score", Col::F32(c)),
+            ],
         )?;
     }
     Ok(n)
@@ -1013,7 +1070,13 @@ fn merge_knn(w: &Work, s: usize) -> Result<usize, StagedError> {
         }
     }
     let n = pairs.len();
-    write_pairs_by_shard(w, &acc, "sem_pairs", &format!("from-s{s:05}"), pairs.into_iter())?;
+    write_pairs_by_shard(
+        w,
+        &acc,
+        "sem_pairs",
+        &format!("from-s{s:05}"),
+        pairs.into_iter(),
+    )?;
     Ok(n)
 }
 
@@ -1053,7 +1116,10 @@ fn judge_semantic(w: &Work, s: usize) -> Result<usize, StagedError> {
         judged.push((a, b, 0.0));
         edges.extend(DuplicateEdge::from_verdict(a, b, &v));
     }
-    table::write(&w.p(&format!("edges/semantic/{}", shard_name(s))), edge_cols(&edges))?;
+    table::write(
+        &w.p(&format!("edges/semantic/{}", shard_name(s))),
+        edge_cols(&edges),
+    )?;
     let pair_cols = |v: &[(usize, usize, f32)]| {
         vec![
             ("a", Col::U64(v.iter().map(|p| p.0 as u64).collect())),
@@ -1061,8 +1127,14 @@ fn judge_semantic(w: &Work, s: usize) -> Result<usize, StagedError> {
             ("score", Col::F32(v.iter().map(|p| p.2).collect())),
         ]
     };
-    table::write(&w.p(&format!("related/{}", shard_name(s))), pair_cols(&related))?;
-    table::write(&w.p(&format!("judged/{}", shard_name(s))), pair_cols(&judged))?;
+    table::write(
+        &w.p(&format!("related/{}", shard_name(s))),
+        pair_cols(&related),
+    )?;
+    table::write(
+        &w.p(&format!("judged/{}", shard_name(s))),
+        pair_cols(&judged),
+    )?;
     Ok(edges.len())
 }
 
@@ -1119,7 +1191,8 @@ fn conclude_run(w: &Work) -> Result<usize, StagedError> {
     let n = dir.id.len();
     let rank = keep_rank(&dir.keys, &w.opts().keep);
     let copies = all_copies(w)?;
-    let mut judged: HashSet<(usize, usize)> = copies.iter().map(|&(r, c)| (r.min(c), r.max(c))).collect();
+    let mut judged: HashSet<(usize, usize)> =
+        copies.iter().map(|&(r, c)| (r.min(c), r.max(c))).collect();
     let mut edges = Vec::new();
     for kind in ["near", "semantic"] {
         for path in table::files_in(&w.p(&format!("edges/{kind}")))? {
@@ -1202,7 +1275,8 @@ fn conclude_run(w: &Work) -> Result<usize, StagedError> {
     let related_lines: Vec<String> = related
         .iter()
         .map(|&(a, b, c)| {
-            serde_json::json!({"a": dir.id[a], "b": dir.id[b], "cosine": output::round(c)}).to_string()
+            serde_json::json!({"a": dir.id[a], "b": dir.id[b], "cosine": output::round(c)})
+                .to_string()
         })
         .collect();
     write_lines(&w.p("related.jsonl"), &related_lines)?;

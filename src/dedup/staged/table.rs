@@ -17,8 +17,7 @@ use arrow_array::builder::{
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, UInt32Type, UInt64Type};
 use arrow_array::{
-    Array, ArrayRef, BinaryArray, Float32Array, RecordBatch, StringArray, UInt32Array,
-    UInt64Array,
+    Array, ArrayRef, BinaryArray, Float32Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
 };
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -36,7 +35,10 @@ pub enum Col {
     U32List(Vec<Vec<u32>>),
     F32List(Vec<Vec<f32>>),
     /// Fixed-width f32 vectors (`fixed_size_list<float32>`), flattened row after row.
-    Vectors { dim: usize, flat: Vec<f32> },
+    Vectors {
+        dim: usize,
+        flat: Vec<f32>,
+    },
 }
 
 impl Col {
@@ -119,7 +121,10 @@ take_as!(f32_lists, F32List, Vec<Vec<f32>>);
 pub fn vectors(t: &mut Table, name: &str, path: &Path) -> Result<(usize, Vec<f32>), TableError> {
     match t.take(name, path)? {
         Col::Vectors { dim, flat } => Ok((dim, flat)),
-        _ => Err(format_err(path, format!("column \"{name}\" is not vectors"))),
+        _ => Err(format_err(
+            path,
+            format!("column \"{name}\" is not vectors"),
+        )),
     }
 }
 
@@ -188,7 +193,10 @@ pub fn write(path: &Path, cols: Vec<(&str, Col)>) -> Result<(), TableError> {
     }
     let rows = cols.first().map_or(0, |c| c.1.len());
     if let Some((name, _)) = cols.iter().find(|c| c.1.len() != rows) {
-        return Err(format_err(path, format!("column \"{name}\" has another length")));
+        return Err(format_err(
+            path,
+            format!("column \"{name}\" has another length"),
+        ));
     }
     let mut fields = Vec::new();
     let mut arrays = Vec::new();
@@ -199,7 +207,8 @@ pub fn write(path: &Path, cols: Vec<(&str, Col)>) -> Result<(), TableError> {
     }
     let schema = Arc::new(Schema::new(fields));
     let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| format_err(path, e))?;
-    let mut file = crate::tables::ParquetFile::create(path, schema).map_err(|e| format_err(path, e))?;
+    let mut file =
+        crate::tables::ParquetFile::create(path, schema).map_err(|e| format_err(path, e))?;
     file.write(&batch).map_err(|e| format_err(path, e))?;
     file.commit().map_err(|e| format_err(path, e))
 }
@@ -251,7 +260,10 @@ fn append(
             }
         }
         DataType::Binary => {
-            let v = a.as_binary::<i32>().iter().map(|x| x.unwrap_or_default().to_vec());
+            let v = a
+                .as_binary::<i32>()
+                .iter()
+                .map(|x| x.unwrap_or_default().to_vec());
             match col.get_or_insert(Col::Bytes(Vec::new())) {
                 Col::Bytes(x) => x.extend(v),
                 _ => return Err(bad()),
@@ -296,7 +308,9 @@ fn append(
             let l = a.as_fixed_size_list();
             let vals = l.values().as_primitive::<Float32Type>();
             let start = l.offset() * *d as usize;
-            let v = vals.values()[start..start + l.len() * *d as usize].iter().copied();
+            let v = vals.values()[start..start + l.len() * *d as usize]
+                .iter()
+                .copied();
             match col.get_or_insert(Col::Vectors {
                 dim: *d as usize,
                 flat: Vec::new(),
@@ -316,7 +330,8 @@ pub fn read(path: &Path) -> Result<Table, TableError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format_err(path, e))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format_err(path, e))?;
     let schema = builder.schema().clone();
     let reader = builder.build().map_err(|e| format_err(path, e))?;
     let mut cols: Vec<(String, Option<Col>)> = schema
