@@ -153,14 +153,8 @@ pub fn read_inputs(paths: &[PathBuf], opts: &InputOptions) -> Result<ReadOutcome
                 })?;
             read_jsonl_bytes("-", &buf, opts, &mut out)?;
         } else if p.is_dir() {
-            let mut files = Vec::new();
-            walk(p, &mut files)?;
-            if files.is_empty() {
-                return Err(InputError::NoInputs(p.clone()));
-            }
-            for f in files {
-                let rel = f.strip_prefix(p).unwrap_or(&f).to_path_buf();
-                read_file(&f, &rel.to_string_lossy(), opts, &mut out)?;
+            for (f, name) in dir_files(p)? {
+                read_file(&f, &name, opts, &mut out)?;
             }
         } else {
             read_file(p, &p.to_string_lossy(), opts, &mut out)?;
@@ -203,19 +197,7 @@ pub fn list_files(paths: &[PathBuf]) -> Result<Vec<InputFile>, InputError> {
                 reason: "standard input cannot be split into shards; give files".into(),
             });
         } else if p.is_dir() {
-            let mut files = Vec::new();
-            walk(p, &mut files)?;
-            if files.is_empty() {
-                return Err(InputError::NoInputs(p.clone()));
-            }
-            for f in files {
-                let rel = f
-                    .strip_prefix(p)
-                    .unwrap_or(&f)
-                    .to_string_lossy()
-                    .to_string();
-                named.push((f, rel));
-            }
+            named.extend(dir_files(p)?);
         } else {
             named.push((p.clone(), p.to_string_lossy().to_string()));
         }
@@ -227,6 +209,27 @@ pub fn list_files(paths: &[PathBuf]) -> Result<Vec<InputFile>, InputError> {
             Ok(InputFile { path, name, units })
         })
         .collect()
+}
+
+/// The input files under a folder, in sorted order, each with the name its records are
+/// located by (its path relative to the folder); an error when there are none.
+fn dir_files(dir: &Path) -> Result<Vec<(PathBuf, String)>, InputError> {
+    let mut files = Vec::new();
+    walk(dir, &mut files)?;
+    if files.is_empty() {
+        return Err(InputError::NoInputs(dir.to_path_buf()));
+    }
+    Ok(files
+        .into_iter()
+        .map(|f| {
+            let rel = f
+                .strip_prefix(dir)
+                .unwrap_or(&f)
+                .to_string_lossy()
+                .to_string();
+            (f, rel)
+        })
+        .collect())
 }
 
 fn count_units(path: &Path) -> Result<usize, InputError> {
