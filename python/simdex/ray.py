@@ -131,7 +131,9 @@ def run_dedup(a: argparse.Namespace) -> dict:
     if a.address:
         ray.init(address=a.address, log_to_driver=False)
     else:
-        ray.init(num_cpus=a.num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False)
+        # address="local": always a fresh instance on this machine, never a cluster that
+        # `ray start` left running (ray.init() alone would join that one).
+        ray.init(address="local", num_cpus=a.num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False)
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     shards = a.shards or cpus
     threads = a.threads_per_task or max(1, cpus // min(shards, cpus))
