@@ -650,7 +650,7 @@ impl BertEncoder {
         let tiles = path == KernelPath::Amx;
         let m_pad = tokens.next_multiple_of(kernels::bf16::ROW_BLOCK);
         let (mut xb, mut cb, mut ab, mut fb) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let (mut qkv, mut a, mut f, mut o) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut qkv, mut a, mut o) = (Vec::new(), Vec::new(), Vec::new());
         let mut ctx = vec![0f32; tokens * h];
         if let Some(p) = self.packed.first() {
             kernels::bf16::round_input(path, &x, &p.qkv, &mut xb);
@@ -667,10 +667,13 @@ impl BertEncoder {
             cpu_ops::par_residual_layer_norm_bf16(
                 isa, &mut a, &v.ao_b, &x, &v.aln_w, &v.aln_b, eps, &mut ab, stride,
             );
-            kernels::bf16::gemm_bf16_into(path, &ab, tokens, &p.fi, &mut f);
+            // GELU (bias fused) on each band of the intermediate product while it is in L2,
+            // written straight as the bf16 input of the output product.
             let stride = p.fo.k_pad();
             fb.resize(m_pad * stride, 0);
-            cpu_ops::par_bias_gelu_bf16(isa, &f, &v.fi_b, &mut fb, stride);
+            kernels::bf16::gemm_bf16_epilogue(path, &ab, tokens, &p.fi, &mut fb, stride, |c, d| {
+                cpu_ops::bias_gelu_bf16_rows(isa, c, &v.fi_b, d, stride)
+            });
             kernels::bf16::gemm_bf16_into(path, &fb, tokens, &p.fo, &mut o);
             // The next layer's QKV input (the same width as this one's).
             let stride = p.qkv.k_pad();

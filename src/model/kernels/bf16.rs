@@ -164,6 +164,56 @@ pub fn gemm_bf16_into(path: KernelPath, a: &[u16], m: usize, w: &PackedBf16, c: 
     c.truncate(m * n);
 }
 
+/// `C = A · W` band by band (as [`gemm_bf16_into`]), each band of [`BAND_ROWS`] rows of C
+/// computed into a per-thread scratch that stays in L2 and handed at once, `[rows, n]` f32,
+/// to `epilogue` with the matching band of `out` (`out_row` values per row). The product
+/// never goes to memory in f32: for GELU, whose output feeds only the next product, this
+/// saves writing and re-reading the widest activation of the layer.
+pub fn gemm_bf16_epilogue<T: Send>(
+    path: KernelPath,
+    a: &[u16],
+    m: usize,
+    w: &PackedBf16,
+    out: &mut [T],
+    out_row: usize,
+    epilogue: impl Fn(&[f32], &mut [T]) + Sync,
+) {
+    thread_local! {
+        static BAND: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let stride = w.k_pad();
+    let m_pad = m.next_multiple_of(ROW_BLOCK);
+    assert!(
+        a.len() >= m_pad * stride,
+        "input shorter than [m_pad, k_pad]"
+    );
+    assert!(out.len() >= m * out_row, "output shorter than [m, out_row]");
+    let isa = path.vector_isa();
+    let (n, n_pad) = (w.n(), w.n_pad());
+    out[..m * out_row]
+        .par_chunks_mut(out_row * BAND_ROWS)
+        .zip(a[..m_pad * stride].par_chunks(stride * BAND_ROWS))
+        .for_each(|(o, a)| {
+            let real = o.len() / out_row;
+            let rows = a.len() / stride;
+            BAND.with(|band| {
+                let mut c = band.borrow_mut();
+                c.resize(rows * n_pad, 0.0);
+                match path {
+                    KernelPath::Amx => amx::gemm_rows(a, stride, w, &mut c, n_pad),
+                    KernelPath::Avx512Bf16 => avx512bf16::gemm_rows(a, stride, w, &mut c, n_pad),
+                    _ => portable_rows(isa, a, stride, w, &mut c, n_pad),
+                }
+                if n != n_pad {
+                    for r in 1..real {
+                        c.copy_within(r * n_pad..r * n_pad + n, r * n);
+                    }
+                }
+                epilogue(&c[..real * n], o);
+            });
+        });
+}
+
 crate::multiversion! {
     /// The portable kernel: `c[rows, n_pad] = a[rows, k_pad] · w` for `rows` a multiple of
     /// [`ROW_BLOCK`], in f32 from bf16 inputs, four rows at a time per panel.
