@@ -593,31 +593,33 @@ impl BertEncoder {
             &self.emb_ln_b_vec,
             eps,
         );
-        let mut x = Tensor::from_vec(words, (tokens, h), &self.device)?;
         let shape = AttentionShape {
             hidden: h,
             heads: self.cfg.num_attention_heads,
         };
+        if self.precision == Precision::Bf16 {
+            let x = self.layers_bf16(words, &spans, shape);
+            return Ok(pool(&x, &spans, h));
+        }
+        let mut x = Tensor::from_vec(words, (tokens, h), &self.device)?;
         let isa = self.kernel.vector_isa();
-        let tiles = self.precision == Precision::Bf16 && self.kernel == KernelPath::Amx;
-        for (i, l) in self.layers.iter().enumerate() {
+        for l in &self.layers {
             let v = &l.cpu;
-            let p = (self.precision == Precision::Bf16).then(|| &self.packed[i]);
-            let qkv = self.dense(&x, &l.qkv_w, p.map(|p| &p.qkv))?;
+            let qkv = self.dense(&x, &l.qkv_w, None)?;
             let ctx = with_values(&qkv, |qkv| {
-                cpu_ops::attention(isa, tiles, qkv, &v.qkv_b, &spans, shape)
+                cpu_ops::attention(isa, false, qkv, &v.qkv_b, &spans, shape)
             })?;
             drop(qkv);
             let ctx = Tensor::from_vec(ctx, (tokens, h), &self.device)?;
-            let a = self.dense(&ctx, &l.ao_w, p.map(|p| &p.ao))?;
+            let a = self.dense(&ctx, &l.ao_w, None)?;
             with_values(&x, |res| {
                 a.inplace_op1(&MapInPlace(&|y| {
                     cpu_ops::par_residual_layer_norm(isa, y, &v.ao_b, res, &v.aln_w, &v.aln_b, eps)
                 }))
             })??;
-            let f = self.dense(&a, &l.fi_w, p.map(|p| &p.fi))?;
+            let f = self.dense(&a, &l.fi_w, None)?;
             f.inplace_op1(&MapInPlace(&|y| cpu_ops::par_bias_gelu(isa, y, &v.fi_b)))?;
-            let o = self.dense(&f, &l.fo_w, p.map(|p| &p.fo))?;
+            let o = self.dense(&f, &l.fo_w, None)?;
             drop(f);
             with_values(&a, |res| {
                 o.inplace_op1(&MapInPlace(&|y| {
@@ -626,20 +628,78 @@ impl BertEncoder {
             })??;
             x = o;
         }
-        with_values(&x, |x| {
-            spans
-                .iter()
-                .map(|&(start, len)| {
-                    let mut v = vec![0f32; h];
-                    for row in x[start * h..(start + len) * h].chunks_exact(h) {
-                        v.iter_mut().zip(row).for_each(|(a, b)| *a += b);
-                    }
-                    super::normalize(&mut v);
-                    v
-                })
-                .collect()
-        })
+        with_values(&x, |x| pool(x, &spans, h))
     }
+
+    /// The encoder layers with bf16 dense layers, on plain buffers allocated once per batch
+    /// and reused by every layer: each product's bf16 input is written by the kernel that
+    /// produces it (LayerNorm, GELU) where it can be, so there is no separate rounding pass,
+    /// no per-product allocation and no zeroing of outputs. `x` is the embedding output,
+    /// `[tokens, hidden]`; returns the last layer's output.
+    fn layers_bf16(
+        &self,
+        mut x: Vec<f32>,
+        spans: &[(usize, usize)],
+        shape: AttentionShape,
+    ) -> Vec<f32> {
+        let h = shape.hidden;
+        let tokens = x.len() / h;
+        let eps = self.cfg.layer_norm_eps as f32;
+        let isa = self.kernel.vector_isa();
+        let path = self.kernel;
+        let tiles = path == KernelPath::Amx;
+        let m_pad = tokens.next_multiple_of(kernels::bf16::ROW_BLOCK);
+        let (mut xb, mut cb, mut ab, mut fb) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut qkv, mut a, mut o) = (Vec::new(), Vec::new(), Vec::new());
+        let mut ctx = vec![0f32; tokens * h];
+        if let Some(p) = self.packed.first() {
+            kernels::bf16::round_input(path, &x, &p.qkv, &mut xb);
+        }
+        for (i, l) in self.layers.iter().enumerate() {
+            let v = &l.cpu;
+            let p = &self.packed[i];
+            kernels::bf16::gemm_bf16_into(path, &xb, tokens, &p.qkv, &mut qkv);
+            cpu_ops::attention_into(isa, tiles, &qkv, &v.qkv_b, spans, shape, &mut ctx);
+            kernels::bf16::round_input(path, &ctx, &p.ao, &mut cb);
+            kernels::bf16::gemm_bf16_into(path, &cb, tokens, &p.ao, &mut a);
+            let stride = p.fi.k_pad();
+            ab.resize(m_pad * stride, 0);
+            cpu_ops::par_residual_layer_norm_bf16(
+                isa, &mut a, &v.ao_b, &x, &v.aln_w, &v.aln_b, eps, &mut ab, stride,
+            );
+            // GELU (bias fused) on each band of the intermediate product while it is in L2,
+            // written straight as the bf16 input of the output product.
+            let stride = p.fo.k_pad();
+            fb.resize(m_pad * stride, 0);
+            kernels::bf16::gemm_bf16_epilogue(path, &ab, tokens, &p.fi, &mut fb, stride, |c, d| {
+                cpu_ops::bias_gelu_bf16_rows(isa, c, &v.fi_b, d, stride)
+            });
+            kernels::bf16::gemm_bf16_into(path, &fb, tokens, &p.fo, &mut o);
+            // The next layer's QKV input (the same width as this one's).
+            let stride = p.qkv.k_pad();
+            xb.resize(m_pad * stride, 0);
+            cpu_ops::par_residual_layer_norm_bf16(
+                isa, &mut o, &v.fo_b, &a, &v.oln_w, &v.oln_b, eps, &mut xb, stride,
+            );
+            std::mem::swap(&mut x, &mut o);
+        }
+        x
+    }
+}
+
+/// Mean of each span's rows of `x` (`[tokens, h]`), L2-normalised.
+fn pool(x: &[f32], spans: &[(usize, usize)], h: usize) -> Vec<Vec<f32>> {
+    spans
+        .iter()
+        .map(|&(start, len)| {
+            let mut v = vec![0f32; h];
+            for row in x[start * h..(start + len) * h].chunks_exact(h) {
+                v.iter_mut().zip(row).for_each(|(a, b)| *a += b);
+            }
+            super::normalize(&mut v);
+            v
+        })
+        .collect()
 }
 
 /// The device embeddings run on: the first CUDA GPU when the `cuda` feature is on and one

@@ -10,6 +10,7 @@
 
 use rayon::prelude::*;
 
+use super::kernels::bf16::to_bf16;
 use super::kernels::{amx, VectorIsa};
 use crate::multiversion;
 
@@ -268,6 +269,58 @@ multiversion! {
     }
 }
 
+multiversion! {
+    /// `dst ← bf16(gelu_erf(x + bias))` over rows of `bias.len()` values, each written as a
+    /// row of `stride` bf16 values (tail zeroed): the fused epilogue that hands the GELU
+    /// output straight to the next bf16 product, with no f32 write-back or rounding pass.
+    pub fn bias_gelu_bf16_rows(x: &[f32], bias: &[f32], dst: &mut [u16], stride: usize) {
+        const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
+        let n = bias.len();
+        for (row, d) in x.chunks_exact(n).zip(dst.chunks_exact_mut(stride)) {
+            for ((o, v), b) in d.iter_mut().zip(row).zip(bias) {
+                let y = *v + b;
+                *o = to_bf16(0.5 * y * (1.0 + erf(y * FRAC_1_SQRT_2)));
+            }
+            d[n..].fill(0);
+        }
+    }
+}
+
+multiversion! {
+    /// [`residual_layer_norm_rows`], then each normalised row also rounded into a row of
+    /// `stride` bf16 values of `dst` (tail zeroed), the input of the next bf16 product.
+    #[allow(clippy::too_many_arguments)]
+    pub fn residual_layer_norm_bf16_rows(
+        x: &mut [f32],
+        bias: &[f32],
+        residual: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        eps: f32,
+        dst: &mut [u16],
+        stride: usize
+    ) {
+        let h = gamma.len();
+        for (i, (row, d)) in x.chunks_exact_mut(h).zip(dst.chunks_exact_mut(stride)).enumerate() {
+            if !bias.is_empty() {
+                row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+            }
+            if !residual.is_empty() {
+                let r = &residual[i * h..(i + 1) * h];
+                row.iter_mut().zip(r).for_each(|(v, b)| *v += b);
+            }
+            let mean = sum(row) / h as f32;
+            let var = sum_sq_dev(row, mean) / h as f32;
+            let inv = 1.0 / (var + eps).sqrt();
+            for (((v, g), b), o) in row.iter_mut().zip(gamma).zip(beta).zip(d.iter_mut()) {
+                *v = (*v - mean) * inv * g + b;
+                *o = to_bf16(*v);
+            }
+            d[h..].fill(0);
+        }
+    }
+}
+
 /// Rows per parallel task of the row-wise kernels.
 const ROWS_PER_TASK: usize = 16;
 
@@ -296,6 +349,47 @@ pub fn par_residual_layer_norm(
         };
         residual_layer_norm_rows(isa, c, bias, r, gamma, beta, eps)
     });
+}
+
+/// [`bias_gelu_bf16_rows`] on the rayon pool; `dst` holds at least as many rows of
+/// `stride` as `x` has rows of `bias.len()`.
+pub fn par_bias_gelu_bf16(isa: VectorIsa, x: &[f32], bias: &[f32], dst: &mut [u16], stride: usize) {
+    let rows = x.len() / bias.len();
+    assert!(stride >= bias.len() && dst.len() >= rows * stride);
+    x.par_chunks(bias.len() * ROWS_PER_TASK)
+        .zip(dst[..rows * stride].par_chunks_mut(stride * ROWS_PER_TASK))
+        .for_each(|(c, d)| bias_gelu_bf16_rows(isa, c, bias, d, stride));
+}
+
+/// [`residual_layer_norm_bf16_rows`] on the rayon pool (`residual` as long as `x`, or empty).
+#[allow(clippy::too_many_arguments)]
+pub fn par_residual_layer_norm_bf16(
+    isa: VectorIsa,
+    x: &mut [f32],
+    bias: &[f32],
+    residual: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    dst: &mut [u16],
+    stride: usize,
+) {
+    let h = gamma.len();
+    let rows = x.len() / h;
+    assert!(stride >= h && dst.len() >= rows * stride);
+    assert!(residual.is_empty() || residual.len() == x.len());
+    let chunk = h * ROWS_PER_TASK;
+    x.par_chunks_mut(chunk)
+        .zip(dst[..rows * stride].par_chunks_mut(stride * ROWS_PER_TASK))
+        .enumerate()
+        .for_each(|(i, (c, d))| {
+            let r = if residual.is_empty() {
+                residual
+            } else {
+                &residual[i * chunk..i * chunk + c.len()]
+            };
+            residual_layer_norm_bf16_rows(isa, c, bias, r, gamma, beta, eps, d, stride)
+        });
 }
 
 /// The shape of one attention call.
@@ -333,11 +427,30 @@ pub fn attention(
     spans: &[(usize, usize)],
     shape: AttentionShape,
 ) -> Vec<f32> {
+    let tokens = qkv.len() / (3 * shape.hidden);
+    let mut ctx = vec![0f32; tokens * shape.hidden];
+    attention_into(isa, bf16_tiles, qkv, qkv_bias, spans, shape, &mut ctx);
+    ctx
+}
+
+/// [`attention`] into a caller's buffer `ctx` of `[tokens, hidden]` (every element is
+/// written: the spans cover every row).
+pub fn attention_into(
+    isa: VectorIsa,
+    bf16_tiles: bool,
+    qkv: &[f32],
+    qkv_bias: &[f32],
+    spans: &[(usize, usize)],
+    shape: AttentionShape,
+    ctx: &mut [f32],
+) {
     let h = shape.hidden;
     let dh = h / shape.heads;
     let dp = dh.next_multiple_of(TILE_COLS);
     let tokens = qkv.len() / (3 * h);
-    let mut ctx = vec![0f32; tokens * h];
+    assert_eq!(ctx.len(), tokens * h, "context is not [tokens, hidden]");
+    let covered: usize = spans.iter().map(|s| s.1).sum();
+    assert!(spans.iter().all(|&(s, l)| s + l <= tokens) && covered <= tokens);
     let out = SharedMut(ctx.as_mut_ptr());
     (0..spans.len() * shape.heads)
         .into_par_iter()
@@ -431,7 +544,6 @@ pub fn attention(
                 }
             }
         });
-    ctx
 }
 
 #[cfg(test)]

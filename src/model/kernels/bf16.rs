@@ -107,21 +107,111 @@ impl PackedBf16 {
     }
 }
 
-/// The bf16 inputs of one call: `[rows, k_pad]`, rows padded to [`ROW_BLOCK`], zero-padded.
-struct Bf16Rows {
-    data: Vec<u16>,
-    stride: usize,
-}
-
 crate::multiversion! {
-    /// Rounds rows of `k` f32 values into rows of `stride` bf16 values (tail zero).
+    /// Rounds rows of `k` f32 values into rows of `stride` bf16 values (tail zeroed).
     pub fn round_rows(src: &[f32], k: usize, dst: &mut [u16], stride: usize) {
         for (s, d) in src.chunks_exact(k).zip(dst.chunks_exact_mut(stride)) {
             for (d, &x) in d.iter_mut().zip(s) {
                 *d = to_bf16(x);
             }
+            d[k..].fill(0);
         }
     }
+}
+
+/// Rounds `a` (`[m, k]` f32) into `dst` as the bf16 input of a product with `w`:
+/// `[m_pad, k_pad]` with `m_pad` = `m` rounded up to [`ROW_BLOCK`]. `dst` is reused: it is
+/// resized, not cleared, so padding rows may hold stale values (they only reach padding
+/// rows of the output, which no caller reads).
+pub fn round_input(path: KernelPath, a: &[f32], w: &PackedBf16, dst: &mut Vec<u16>) {
+    let k = w.k();
+    assert!(k > 0 && a.len().is_multiple_of(k), "input is not [m, k]");
+    let m = a.len() / k;
+    let stride = w.k_pad();
+    dst.resize(m.next_multiple_of(ROW_BLOCK) * stride, 0);
+    let isa = path.vector_isa();
+    dst.par_chunks_mut(stride * BAND_ROWS)
+        .zip(a.par_chunks(k * BAND_ROWS))
+        .for_each(|(d, s)| round_rows(isa, s, k, d, stride));
+}
+
+/// `C = A · W` from an input already rounded by [`round_input`] (or written in that layout
+/// by a fused kernel): `a` is `[m_pad, k_pad]` bf16 for `m` real rows. `c` is reused (resized,
+/// never zeroed: the kernels write every element) and left holding `[m, n]` f32.
+pub fn gemm_bf16_into(path: KernelPath, a: &[u16], m: usize, w: &PackedBf16, c: &mut Vec<f32>) {
+    let stride = w.k_pad();
+    let m_pad = m.next_multiple_of(ROW_BLOCK);
+    assert!(
+        a.len() >= m_pad * stride,
+        "input shorter than [m_pad, k_pad]"
+    );
+    let isa = path.vector_isa();
+    let n_pad = w.n_pad();
+    c.resize(m_pad * n_pad, 0.0);
+    c.par_chunks_mut(n_pad * BAND_ROWS)
+        .zip(a[..m_pad * stride].par_chunks(stride * BAND_ROWS))
+        .for_each(|(c, a)| match path {
+            KernelPath::Amx => amx::gemm_rows(a, stride, w, c, n_pad),
+            KernelPath::Avx512Bf16 => avx512bf16::gemm_rows(a, stride, w, c, n_pad),
+            _ => portable_rows(isa, a, stride, w, c, n_pad),
+        });
+    let n = w.n();
+    if n != n_pad {
+        for r in 1..m {
+            c.copy_within(r * n_pad..r * n_pad + n, r * n);
+        }
+    }
+    c.truncate(m * n);
+}
+
+/// `C = A · W` band by band (as [`gemm_bf16_into`]), each band of [`BAND_ROWS`] rows of C
+/// computed into a per-thread scratch that stays in L2 and handed at once, `[rows, n]` f32,
+/// to `epilogue` with the matching band of `out` (`out_row` values per row). The product
+/// never goes to memory in f32: for GELU, whose output feeds only the next product, this
+/// saves writing and re-reading the widest activation of the layer.
+pub fn gemm_bf16_epilogue<T: Send>(
+    path: KernelPath,
+    a: &[u16],
+    m: usize,
+    w: &PackedBf16,
+    out: &mut [T],
+    out_row: usize,
+    epilogue: impl Fn(&[f32], &mut [T]) + Sync,
+) {
+    thread_local! {
+        static BAND: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let stride = w.k_pad();
+    let m_pad = m.next_multiple_of(ROW_BLOCK);
+    assert!(
+        a.len() >= m_pad * stride,
+        "input shorter than [m_pad, k_pad]"
+    );
+    assert!(out.len() >= m * out_row, "output shorter than [m, out_row]");
+    let isa = path.vector_isa();
+    let (n, n_pad) = (w.n(), w.n_pad());
+    out[..m * out_row]
+        .par_chunks_mut(out_row * BAND_ROWS)
+        .zip(a[..m_pad * stride].par_chunks(stride * BAND_ROWS))
+        .for_each(|(o, a)| {
+            let real = o.len() / out_row;
+            let rows = a.len() / stride;
+            BAND.with(|band| {
+                let mut c = band.borrow_mut();
+                c.resize(rows * n_pad, 0.0);
+                match path {
+                    KernelPath::Amx => amx::gemm_rows(a, stride, w, &mut c, n_pad),
+                    KernelPath::Avx512Bf16 => avx512bf16::gemm_rows(a, stride, w, &mut c, n_pad),
+                    _ => portable_rows(isa, a, stride, w, &mut c, n_pad),
+                }
+                if n != n_pad {
+                    for r in 1..real {
+                        c.copy_within(r * n_pad..r * n_pad + n, r * n);
+                    }
+                }
+                epilogue(&c[..real * n], o);
+            });
+        });
 }
 
 crate::multiversion! {
@@ -160,36 +250,13 @@ pub fn gemm_bf16(path: KernelPath, a: &[f32], w: &PackedBf16) -> Vec<f32> {
     let k = w.k();
     assert!(k > 0 && a.len().is_multiple_of(k), "input is not [m, k]");
     let m = a.len() / k;
+    let mut rows = Vec::new();
+    let mut c = Vec::new();
     if m == 0 {
-        return Vec::new();
+        return c;
     }
-    let isa = path.vector_isa();
-    let m_pad = m.next_multiple_of(ROW_BLOCK);
-    let mut rows = Bf16Rows {
-        data: vec![0u16; m_pad * w.k_pad()],
-        stride: w.k_pad(),
-    };
-    let stride = rows.stride;
-    rows.data
-        .par_chunks_mut(stride * BAND_ROWS)
-        .zip(a.par_chunks(k * BAND_ROWS))
-        .for_each(|(d, s)| round_rows(isa, s, k, d, stride));
-    let n_pad = w.n_pad();
-    let mut c = vec![0f32; m_pad * n_pad];
-    c.par_chunks_mut(n_pad * BAND_ROWS)
-        .zip(rows.data.par_chunks(stride * BAND_ROWS))
-        .for_each(|(c, a)| match path {
-            KernelPath::Amx => amx::gemm_rows(a, stride, w, c, n_pad),
-            KernelPath::Avx512Bf16 => avx512bf16::gemm_rows(a, stride, w, c, n_pad),
-            _ => portable_rows(isa, a, stride, w, c, n_pad),
-        });
-    let n = w.n();
-    if n != n_pad {
-        for r in 1..m {
-            c.copy_within(r * n_pad..r * n_pad + n, r * n);
-        }
-    }
-    c.truncate(m * n);
+    round_input(path, a, w, &mut rows);
+    gemm_bf16_into(path, &rows, m, w, &mut c);
     c
 }
 
