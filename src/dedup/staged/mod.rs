@@ -18,7 +18,6 @@
 //! It does not schedule anything: which stage runs where and when is the engine's job.
 
 pub mod ivf;
-pub mod table;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -39,7 +38,7 @@ use crate::input::{
     ReadOutcome, Rejected,
 };
 use crate::model::Precision;
-use table::{Col, Table};
+use crate::tables::columns::{self as table, Col, Table};
 
 /// Everything a staged run is asked to do, fixed at `plan` and read by every stage.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -134,7 +133,7 @@ pub enum StagedError {
     #[error(transparent)]
     Input(#[from] crate::input::InputError),
     #[error(transparent)]
-    Table(#[from] table::TableError),
+    Table(#[from] crate::tables::TableError),
     #[error(transparent)]
     Model(#[from] crate::model::ModelError),
     #[error(transparent)]
@@ -710,7 +709,7 @@ fn reduce_bands(w: &Work, p: usize) -> Result<usize, StagedError> {
     Ok(n)
 }
 
-/// Writes (a, b, score) pairs into `kind/s{shard of a}/{name}.parquet`, one file per shard.
+/// Writes (a, b, score) pairs, sorted, into `kind/s{shard of a}/{name}.parquet`.
 fn write_pairs_by_shard(
     w: &Work,
     acc: &Accepted,
@@ -718,39 +717,58 @@ fn write_pairs_by_shard(
     name: &str,
     pairs: impl Iterator<Item = (usize, usize, f32)>,
 ) -> Result<(), StagedError> {
-    let mut by: Vec<(Vec<u64>, Vec<u64>, Vec<f32>)> = vec![Default::default(); w.shards()];
     let mut sorted: Vec<_> = pairs.collect();
     sorted.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
-    for (a, b, c) in sorted {
-        let s = Work::shard_of(&acc.offsets, a).min(w.shards() - 1);
-        by[s].0.push(a as u64);
-        by[s].1.push(b as u64);
-        by[s].2.push(c);
+    write_pairs_in_order(w, acc, kind, name, sorted)
+}
+
+/// Writes (a, b, score) pairs in the order given into `kind/s{shard of a}/{name}.parquet`,
+/// one file per shard (empty ones included, so a re-run replaces every file).
+fn write_pairs_in_order(
+    w: &Work,
+    acc: &Accepted,
+    kind: &str,
+    name: &str,
+    pairs: Vec<(usize, usize, f32)>,
+) -> Result<(), StagedError> {
+    let mut by: Vec<Vec<(usize, usize, f32)>> = vec![Vec::new(); w.shards()];
+    for p in pairs {
+        by[Work::shard_of(&acc.offsets, p.0).min(w.shards() - 1)].push(p);
     }
-    for (s, (a, b, c)) in by.into_iter().enumerate() {
+    for (s, v) in by.iter().enumerate() {
         table::write(
             &w.p(&format!("{kind}/s{s:05}/{name}.parquet")),
-            vec![
-                ("a", Col::U64(a)),
-                ("b", Col::U64(b)),
-                ("score", Col::F32(c)),
-            ],
+            pair_cols(v),
         )?;
     }
     Ok(())
+}
+
+/// The columns of a pair table: records `a` and `b` (global indices) and a `score`.
+fn pair_cols(v: &[(usize, usize, f32)]) -> Vec<(&'static str, Col)> {
+    vec![
+        ("a", Col::U64(v.iter().map(|p| p.0 as u64).collect())),
+        ("b", Col::U64(v.iter().map(|p| p.1 as u64).collect())),
+        ("score", Col::F32(v.iter().map(|p| p.2).collect())),
+    ]
+}
+
+/// The (a, b, score) rows of one pair table.
+fn read_pair_file(path: &Path) -> Result<Vec<(usize, usize, f32)>, StagedError> {
+    let mut t = table::read(path)?;
+    let a = table::u64s(&mut t, "a", path)?;
+    let b = table::u64s(&mut t, "b", path)?;
+    let c = table::f32s(&mut t, "score", path)?;
+    Ok((0..a.len())
+        .map(|i| (a[i] as usize, b[i] as usize, c[i]))
+        .collect())
 }
 
 /// The (a, b, score) pairs of a shard's folder of `kind`.
 fn read_pairs(w: &Work, kind: &str, s: usize) -> Result<Vec<(usize, usize, f32)>, StagedError> {
     let mut out = Vec::new();
     for path in table::files_in(&w.p(&format!("{kind}/s{s:05}")))? {
-        let mut t = table::read(&path)?;
-        let a = table::u64s(&mut t, "a", &path)?;
-        let b = table::u64s(&mut t, "b", &path)?;
-        let c = table::f32s(&mut t, "score", &path)?;
-        for i in 0..a.len() {
-            out.push((a[i] as usize, b[i] as usize, c[i]));
-        }
+        out.extend(read_pair_file(&path)?);
     }
     Ok(out)
 }
@@ -1031,27 +1049,15 @@ fn knn(w: &Work, p: usize) -> Result<usize, StagedError> {
     rows.sort_by_key(|r| r.0);
     let arts: Vec<&[f32]> = rows.iter().map(|r| r.1.as_slice()).collect();
     let nn = neighbours::nearest(&arts, w.opts().neighbours)?;
-    let mut by: Vec<(Vec<u64>, Vec<u64>, Vec<f32>)> = vec![Default::default(); w.shards()];
-    let mut n = 0;
-    for (x, list) in nn.iter().enumerate() {
-        let s = Work::shard_of(&acc.offsets, rows[x].0).min(w.shards() - 1);
-        for &(y, c) in list {
-            by[s].0.push(rows[x].0 as u64);
-            by[s].1.push(rows[y].0 as u64);
-            by[s].2.push(c);
-            n += 1;
-        }
-    }
-    for (s, (a, b, c)) in by.into_iter().enumerate() {
-        table::write(
-            &w.p(&format!("knn/s{s:05}/p{p:04}.parquet")),
-            vec![
-                ("a", Col::U64(a)),
-                ("b", Col::U64(b)),
-                ("score", Col::F32(c)),
-            ],
-        )?;
-    }
+    let pairs: Vec<(usize, usize, f32)> = nn
+        .iter()
+        .enumerate()
+        .flat_map(|(x, list)| list.iter().map(move |&(y, c)| (x, y, c)))
+        .map(|(x, y, c)| (rows[x].0, rows[y].0, c))
+        .collect();
+    let n = pairs.len();
+    // In neighbour order (best first per record), which merge_knn relies on.
+    write_pairs_in_order(w, &acc, "knn", &format!("p{p:04}"), pairs)?;
     Ok(n)
 }
 
@@ -1120,13 +1126,6 @@ fn judge_semantic(w: &Work, s: usize) -> Result<usize, StagedError> {
         &w.p(&format!("edges/semantic/{}", shard_name(s))),
         edge_cols(&edges),
     )?;
-    let pair_cols = |v: &[(usize, usize, f32)]| {
-        vec![
-            ("a", Col::U64(v.iter().map(|p| p.0 as u64).collect())),
-            ("b", Col::U64(v.iter().map(|p| p.1 as u64).collect())),
-            ("score", Col::F32(v.iter().map(|p| p.2).collect())),
-        ]
-    };
     table::write(
         &w.p(&format!("related/{}", shard_name(s))),
         pair_cols(&related),
@@ -1201,10 +1200,7 @@ fn conclude_run(w: &Work) -> Result<usize, StagedError> {
     }
     judged.extend(edges.iter().map(|e| (e.a, e.b)));
     for path in table::files_in(&w.p("judged"))? {
-        let mut t = table::read(&path)?;
-        let a = table::u64s(&mut t, "a", &path)?;
-        let b = table::u64s(&mut t, "b", &path)?;
-        judged.extend(a.into_iter().zip(b).map(|(a, b)| (a as usize, b as usize)));
+        judged.extend(read_pair_file(&path)?.into_iter().map(|(a, b, _)| (a, b)));
     }
     let todo: Vec<(usize, usize)> = second_look_pairs(n, &edges, &rank)
         .into_iter()
@@ -1262,13 +1258,7 @@ fn conclude_run(w: &Work) -> Result<usize, StagedError> {
     for s in 0..w.shards() {
         let path = w.p(&format!("related/{}", shard_name(s)));
         if path.exists() {
-            let mut t = table::read(&path)?;
-            let a = table::u64s(&mut t, "a", &path)?;
-            let b = table::u64s(&mut t, "b", &path)?;
-            let c = table::f32s(&mut t, "score", &path)?;
-            for i in 0..a.len() {
-                related.push((a[i] as usize, b[i] as usize, c[i]));
-            }
+            related.extend(read_pair_file(&path)?);
         }
     }
     related.sort_by_key(|r| (r.0, r.1));

@@ -1,8 +1,8 @@
-//! The tables a staged run passes between its stages, as Parquet files: a table is a list
-//! of named, typed columns of equal length, written in one atomic write (through
-//! [`crate::tables::ParquetFile`], the writer of the Parquet outputs) (a task that is
-//! re-run replaces its file whole) and read back whole. Intermediate tables are per shard
-//! or per partition, so reading one whole is bounded by the shard size.
+//! Tables of named, typed columns ([`Col`]) of equal length, as Parquet files: the tables a
+//! staged run passes between its stages. A table is written in one atomic write (through
+//! [`super::ParquetFile`]; a task that is re-run replaces its file whole) and read back
+//! whole ([`read`], then the typed takers such as [`u64s`]). Intermediate tables are per
+//! shard or per partition, so reading one whole is bounded by the shard size.
 //!
 //! It knows nothing about what the columns mean.
 
@@ -12,15 +12,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    FixedSizeListBuilder, Float32Builder, ListBuilder, StringBuilder, UInt32Builder,
+    FixedSizeListBuilder, Float32Builder, ListBuilder, PrimitiveBuilder, StringBuilder,
 };
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float32Type, UInt32Type, UInt64Type};
+use arrow_array::types::{ArrowPrimitiveType, Float32Type, UInt32Type, UInt64Type};
 use arrow_array::{
     Array, ArrayRef, BinaryArray, Float32Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
 };
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::{ParquetFile, TableError};
 
 /// One column.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,22 +60,10 @@ impl Col {
     }
 }
 
-/// Errors reading or writing a table file.
-#[derive(Debug, thiserror::Error)]
-pub enum TableError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: {message}")]
-    Format { path: PathBuf, message: String },
-}
-
-fn format_err(path: &Path, e: impl std::fmt::Display) -> TableError {
-    TableError::Format {
+fn shape_err(path: &Path, message: String) -> TableError {
+    TableError::Shape {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        message,
     }
 }
 
@@ -89,7 +79,7 @@ impl Table {
     pub fn take(&mut self, name: &str, path: &Path) -> Result<Col, TableError> {
         self.cols
             .remove(name)
-            .ok_or_else(|| format_err(path, format!("no column \"{name}\"")))
+            .ok_or_else(|| shape_err(path, format!("no column \"{name}\"")))
     }
 }
 
@@ -99,7 +89,7 @@ macro_rules! take_as {
         pub fn $fn(t: &mut Table, name: &str, path: &Path) -> Result<$ty, TableError> {
             match t.take(name, path)? {
                 Col::$variant(v) => Ok(v),
-                _ => Err(format_err(
+                _ => Err(shape_err(
                     path,
                     format!("column \"{name}\" is not {}", stringify!($variant)),
                 )),
@@ -121,10 +111,7 @@ take_as!(f32_lists, F32List, Vec<Vec<f32>>);
 pub fn vectors(t: &mut Table, name: &str, path: &Path) -> Result<(usize, Vec<f32>), TableError> {
     match t.take(name, path)? {
         Col::Vectors { dim, flat } => Ok((dim, flat)),
-        _ => Err(format_err(
-            path,
-            format!("column \"{name}\" is not vectors"),
-        )),
+        _ => Err(shape_err(path, format!("column \"{name}\" is not vectors"))),
     }
 }
 
@@ -150,37 +137,33 @@ fn to_array(col: &Col) -> (DataType, ArrayRef) {
                 }
                 b.append(true);
             }
-            let a = b.finish();
-            (a.data_type().clone(), Arc::new(a))
+            finished(b.finish())
         }
-        Col::U32List(v) => {
-            let mut b = ListBuilder::new(UInt32Builder::new());
-            for row in v {
-                b.values().append_slice(row);
-                b.append(true);
-            }
-            let a = b.finish();
-            (a.data_type().clone(), Arc::new(a))
-        }
-        Col::F32List(v) => {
-            let mut b = ListBuilder::new(Float32Builder::new());
-            for row in v {
-                b.values().append_slice(row);
-                b.append(true);
-            }
-            let a = b.finish();
-            (a.data_type().clone(), Arc::new(a))
-        }
+        Col::U32List(v) => finished(primitive_list::<UInt32Type>(v)),
+        Col::F32List(v) => finished(primitive_list::<Float32Type>(v)),
         Col::Vectors { dim, flat } => {
             let mut b = FixedSizeListBuilder::new(Float32Builder::new(), *dim as i32);
             for row in flat.chunks(*dim) {
                 b.values().append_slice(row);
                 b.append(true);
             }
-            let a = b.finish();
-            (a.data_type().clone(), Arc::new(a))
+            finished(b.finish())
         }
     }
+}
+
+fn finished(a: impl Array + 'static) -> (DataType, ArrayRef) {
+    (a.data_type().clone(), Arc::new(a))
+}
+
+/// Rows of primitive values as a `list<T>` column.
+fn primitive_list<T: ArrowPrimitiveType>(rows: &[Vec<T::Native>]) -> arrow_array::ListArray {
+    let mut b = ListBuilder::new(PrimitiveBuilder::<T>::new());
+    for row in rows {
+        b.values().append_slice(row);
+        b.append(true);
+    }
+    b.finish()
 }
 
 /// Writes a table to `path` (replacing it atomically; parent folders are created).
@@ -193,7 +176,7 @@ pub fn write(path: &Path, cols: Vec<(&str, Col)>) -> Result<(), TableError> {
     }
     let rows = cols.first().map_or(0, |c| c.1.len());
     if let Some((name, _)) = cols.iter().find(|c| c.1.len() != rows) {
-        return Err(format_err(
+        return Err(shape_err(
             path,
             format!("column \"{name}\" has another length"),
         ));
@@ -206,11 +189,10 @@ pub fn write(path: &Path, cols: Vec<(&str, Col)>) -> Result<(), TableError> {
         arrays.push(a);
     }
     let schema = Arc::new(Schema::new(fields));
-    let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| format_err(path, e))?;
-    let mut file =
-        crate::tables::ParquetFile::create(path, schema).map_err(|e| format_err(path, e))?;
-    file.write(&batch).map_err(|e| format_err(path, e))?;
-    file.commit().map_err(|e| format_err(path, e))
+    let mut file = ParquetFile::create(path, schema.clone())?;
+    let batch = RecordBatch::try_new(schema, arrays).map_err(|e| file.arrow(e))?;
+    file.write(&batch)?;
+    file.commit()
 }
 
 fn append(
@@ -220,7 +202,7 @@ fn append(
     path: &Path,
     name: &str,
 ) -> Result<(), TableError> {
-    let bad = || format_err(path, format!("column \"{name}\" has an unexpected type"));
+    let bad = || shape_err(path, format!("column \"{name}\" has an unexpected type"));
     match a.data_type() {
         DataType::UInt64 => {
             let v = a.as_primitive::<UInt64Type>().values().iter().copied();
@@ -330,10 +312,13 @@ pub fn read(path: &Path) -> Result<Table, TableError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format_err(path, e))?;
+    let read_err = |source| TableError::ParquetRead {
+        path: path.to_path_buf(),
+        source,
+    };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(read_err)?;
     let schema = builder.schema().clone();
-    let reader = builder.build().map_err(|e| format_err(path, e))?;
+    let reader = builder.build().map_err(read_err)?;
     let mut cols: Vec<(String, Option<Col>)> = schema
         .fields()
         .iter()
@@ -341,7 +326,10 @@ pub fn read(path: &Path) -> Result<Table, TableError> {
         .collect();
     let mut rows = 0;
     for batch in reader {
-        let batch = batch.map_err(|e| format_err(path, e))?;
+        let batch = batch.map_err(|source| TableError::Arrow {
+            path: path.to_path_buf(),
+            source,
+        })?;
         rows += batch.num_rows();
         for (((name, col), a), f) in cols.iter_mut().zip(batch.columns()).zip(schema.fields()) {
             append(col, a, f.is_nullable(), path, name)?;

@@ -1,130 +1,19 @@
-//! The formats of simdex's table-like outputs ([`OutputFormat`]: JSONL or Parquet) and the
-//! Parquet side of writing them: JSON rows to Arrow columns ([`json_schema`], [`json_batch`])
-//! and an Arrow writer that lands atomically through [`crate::fsio::AtomicFile`]
-//! ([`ParquetFile`]).
+//! JSON rows to Arrow columns and Parquet files: the column types are inferred from all rows
+//! ([`json_schema`]), rows become batches ([`json_batch`]), and [`write_json_rows`] writes a
+//! whole file through [`super::ParquetFile`]. Used for the user-facing Parquet outputs
+//! (kept, duplicates, clusters), whose rows are the JSONL outputs' objects.
 //!
-//! It decides nothing about what is written: callers hand it rows or batches.
+//! It decides nothing about which rows are written.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
-use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
-use parquet::errors::ParquetError;
-use parquet::file::properties::WriterProperties;
-use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::fsio::AtomicFile;
-
-/// The file format of the table-like outputs of `dedup`, `ingest` and `embed`.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum OutputFormat {
-    /// One JSON object per line (`.jsonl`).
-    #[default]
-    Jsonl,
-    /// Apache Parquet (`.parquet`), snappy-compressed.
-    Parquet,
-}
-
-impl OutputFormat {
-    /// The file extension of this format, without the dot.
-    pub fn extension(self) -> &'static str {
-        match self {
-            OutputFormat::Jsonl => "jsonl",
-            OutputFormat::Parquet => "parquet",
-        }
-    }
-}
-
-/// Compression of the Parquet files simdex writes: snappy, which every reader has.
-pub const PARQUET_COMPRESSION: Compression = Compression::SNAPPY;
-
-/// Rows per batch handed to the Parquet writer (bounds the memory of building columns).
-pub const ROWS_PER_BATCH: usize = 8192;
-
-/// Errors of writing a table.
-#[derive(Debug, thiserror::Error)]
-pub enum TableError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: writing Parquet: {source}")]
-    Parquet { path: PathBuf, source: ParquetError },
-    #[error("{path}: building Arrow columns: {source}")]
-    Arrow { path: PathBuf, source: ArrowError },
-}
-
-/// A Parquet file being written: invisible under its name until [`ParquetFile::commit`].
-pub struct ParquetFile {
-    path: PathBuf,
-    schema: SchemaRef,
-    w: ArrowWriter<AtomicFile>,
-}
-
-impl ParquetFile {
-    /// Starts writing `dst` with `schema`.
-    pub fn create(dst: &Path, schema: SchemaRef) -> Result<ParquetFile, TableError> {
-        let path = dst.to_path_buf();
-        let file = AtomicFile::create(dst).map_err(|source| TableError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let props = WriterProperties::builder()
-            .set_compression(PARQUET_COMPRESSION)
-            .build();
-        let w = ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|source| {
-            TableError::Parquet {
-                path: path.clone(),
-                source,
-            }
-        })?;
-        Ok(ParquetFile { path, schema, w })
-    }
-
-    /// The schema every batch is written with.
-    pub fn schema(&self) -> &SchemaRef {
-        &self.schema
-    }
-
-    /// Writes a batch with the columns of this file's schema (the batch's own schema
-    /// metadata and field names are replaced by the file's).
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), TableError> {
-        let batch = RecordBatch::try_new(self.schema.clone(), batch.columns().to_vec())
-            .map_err(|source| self.arrow(source))?;
-        let path = self.path.clone();
-        self.w
-            .write(&batch)
-            .map_err(|source| TableError::Parquet { path, source })
-    }
-
-    /// An Arrow error about this file.
-    pub fn arrow(&self, source: ArrowError) -> TableError {
-        TableError::Arrow {
-            path: self.path.clone(),
-            source,
-        }
-    }
-
-    /// Writes the footer, then lands the file under its name.
-    pub fn commit(self) -> Result<(), TableError> {
-        let path = self.path;
-        let file = self.w.into_inner().map_err(|source| TableError::Parquet {
-            path: path.clone(),
-            source,
-        })?;
-        file.commit()
-            .map_err(|source| TableError::Io { path, source })
-    }
-}
+use super::{ParquetFile, TableError, ROWS_PER_BATCH};
 
 /// What a JSON column holds across all rows, from narrowest to widest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
