@@ -539,24 +539,19 @@ fn prepare(w: &Work, s: usize) -> Result<usize, StagedError> {
     let n = docs.len();
     let (mut idx, mut id, mut passages, mut source) = (vec![], vec![], vec![], vec![]);
     let (mut klen, mut kart, mut kfield) = (vec![], vec![], vec![]);
-    let mut exact: Vec<(
-        Vec<Vec<u8>>,
-        Vec<u64>,
-        Vec<u64>,
-        Vec<u64>,
-        Vec<Option<String>>,
-    )> = vec![Default::default(); parts];
+    let mut exact: Vec<ExactRows> = vec![Default::default(); parts];
     let mut bands: Vec<(Vec<u32>, Vec<u64>, Vec<u64>)> = vec![Default::default(); parts];
     for (i, d) in docs.into_iter().enumerate() {
         let g = (offset + i) as u64;
         let key = KeepKey::of(&d, &opts.keep);
         let ek = d.exact_key.to_le_bytes().to_vec();
         let p = part_of(xxh3_64(&ek), parts);
-        exact[p].0.push(ek);
-        exact[p].1.push(g);
-        exact[p].2.push(key.len as u64);
-        exact[p].3.push(key.artifacts as u64);
-        exact[p].4.push(key.field.clone());
+        let e = &mut exact[p];
+        e.key.push(ek);
+        e.idx.push(g);
+        e.keep_len.push(key.len as u64);
+        e.keep_artifacts.push(key.artifacts as u64);
+        e.keep_field.push(key.field.clone());
         if opts.stages.near_exact {
             let text = RecordText::of(&d.passages, &opts.minhash);
             let sig = minhash::signature(&text.shingles, &opts.minhash);
@@ -592,15 +587,15 @@ fn prepare(w: &Work, s: usize) -> Result<usize, StagedError> {
             ("keep_field", Col::OptStr(kfield)),
         ],
     )?;
-    for (p, (key, g, l, a, f)) in exact.into_iter().enumerate() {
+    for (p, e) in exact.into_iter().enumerate() {
         table::write(
             &w.p(&format!("exact/p{p:04}/{}", shard_name(s))),
             vec![
-                ("key", Col::Bytes(key)),
-                ("idx", Col::U64(g)),
-                ("keep_len", Col::U64(l)),
-                ("keep_artifacts", Col::U64(a)),
-                ("keep_field", Col::OptStr(f)),
+                ("key", Col::Bytes(e.key)),
+                ("idx", Col::U64(e.idx)),
+                ("keep_len", Col::U64(e.keep_len)),
+                ("keep_artifacts", Col::U64(e.keep_artifacts)),
+                ("keep_field", Col::OptStr(e.keep_field)),
             ],
         )?;
     }
@@ -615,6 +610,17 @@ fn prepare(w: &Work, s: usize) -> Result<usize, StagedError> {
         )?;
     }
     Ok(n)
+}
+
+/// The rows of one exact-key partition's table, column by column: the exact key, the
+/// record and its keep key.
+#[derive(Debug, Default, Clone)]
+struct ExactRows {
+    key: Vec<Vec<u8>>,
+    idx: Vec<u64>,
+    keep_len: Vec<u64>,
+    keep_artifacts: Vec<u64>,
+    keep_field: Vec<Option<String>>,
 }
 
 /// Reduce: exact copies among the records of one exact-key partition, visited in keep order.
@@ -718,7 +724,7 @@ fn write_pairs_by_shard(
     pairs: impl Iterator<Item = (usize, usize, f32)>,
 ) -> Result<(), StagedError> {
     let mut sorted: Vec<_> = pairs.collect();
-    sorted.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+    sorted.sort_by_key(|x| (x.0, x.1));
     write_pairs_in_order(w, acc, kind, name, sorted)
 }
 
@@ -988,7 +994,7 @@ fn ivf_train(w: &Work) -> Result<usize, StagedError> {
         let mut seen = 0usize;
         for s in 0..w.shards() {
             for (_, v) in read_vectors(&w.p(&format!("vectors/{}", shard_name(s))))? {
-                if seen % stride == 0 {
+                if seen.is_multiple_of(stride) {
                     sample.push(v.article);
                 }
                 seen += 1;
