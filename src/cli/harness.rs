@@ -26,9 +26,25 @@ pub(super) struct BenchArgs {
     /// Texts read from the start of the input (0: all).
     #[arg(long, default_value_t = 0)]
     pub(super) limit: usize,
-    /// Also time candle's matmul [4096,384]x[384,1536].
+    /// Also time the dense-layer product (candle's f32 matmul and each bf16 kernel path).
     #[arg(long)]
     pub(super) gemm: bool,
+    /// Shape M,K,N of the product `--gemm` times: [M,K]x[K,N] (the intermediate layer of
+    /// the default model by default; 4096,1536,384 is its output layer).
+    #[arg(long, default_value = "4096,384,1536", value_parser = parse_shape)]
+    pub(super) gemm_shape: (usize, usize, usize),
+}
+
+fn parse_shape(s: &str) -> Result<(usize, usize, usize), String> {
+    let v: Vec<usize> = s
+        .split(',')
+        .map(|x| x.trim().parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{s:?}: {e}"))?;
+    match v[..] {
+        [m, k, n] if m > 0 && k > 0 && n > 0 => Ok((m, k, n)),
+        _ => Err(format!("{s:?}: expected three positive numbers M,K,N")),
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -121,7 +137,7 @@ pub(super) fn bench_cmd(a: BenchArgs) -> Result<()> {
         e.settings.precision
     );
     if a.gemm {
-        let (m, k, n) = (4096, 384, 1536);
+        let (m, k, n) = a.gemm_shape;
         for (what, g) in bench::gemm_table(m, k, n, 5)? {
             println!("gemm [{m},{k}]x[{k},{n}] {what}: {g:.1} GFLOP/s");
         }

@@ -14,6 +14,7 @@ pub mod parquet;
 use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -154,10 +155,10 @@ pub fn read_inputs(paths: &[PathBuf], opts: &InputOptions) -> Result<ReadOutcome
             read_jsonl_bytes("-", &buf, opts, &mut out)?;
         } else if p.is_dir() {
             for (f, name) in dir_files(p)? {
-                read_file(&f, &name, opts, &mut out)?;
+                read_file(&f, &name, opts, &mut out, ALL_UNITS)?;
             }
         } else {
-            read_file(p, &p.to_string_lossy(), opts, &mut out)?;
+            read_file(p, &p.to_string_lossy(), opts, &mut out, ALL_UNITS)?;
         }
     }
     dedupe_ids(&mut out, opts)?;
@@ -249,23 +250,24 @@ fn count_units(path: &Path) -> Result<usize, InputError> {
 
 /// Reads pieces of input files: the records and rejects whose unit lies in each piece, in
 /// order. Unlike [`read_inputs`] it does not reject repeated ids: a staged run checks ids
-/// across all shards at once.
+/// across all shards at once. Only a piece's own units are parsed: JSONL lines outside it
+/// are split off but not decoded, Parquet row groups outside it are not read at all.
 pub fn read_pieces(pieces: &[Piece], opts: &InputOptions) -> Result<ReadOutcome, InputError> {
     let mut out = ReadOutcome::default();
     for piece in pieces {
-        let mut one = ReadOutcome::default();
-        read_file(&piece.path, &piece.name, opts, &mut one)?;
-        let inside = |l: &Location| {
-            let unit = l.line.saturating_sub(1);
-            unit >= piece.from && unit < piece.to
-        };
-        out.records
-            .extend(one.records.into_iter().filter(|r| inside(&r.location)));
-        out.rejected
-            .extend(one.rejected.into_iter().filter(|r| inside(&r.location)));
+        read_file(
+            &piece.path,
+            &piece.name,
+            opts,
+            &mut out,
+            piece.from..piece.to,
+        )?;
     }
     Ok(out)
 }
+
+/// Every unit of a file (lines of JSONL, rows of Parquet; a text file is one unit).
+const ALL_UNITS: Range<usize> = 0..usize::MAX;
 
 fn is_jsonl(p: &Path) -> bool {
     matches!(
@@ -298,21 +300,26 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), InputError> {
     Ok(())
 }
 
+/// Reads the records of `path` whose unit (0-based line or row) lies in `units`.
 fn read_file(
     path: &Path,
     name: &str,
     opts: &InputOptions,
     out: &mut ReadOutcome,
+    units: Range<usize>,
 ) -> Result<(), InputError> {
     if parquet::is_parquet(path) {
-        return parquet::read_file(path, name, opts, out);
+        return parquet::read_file(path, name, opts, out, units);
+    }
+    if !units.contains(&0) && !is_jsonl(path) {
+        return Ok(());
     }
     let bytes = gzip::read(path).map_err(|source| InputError::Io {
         path: path.to_path_buf(),
         source,
     })?;
     if is_jsonl(path) {
-        return read_jsonl_bytes(name, &bytes, opts, out);
+        return read_jsonl_units(name, &bytes, opts, out, units);
     }
     let location = Location {
         file: name.to_string(),
@@ -402,8 +409,20 @@ pub fn read_jsonl_bytes(
     opts: &InputOptions,
     out: &mut ReadOutcome,
 ) -> Result<(), InputError> {
+    read_jsonl_units(name, bytes, opts, out, ALL_UNITS)
+}
+
+/// Reads the lines of JSONL bytes whose 0-based index lies in `units`.
+fn read_jsonl_units(
+    name: &str,
+    bytes: &[u8],
+    opts: &InputOptions,
+    out: &mut ReadOutcome,
+    units: Range<usize>,
+) -> Result<(), InputError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+    let lines = bytes.split(|&b| b == b'\n').enumerate();
+    for (i, line) in lines.skip(units.start).take(units.len()) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let location = Location {
             file: name.to_string(),
@@ -572,5 +591,91 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.to_string(), "x.jsonl:2: not a JSON object");
+    }
+
+    /// Records and rejects as (location, id) in the order they were read.
+    fn seen(o: &ReadOutcome) -> (Vec<String>, Vec<String>) {
+        (
+            o.records
+                .iter()
+                .map(|r| format!("{} {}", r.location, r.id))
+                .collect(),
+            o.rejected.iter().map(|r| r.location.to_string()).collect(),
+        )
+    }
+
+    #[test]
+    fn pieces_read_exactly_their_own_lines_and_rows() {
+        use arrow_array::{RecordBatch, StringArray};
+        let dir = tempfile::tempdir().unwrap();
+        let jsonl = dir.path().join("a.jsonl");
+        let lines: Vec<String> = (0..7)
+            .map(|i| match i {
+                3 => "{broken".to_string(),
+                _ => format!("{{\"id\":\"j{i}\",\"text\":\"text {i}\"}}"),
+            })
+            .collect();
+        std::fs::write(&jsonl, lines.join("\n") + "\n").unwrap();
+        // Parquet with row groups of 2 rows: a piece skips the groups outside it.
+        let pq = dir.path().join("b.parquet");
+        let ids: Vec<String> = (0..7).map(|i| format!("p{i}")).collect();
+        let texts: Vec<Option<String>> = (0..7)
+            .map(|i| (i != 4).then(|| format!("text {i}")))
+            .collect();
+        let batch = RecordBatch::try_from_iter([
+            (
+                "id",
+                std::sync::Arc::new(StringArray::from(ids)) as arrow_array::ArrayRef,
+            ),
+            (
+                "text",
+                std::sync::Arc::new(StringArray::from(texts)) as arrow_array::ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let props = ::parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(Some(2))
+            .build();
+        let f = std::fs::File::create(&pq).unwrap();
+        let mut w = ::parquet::arrow::ArrowWriter::try_new(f, batch.schema(), Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+
+        let opts = InputOptions::default();
+        let paths = vec![jsonl.clone(), pq.clone()];
+        let whole = read_inputs(&paths, &opts).unwrap();
+        for cuts in [vec![0, 8], vec![0, 3, 4, 8], vec![0, 1, 2, 5, 6, 8]] {
+            let mut joined = ReadOutcome::default();
+            for f in list_files(&paths).unwrap() {
+                for w in cuts.windows(2) {
+                    let piece = Piece {
+                        path: f.path.clone(),
+                        name: f.name.clone(),
+                        from: w[0],
+                        to: w[1],
+                    };
+                    let one = read_pieces(&[piece], &opts).unwrap();
+                    // Each piece holds only its own units.
+                    for l in one
+                        .records
+                        .iter()
+                        .map(|r| &r.location)
+                        .chain(one.rejected.iter().map(|r| &r.location))
+                    {
+                        assert!((w[0]..w[1]).contains(&(l.line - 1)), "{l} outside {w:?}");
+                    }
+                    joined.records.extend(one.records);
+                    joined.rejected.extend(one.rejected);
+                }
+            }
+            let sorted = |o: &ReadOutcome| {
+                let (records, mut rejected) = seen(o);
+                rejected.sort();
+                (records, rejected)
+            };
+            assert_eq!(sorted(&joined), sorted(&whole), "cuts {cuts:?}");
+        }
+        assert_eq!(whole.records.len(), 12);
+        assert_eq!(whole.rejected.len(), 2);
     }
 }

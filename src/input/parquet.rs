@@ -9,6 +9,7 @@
 //! Time-of-day, duration, interval and union columns are carried as JSON null.
 
 use std::fs::File;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use ::parquet::arrow::arrow_reader::{
@@ -211,19 +212,40 @@ fn parse_row(
 
 /// Reads one Parquet file: every row becomes a record or a reject (`name` is how locations
 /// name the file).
+/// Reads the rows of `path` whose 0-based index lies in `rows`; row groups wholly outside
+/// it are not read.
 pub(super) fn read_file(
     path: &Path,
     name: &str,
     opts: &InputOptions,
     out: &mut ReadOutcome,
+    rows: Range<usize>,
 ) -> Result<(), InputError> {
     let builder = open(path)?;
     let cols = Columns::resolve(builder.schema(), opts);
-    let mut reader = build(path, builder)?;
-    let mut row = 0;
+    // The row groups that hold any of `rows`, and the first row of the first of them.
+    let mut groups = Vec::new();
+    let mut first = None;
+    let mut start = 0usize;
+    for (g, meta) in builder.metadata().row_groups().iter().enumerate() {
+        let end = start + meta.num_rows().max(0) as usize;
+        if start < rows.end && end > rows.start {
+            groups.push(g);
+            first.get_or_insert(start);
+        }
+        start = end;
+    }
+    let Some(first) = first else {
+        return Ok(());
+    };
+    let mut reader = build(path, builder.with_row_groups(groups))?;
+    let mut row = first;
     while let Some(batch) = next_batch(path, &mut reader)? {
         for i in 0..batch.num_rows() {
             row += 1;
+            if !rows.contains(&(row - 1)) {
+                continue;
+            }
             let location = Location {
                 file: name.to_string(),
                 line: row,

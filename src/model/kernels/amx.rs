@@ -131,10 +131,13 @@ unsafe fn kernel(
     let steps = w.k_pad() / K_STEP;
     let ap = a.as_ptr();
     let cp = c.as_mut_ptr();
-    for p in (0..w.n_pad() / PANEL_COLS).step_by(2) {
-        let w0 = w.panel(p).as_ptr();
-        let w1 = w.panel(p + 1).as_ptr();
-        for r0 in (0..rows).step_by(ROW_BLOCK) {
+    // Row blocks outer: a block's 32 input rows stay in L1 while the weight panels stream
+    // from L2 (measured 10-30 % faster than panels outer on [4096,384]x[384,1536] and
+    // [384,1152]; equal on [1536,384]).
+    for r0 in (0..rows).step_by(ROW_BLOCK) {
+        for p in (0..w.n_pad() / PANEL_COLS).step_by(2) {
+            let w0 = w.panel(p).as_ptr();
+            let w1 = w.panel(p + 1).as_ptr();
             asm!(
                 "tilezero tmm0",
                 "tilezero tmm1",
