@@ -85,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--text-field", default="text")
     d.add_argument("--title-field", default="title")
     d.add_argument("--on-error", default="skip", choices=["skip", "fail"])
+    d.add_argument("--max-record-bytes", type=int, default=None, help="longest text accepted (default as simdex dedup)")
     d.add_argument("--format", default="jsonl", choices=["jsonl", "parquet"], help="format of kept, duplicates and clusters")
     return p
 
@@ -117,6 +118,8 @@ def _settings(a: argparse.Namespace, shards: int) -> dict:
         "partitions": a.partitions or shards,
         "format": a.format,
     }
+    if a.max_record_bytes:
+        s["max_record_bytes"] = a.max_record_bytes
     if a.ivf_list_size:
         s["ivf_list_size"] = a.ivf_list_size
     if a.ivf_probe:

@@ -6,12 +6,39 @@ gives the same decisions as the same records as JSONL."""
 from __future__ import annotations
 
 import json
+import re
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from conftest import EXAMPLES, decisions, simdex, simdex_ray
+
+# `simdex dedup` flags the Ray pass does not take (the README's "Not in the Ray pass").
+CLI_ONLY = {"--against", "--dry-run", "--strip-repeated-passages", "--report", "--no-cache"}
+FLAG = re.compile(r"^\s+(?:-\w, )?(--[a-z0-9-]+)", re.M)
+
+
+def test_the_ray_driver_takes_every_dedup_flag_of_the_cli_but_the_named_few():
+    """The driver's flags are written out by hand beside clap's: a flag added to one and
+    not the other fails here."""
+    cli = set(FLAG.findall(simdex("dedup", "--help").stdout))
+    r = simdex_ray("dedup", "--help")
+    assert r.returncode == 0, r.stderr
+    ray = set(FLAG.findall(r.stdout))
+    assert cli - ray == CLI_ONLY
+
+
+def test_max_record_bytes_rejects_as_the_cli_does(tmp_path):
+    cli, ray = tmp_path / "cli", tmp_path / "ray"
+    assert simdex("dedup", EXAMPLES, "--out", cli, "--max-record-bytes", "6000", "--no-semantic").returncode == 0
+    r = simdex_ray("dedup", EXAMPLES, "--out", ray, "--shards", 2, "--num-cpus", "2", "--max-record-bytes", "6000", "--no-semantic")
+    assert r.returncode == 0, r.stderr
+    rejected = (cli / "rejected.jsonl").read_text()
+    assert rejected.count("--max-record-bytes") == 5, "the limit rejects five example records"
+    assert (ray / "rejected.jsonl").read_text() == rejected
+    assert (ray / "kept.jsonl").read_bytes() == (cli / "kept.jsonl").read_bytes()
+
 
 OUTPUTS = ["kept.jsonl", "duplicates.jsonl", "clusters.jsonl", "rejected.jsonl", "related.jsonl"]
 
