@@ -20,7 +20,11 @@ use arrow_array::{
     Array, ArrayRef, BinaryArray, Float32Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
 };
 use arrow_schema::{DataType, Field, Schema};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+};
+use parquet::arrow::ProjectionMask;
+use parquet::file::metadata::PageIndexPolicy;
 
 use super::{ParquetFile, TableError};
 
@@ -308,22 +312,78 @@ fn append(
 
 /// Reads a whole table.
 pub fn read(path: &Path) -> Result<Table, TableError> {
+    let builder = open(path)?;
+    let all: Vec<usize> = (0..builder.schema().fields().len()).collect();
+    read_from(path, builder, &all, None)
+}
+
+/// Reads only the rows of a table whose u64 column `key` passes `keep`, and of them only
+/// `columns` (`key` among them or not): the key column is read first, alone; then the
+/// matching rows of the other columns, so pages without any of them are not decoded (nor
+/// read, where the file has a page index, as the files [`write`] makes do).
+pub fn read_matching(
+    path: &Path,
+    key: &str,
+    keep: impl Fn(u64) -> bool,
+    columns: &[&str],
+) -> Result<Table, TableError> {
+    let builder = open(path)?;
+    let schema = builder.schema().clone();
+    let at = |name: &str| {
+        schema
+            .index_of(name)
+            .map_err(|_| shape_err(path, format!("no column \"{name}\"")))
+    };
+    let wanted = columns
+        .iter()
+        .map(|c| at(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut keys = read_from(path, builder, &[at(key)?], None)?;
+    let total = keys.rows;
+    let keys = u64s(&mut keys, key, path)?;
+    let rows: Vec<usize> = (0..total).filter(|&r| keep(keys[r])).collect();
+    let selection = RowSelection::from_consecutive_ranges(rows.iter().map(|&r| r..r + 1), total);
+    read_from(path, open(path)?, &wanted, Some(selection))
+}
+
+fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, TableError> {
     let file = File::open(path).map_err(|source| TableError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let read_err = |source| TableError::ParquetRead {
+    let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+    ParquetRecordBatchReaderBuilder::try_new_with_options(file, options).map_err(|source| {
+        TableError::ParquetRead {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// Reads the root columns `roots` (schema positions) of the selected rows.
+fn read_from(
+    path: &Path,
+    builder: ParquetRecordBatchReaderBuilder<File>,
+    roots: &[usize],
+    selection: Option<RowSelection>,
+) -> Result<Table, TableError> {
+    let fields: Vec<_> = roots
+        .iter()
+        .map(|&i| builder.schema().field(i).clone())
+        .collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
+    let mut builder = builder.with_projection(mask);
+    if let Some(selection) = selection {
+        builder = builder.with_row_selection(selection);
+    }
+    let reader = builder.build().map_err(|source| TableError::ParquetRead {
         path: path.to_path_buf(),
         source,
-    };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(read_err)?;
-    let schema = builder.schema().clone();
-    let reader = builder.build().map_err(read_err)?;
-    let mut cols: Vec<(String, Option<Col>)> = schema
-        .fields()
-        .iter()
-        .map(|f| (f.name().clone(), None))
-        .collect();
+    })?;
+    // The projected batches hold the roots in schema order.
+    let mut order: Vec<usize> = (0..fields.len()).collect();
+    order.sort_by_key(|&i| roots[i]);
+    let mut cols: Vec<Option<Col>> = vec![None; fields.len()];
     let mut rows = 0;
     for batch in reader {
         let batch = batch.map_err(|source| TableError::Arrow {
@@ -331,23 +391,24 @@ pub fn read(path: &Path) -> Result<Table, TableError> {
             source,
         })?;
         rows += batch.num_rows();
-        for (((name, col), a), f) in cols.iter_mut().zip(batch.columns()).zip(schema.fields()) {
-            append(col, a, f.is_nullable(), path, name)?;
+        for (&i, a) in order.iter().zip(batch.columns()) {
+            let f = &fields[i];
+            append(&mut cols[i], a, f.is_nullable(), path, f.name())?;
         }
     }
     let mut out = HashMap::new();
-    for ((name, col), f) in cols.into_iter().zip(schema.fields()) {
+    for (col, f) in cols.into_iter().zip(&fields) {
         let col = match col {
             Some(c) => c,
             None => {
                 // No rows: an empty column of the written type.
                 let mut c = None;
                 let empty = arrow_array::new_empty_array(f.data_type());
-                append(&mut c, &empty, f.is_nullable(), path, &name)?;
+                append(&mut c, &empty, f.is_nullable(), path, f.name())?;
                 c.unwrap_or(Col::U64(Vec::new()))
             }
         };
-        out.insert(name, col);
+        out.insert(f.name().clone(), col);
     }
     Ok(Table { rows, cols: out })
 }
@@ -379,4 +440,62 @@ pub fn files_in(dir: &Path) -> Result<Vec<PathBuf>, TableError> {
     }
     v.sort();
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_reads_back_whole_and_by_matching_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let n = 5000u64;
+        let cols = || {
+            vec![
+                ("name", Col::Str((0..n).map(|i| format!("r{i}")).collect())),
+                ("idx", Col::U64((0..n).map(|i| 10 + i).collect())),
+                (
+                    "list",
+                    Col::U32List((0..n).map(|i| vec![i as u32; (i % 3) as usize]).collect()),
+                ),
+                (
+                    "vec",
+                    Col::Vectors {
+                        dim: 2,
+                        flat: (0..2 * n).map(|i| i as f32).collect(),
+                    },
+                ),
+            ]
+        };
+        write(&path, cols()).unwrap();
+        let mut whole = read(&path).unwrap();
+        assert_eq!(whole.rows, n as usize);
+        for (name, col) in cols() {
+            assert_eq!(whole.take(name, &path).unwrap(), col, "{name}");
+        }
+        // Columns asked in another order than written, the key not among them.
+        let keep = |i: u64| i % 7 == 3 || i == 10;
+        let mut some = read_matching(&path, "idx", keep, &["vec", "name"]).unwrap();
+        let want: Vec<u64> = (0..n).filter(|&i| keep(10 + i)).collect();
+        assert_eq!(some.rows, want.len());
+        assert_eq!(
+            strs(&mut some, "name", &path).unwrap(),
+            want.iter().map(|i| format!("r{i}")).collect::<Vec<_>>()
+        );
+        let (dim, flat) = vectors(&mut some, "vec", &path).unwrap();
+        assert_eq!(dim, 2);
+        let want_flat: Vec<f32> = want
+            .iter()
+            .flat_map(|&i| [2.0 * i as f32, 2.0 * i as f32 + 1.0])
+            .collect();
+        assert_eq!(flat, want_flat);
+        assert!(some.take("idx", &path).is_err(), "only the asked columns");
+        // Nothing matching: empty columns of the written types.
+        let mut none = read_matching(&path, "idx", |_| false, &["list"]).unwrap();
+        assert_eq!(none.rows, 0);
+        assert_eq!(u32_lists(&mut none, "list", &path).unwrap().len(), 0);
+        let err = read_matching(&path, "idx", |_| true, &["nope"]).unwrap_err();
+        assert!(err.to_string().contains("no column \"nope\""), "{err}");
+    }
 }

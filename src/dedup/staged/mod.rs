@@ -799,22 +799,19 @@ fn load(
         .map(|&i| Work::shard_of(&acc.offsets, i))
         .collect();
     for s in shards {
+        // Only the needed rows (and columns) of the shard's tables are read.
+        let wanted = |i: u64| needed.contains(&(i as usize));
         let path = w.p(&format!("features/{}", shard_name(s)));
-        let mut t = table::read(&path)?;
+        let mut t = table::read_matching(&path, "idx", wanted, &["idx", "passages"])?;
         let idx = table::u64s(&mut t, "idx", &path)?;
         let passages = table::str_lists(&mut t, "passages", &path)?;
         for (i, p) in idx.into_iter().zip(passages) {
-            if needed.contains(&(i as usize)) {
-                text.insert(i as usize, RecordText::of(&p, &w.opts().minhash));
-            }
+            text.insert(i as usize, RecordText::of(&p, &w.opts().minhash));
         }
         if vectors {
             let path = w.p(&format!("vectors/{}", shard_name(s)));
-            for (i, v) in read_vectors(&path)? {
-                if needed.contains(&i) {
-                    vecs.insert(i, v);
-                }
-            }
+            let t = table::read_matching(&path, "idx", wanted, VECTOR_COLUMNS)?;
+            vecs.extend(vectors_of(t, &path)?);
         }
     }
     Ok(Loaded {
@@ -898,8 +895,15 @@ fn judge_near(w: &Work, s: usize) -> Result<usize, StagedError> {
 
 // ---- vectors and neighbours ---------------------------------------------------------------
 
+/// The columns of a `vectors` table.
+const VECTOR_COLUMNS: &[&str] = &["idx", "article", "passages", "tokens"];
+
 fn read_vectors(path: &Path) -> Result<Vec<(usize, DocumentVectors)>, StagedError> {
-    let mut t = table::read(path)?;
+    vectors_of(table::read(path)?, path)
+}
+
+/// A `vectors` table's rows: (record, its vectors).
+fn vectors_of(mut t: Table, path: &Path) -> Result<Vec<(usize, DocumentVectors)>, StagedError> {
     let idx = table::u64s(&mut t, "idx", path)?;
     let (dim, article) = table::vectors(&mut t, "article", path)?;
     let passages = table::f32_lists(&mut t, "passages", path)?;
