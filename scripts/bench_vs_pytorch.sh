@@ -4,8 +4,8 @@
 # ROUNDS rounds; the script prints every run, then a table of median tokens/s and the ratio
 # of each engine to PyTorch fp32 and to the fastest peer. Before that it prints the CPU
 # (model and the flags that pick simdex's kernels) and the GFLOP/s of the dense-layer
-# product [4096,384]x[384,1536] on each simdex kernel path and on torch.matmul (MKL/oneDNN)
-# in fp32 and bf16.
+# products [4096,384]x[384,1536] and [4096,1536]x[1536,384] on each simdex kernel path and
+# on torch.matmul (MKL/oneDNN) in fp32 and bf16.
 #
 # Engines (ENGINES, space-separated; a peer whose Python packages are missing is skipped
 # with a note):
@@ -94,14 +94,19 @@ for e in $ENGINES; do
 done
 
 if [ "$GEMM" = 1 ]; then
-    echo "dense-layer GEMM [4096,384]x[384,1536], best of 5, $THREADS threads:"
-    RAYON_NUM_THREADS=$THREADS "$SIMDEX" bench --model "$MODEL" --input "$tmp/fixed128.jsonl" --limit 1 --gemm \
-        | sed -n 's/^gemm \[[^ ]*\] /  simdex /p'
-    if has_py torch; then
-        "$PEER_PY" - "$THREADS" <<'PY'
+    # The intermediate layer's product and the output layer's, on every simdex path (bf16
+    # input, f32 output into a reused buffer, as the forward pass runs them) and on
+    # torch.matmul (MKL/oneDNN; its bf16 product writes a bf16 output, half the bytes).
+    for shape in 4096,384,1536 4096,1536,384; do
+        IFS=, read -r m k n <<<"$shape"
+        echo "dense-layer GEMM [$m,$k]x[$k,$n], best of 5, $THREADS threads:"
+        RAYON_NUM_THREADS=$THREADS "$SIMDEX" bench --model "$MODEL" --input "$tmp/fixed128.jsonl" --limit 1 \
+            --gemm --gemm-shape "$shape" | sed -n 's/^gemm \[[^ ]*\] /  simdex /p'
+        if has_py torch; then
+            "$PEER_PY" - "$THREADS" "$m" "$k" "$n" <<'PY'
 import sys, time, torch
 torch.set_num_threads(int(sys.argv[1]))
-m, k, n = 4096, 384, 1536
+m, k, n = map(int, sys.argv[2:5])
 a, b = torch.randn(m, k), torch.randn(k, n)
 for name, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
     x, y = a.to(dt), b.to(dt)
@@ -109,7 +114,8 @@ for name, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
     best = min((lambda t0: (torch.matmul(x, y), time.perf_counter() - t0)[1])(time.perf_counter()) for _ in range(5))
     print(f"  torch.matmul {name}: {2 * m * k * n / best / 1e9:.1f} GFLOP/s")
 PY
-    fi
+        fi
+    done
 fi
 
 # One engine, one run: prints its result line (with tokens_per_s=).
