@@ -150,6 +150,18 @@ fn softmax(row: &mut [f32]) {
     row.iter_mut().for_each(|v| *v *= inv);
 }
 
+/// Softmax of one row into bf16 (`out[..row.len()]`); `row` is left holding the
+/// unnormalised exponentials. Inlined into the caller's instruction set.
+#[inline(always)]
+pub fn softmax_to_bf16(row: &mut [f32], out: &mut [u16]) {
+    let m = max(row);
+    row.iter_mut().for_each(|v| *v = exp(*v - m));
+    let inv = 1.0 / sum(row);
+    for (o, v) in out.iter_mut().zip(row.iter()) {
+        *o = to_bf16(v * inv);
+    }
+}
+
 multiversion! {
     /// Softmax of each row of `len` values, in place.
     pub fn softmax_rows(x: &mut [f32], len: usize) {
@@ -452,42 +464,46 @@ pub fn attention_into(
     let covered: usize = spans.iter().map(|s| s.1).sum();
     assert!(spans.iter().all(|&(s, l)| s + l <= tokens) && covered <= tokens);
     let out = SharedMut(ctx.as_mut_ptr());
+    if bf16_tiles && dh <= amx::ATTENTION_HEAD {
+        // A task reads its sequence's rows once for a group of heads: the whole row when
+        // there are sequences enough to keep every thread busy, else fewer heads a task.
+        let threads = rayon::current_num_threads();
+        let groups = (1..=shape.heads)
+            .filter(|g| shape.heads.is_multiple_of(*g))
+            .find(|g| spans.len() * g >= 2 * threads)
+            .unwrap_or(shape.heads);
+        let per = shape.heads / groups;
+        (0..spans.len() * groups).into_par_iter().for_each(|task| {
+            let (start, len) = spans[task / groups];
+            let col = (task % groups) * per * dh;
+            let bias = |part: usize| &qkv_bias[part * h + col..][..per * dh];
+            let x = amx::HeadsQkv {
+                qkv: &qkv[start * 3 * h..(start + len) * 3 * h],
+                stride: 3 * h,
+                len,
+                dh,
+                heads: per,
+                cols: [col, h + col, 2 * h + col],
+                bias: [bias(0), bias(1), bias(2)],
+            };
+            amx::attention_heads(&x, &mut |head, r, c| {
+                // SAFETY: as below: this task alone writes these columns of these rows.
+                let dst = unsafe {
+                    std::slice::from_raw_parts_mut(
+                        out.ptr().add((start + r) * h + col + head * dh),
+                        dh,
+                    )
+                };
+                dst.copy_from_slice(c);
+            });
+        });
+        return;
+    }
     (0..spans.len() * shape.heads)
         .into_par_iter()
         .for_each(|task| {
             let (start, len) = spans[task / shape.heads];
             let head = task % shape.heads;
-            if bf16_tiles && dh <= amx::ATTENTION_HEAD {
-                let d = amx::ATTENTION_HEAD;
-                let mut parts = [
-                    vec![0f32; len * d],
-                    vec![0f32; len * d],
-                    vec![0f32; len * d],
-                ];
-                for (part, buf) in parts.iter_mut().enumerate() {
-                    let col = part * h + head * dh;
-                    for r in 0..len {
-                        let src = &qkv[(start + r) * 3 * h + col..][..dh];
-                        buf[r * d..r * d + dh]
-                            .iter_mut()
-                            .zip(src.iter().zip(&qkv_bias[col..col + dh]))
-                            .for_each(|(o, (x, b))| *o = x + b);
-                    }
-                }
-                let mut c = vec![0f32; len * d];
-                amx::attention_head(&parts[0], &parts[1], &parts[2], len, &mut c);
-                for r in 0..len {
-                    // SAFETY: as below: this task alone writes these columns of these rows.
-                    let dst = unsafe {
-                        std::slice::from_raw_parts_mut(
-                            out.ptr().add((start + r) * h + head * dh),
-                            dh,
-                        )
-                    };
-                    dst.copy_from_slice(&c[r * d..r * d + dh]);
-                }
-                return;
-            }
             let lp = len.next_multiple_of(TILE_COLS);
             // This head's columns of Q, K or V (bias added) for sequence row `r`.
             let row = |part: usize, r: usize| {
@@ -588,26 +604,31 @@ mod tests {
     }
 
     /// The AMX tile attention (bf16 inputs and probabilities, f32 sums) against the f32
-    /// kernels, where the machine has AMX: packed sequences of odd lengths, a narrow head.
+    /// kernels, where the machine has AMX: packed sequences of odd lengths (one longer than
+    /// a query block), a full-width head and one narrower than a tile row.
     #[test]
     fn tile_attention_is_close_to_f32_attention() {
         if !crate::model::kernels::KernelPath::Amx.supported() {
             println!("no AMX on this machine: nothing to compare");
             return;
         }
-        let shape = AttentionShape {
-            hidden: 96,
-            heads: 3,
-        };
-        let spans = [(0, 1), (1, 17), (18, 70)];
-        let tokens = 88;
-        let val = |i: usize| ((i * 7919) % 1000) as f32 / 500.0 - 1.0;
-        let qkv: Vec<f32> = (0..tokens * 3 * 96).map(val).collect();
-        let bias: Vec<f32> = (0..3 * 96).map(|i| val(i + 5) * 0.1).collect();
-        let want = attention(VectorIsa::Avx512, false, &qkv, &bias, &spans, shape);
-        let got = attention(VectorIsa::Avx512, true, &qkv, &bias, &spans, shape);
-        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert!((g - w).abs() < 2e-2, "element {i}: {g} vs {w}");
+        // Many sequences (a task takes all heads of one) and one (a task a head).
+        let many = [(0, 1), (1, 17), (18, 70), (88, 33)];
+        let one = [(0, 121)];
+        for (hidden, heads, spans) in [(96, 3, &many[..]), (48, 2, &many), (96, 3, &one)] {
+            let shape = AttentionShape { hidden, heads };
+            let tokens = 121;
+            let val = |i: usize| ((i * 7919) % 1000) as f32 / 500.0 - 1.0;
+            let qkv: Vec<f32> = (0..tokens * 3 * hidden).map(val).collect();
+            let bias: Vec<f32> = (0..3 * hidden).map(|i| val(i + 5) * 0.1).collect();
+            let want = attention(VectorIsa::Avx512, false, &qkv, &bias, spans, shape);
+            let got = attention(VectorIsa::Avx512, true, &qkv, &bias, spans, shape);
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    (g - w).abs() < 2e-2,
+                    "{hidden}/{heads} element {i}: {g} vs {w}"
+                );
+            }
         }
     }
 

@@ -4,10 +4,14 @@
 //! and a block of 32 rows × 32 columns is four f32 accumulator tiles fed by two input tiles
 //! (`tileloadd`) and two weight tiles per 32 depths (`tdpbf16ps`), stored with `tilestored`.
 //!
-//! Only [`super::bf16::gemm_bf16`] calls it, on CPUs where [`available`] said yes; it
-//! releases the tiles (`tilerelease`) before it returns, and touches no other state.
+//! The bf16 attention of the AMX path ([`attention_heads`]) runs its Q·Kᵀ and P·V on the
+//! same kernel, with Kᵀ and V rounded straight into panels of that layout.
+//!
+//! Only [`super::bf16::gemm_bf16`] and the attention of `cpu_ops` call it, on CPUs where
+//! [`available`] said yes; each call releases the tiles (`tilerelease`) before it returns,
+//! and touches no other state.
 
-use super::bf16::{PackedBf16, K_STEP, PANEL_COLS, ROW_BLOCK};
+use super::bf16::{to_bf16, PackedBf16, Panels, K_STEP, PANEL_COLS, ROW_BLOCK};
 
 /// Rows of one tile (and of the accumulators).
 const TILE_ROWS: usize = 16;
@@ -99,6 +103,11 @@ impl TileConfig {
 
 /// `c[rows, ·] = a[rows, k_pad] · w` for `rows` a multiple of [`ROW_BLOCK`].
 pub fn gemm_rows(a: &[u16], a_stride: usize, w: &PackedBf16, c: &mut [f32], c_stride: usize) {
+    gemm_panels(a, a_stride, w.panels(), c, c_stride)
+}
+
+/// [`gemm_rows`] on borrowed panels (the packed weights', or a head's Kᵀ and V).
+pub fn gemm_panels(a: &[u16], a_stride: usize, w: Panels<'_>, c: &mut [f32], c_stride: usize) {
     let rows = a.len() / a_stride;
     assert!(rows.is_multiple_of(ROW_BLOCK) && c.len() >= rows * c_stride && a_stride >= w.k_pad());
     assert!(c_stride >= w.n_pad() && w.k_pad().is_multiple_of(K_STEP));
@@ -115,7 +124,7 @@ pub fn gemm_rows(a: &[u16], a_stride: usize, w: &PackedBf16, c: &mut [f32], c_st
 unsafe fn kernel(
     a: &[u16],
     a_stride: usize,
-    w: &PackedBf16,
+    w: Panels<'_>,
     c: &mut [f32],
     c_stride: usize,
     rows: usize,
@@ -188,109 +197,192 @@ unsafe fn kernel(
 /// Head width the tile attention handles: one 64-byte tile row of bf16 (narrower heads are
 /// zero-padded to it; wider ones take the f32 attention).
 pub const ATTENTION_HEAD: usize = 32;
-/// Keys per step of P·V (one tile row of bf16 probabilities); key counts are padded to it.
-pub const ATTENTION_KEY_STEP: usize = 32;
+/// Query rows whose scores are computed at once (a multiple of [`ROW_BLOCK`]): their f32
+/// scores, at most 64 × 512 × 4 B = 128 KiB, stay in L2 between Q·Kᵀ, softmax and P·V.
+const ATTENTION_QUERY_BLOCK: usize = 2 * ROW_BLOCK;
 
-/// One head of attention of one sequence on AMX tiles, bf16 inputs and f32 sums, softmax in
-/// f32: `ctx[i] = Σ_j softmax_j(q_i · k_j) v_j` for the `len` rows of `q`, `k` and `v`,
-/// each `[len, 32]` f32 (biases added, Q scaled). Writes `[len, 32]` into `ctx`.
-pub fn attention_head(q: &[f32], k: &[f32], v: &[f32], len: usize, ctx: &mut [f32]) {
-    let d = ATTENTION_HEAD;
-    assert!(len > 0 && q.len() >= len * d && k.len() >= len * d && v.len() >= len * d);
-    assert!(ctx.len() >= len * d);
+/// Consecutive heads of one sequence as the fused Q/K/V product holds them, biases not
+/// yet added: head `i` of the group has columns `cols[part] + i · dh`.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadsQkv<'a> {
+    /// The sequence's rows of the product: row `r` is `qkv[r · stride..]`.
+    pub qkv: &'a [f32],
+    pub stride: usize,
+    /// Keys (and queries) of the sequence.
+    pub len: usize,
+    /// Head width, at most [`ATTENTION_HEAD`].
+    pub dh: usize,
+    /// Heads in the group.
+    pub heads: usize,
+    /// First column of the group's Q, K and V in a row.
+    pub cols: [usize; 3],
+    /// Their biases, `heads · dh` values each (Q's already scaled, like its weights).
+    pub bias: [&'a [f32]; 3],
+}
+
+/// Attention of a group of heads of one sequence on AMX tiles, bf16 inputs and f32 sums,
+/// softmax in f32: `ctx_i = Σ_j softmax_j(q_i · k_j) v_j` per head. Q, K and V are read
+/// row by row from the product (each row once, in order, for every head of the group),
+/// biases added, and rounded to bf16 straight into the tile layouts: Q as rows, Kᵀ and V
+/// as [`Panels`], so that both products are [`gemm_panels`]. `emit(head, i, ctx_i)`
+/// receives each of the `len` rows (`dh` values) of each head. Scratch is per thread and
+/// reused.
+pub fn attention_heads(x: &HeadsQkv<'_>, emit: &mut dyn FnMut(usize, usize, &[f32])) {
+    let HeadsQkv {
+        qkv,
+        stride,
+        len,
+        dh,
+        heads,
+        cols,
+        bias,
+    } = *x;
+    assert!(len > 0 && dh > 0 && dh <= ATTENTION_HEAD && heads > 0);
+    let width = heads * dh;
+    assert!(cols.iter().all(|&c| c + width <= stride) && bias.iter().all(|b| b.len() >= width));
+    assert!(qkv.len() >= (len - 1) * stride + cols.iter().max().unwrap() + width);
     assert!(available(), "AMX kernel called without AMX");
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: AMX is available and permitted (asserted); the kernel reads and writes only
-    // inside the buffers it allocates and the asserted lengths.
-    unsafe {
-        attention_kernel(q, k, v, len, ctx)
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<HeadScratch> =
+            const { std::cell::RefCell::new(HeadScratch::new()) };
     }
+    SCRATCH.with(|s| {
+        let s = &mut *s.borrow_mut();
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX-512 and AVX512_BF16 come with the AMX path (KernelPath::Amx implies
+        // them); the body only indexes checked slices and calls the asserted tile kernels.
+        unsafe {
+            attention_kernel(x, s, emit)
+        }
+    })
+}
+
+/// The buffers of one group of heads, kept per thread.
+struct HeadScratch {
+    /// Per head: Q `[rows_pad, 32]`, Kᵀ panels `[32, lp]`, V panels `[lp, 32]`, bf16.
+    q: Vec<u16>,
+    kt: Vec<u16>,
+    v: Vec<u16>,
+    /// Scores of a query block (f32) and their softmax (bf16), `[block, lp]`.
+    scores: Vec<f32>,
+    probs: Vec<u16>,
+    /// Context of a query block, `[block, 32]`.
+    ctx: Vec<f32>,
+}
+
+impl HeadScratch {
+    const fn new() -> HeadScratch {
+        HeadScratch {
+            q: Vec::new(),
+            kt: Vec::new(),
+            v: Vec::new(),
+            scores: Vec::new(),
+            probs: Vec::new(),
+            ctx: Vec::new(),
+        }
+    }
+}
+
+/// `dst[c] = bf16(src[c] + bias[c])` for the values of `src`, zeros to the end of `dst`.
+#[inline(always)]
+fn round_biased(src: &[f32], bias: &[f32], dst: &mut [u16]) {
+    let n = src.len();
+    for ((d, x), b) in dst.iter_mut().zip(src).zip(bias) {
+        *d = to_bf16(x + b);
+    }
+    dst[n..].fill(0);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
-unsafe fn attention_kernel(q: &[f32], k: &[f32], v: &[f32], len: usize, ctx: &mut [f32]) {
-    use super::bf16::to_bf16;
-    use std::arch::asm;
-    let d = ATTENTION_HEAD;
-    let lp = len.next_multiple_of(ATTENTION_KEY_STEP);
-    let rows_pad = len.next_multiple_of(TILE_ROWS);
-    // Q [rows_pad, 32] bf16: a tile of 16 rows is 16 × 64 bytes.
-    let mut qb = vec![0u16; rows_pad * d];
-    for (dst, src) in qb.iter_mut().zip(&q[..len * d]) {
-        *dst = to_bf16(*src);
-    }
-    // Kᵀ per 16 keys: 16 rows (depth pairs) × 16 keys × 2 depths.
-    let mut kb = vec![0u16; lp * d];
-    for j in 0..len {
-        for dd in 0..d {
-            kb[(j / 16) * 16 * d + (dd / 2) * 32 + (j % 16) * 2 + dd % 2] = to_bf16(k[j * d + dd]);
-        }
-    }
-    // V per 32 keys and 16 dims: 16 rows (key pairs) × 16 dims × 2 keys.
-    let mut vb = vec![0u16; lp * d];
-    for j in 0..len {
-        for dd in 0..d {
-            let tile = (j / 32) * 2 + dd / 16;
-            vb[tile * 512 + ((j % 32) / 2) * 32 + (dd % 16) * 2 + j % 2] = to_bf16(v[j * d + dd]);
-        }
-    }
-    let mut scores = vec![0f32; TILE_ROWS * lp];
-    let mut pb = vec![0u16; TILE_ROWS * lp];
-    let mut out = [0f32; TILE_ROWS * ATTENTION_HEAD];
-    let cfg = TileConfig::full();
-    asm!("ldtilecfg [{}]", in(reg) &cfg as *const TileConfig, options(nostack, readonly));
-    let row64 = TILE_BYTES_PER_ROW;
-    for r0 in (0..rows_pad).step_by(TILE_ROWS) {
-        asm!("tileloadd tmm4, [{q} + {s}*1]", q = in(reg) qb.as_ptr().add(r0 * d),
-            s = in(reg) row64, options(nostack, readonly));
-        for j0 in (0..lp).step_by(16) {
-            asm!(
-                "tilezero tmm0",
-                "tileloadd tmm6, [{k} + {s}*1]",
-                "tdpbf16ps tmm0, tmm4, tmm6",
-                "tilestored [{c} + {ls}*1], tmm0",
-                k = in(reg) kb.as_ptr().add(j0 * d),
-                s = in(reg) row64,
-                c = in(reg) scores.as_mut_ptr().add(j0),
-                ls = in(reg) lp * 4,
-                options(nostack)
-            );
-        }
-        for (srow, prow) in scores.chunks_exact_mut(lp).zip(pb.chunks_exact_mut(lp)) {
-            crate::model::cpu_ops::softmax_in_place(&mut srow[..len]);
-            for (p, s) in prow.iter_mut().zip(&srow[..len]) {
-                *p = to_bf16(*s);
+unsafe fn attention_kernel(
+    x: &HeadsQkv<'_>,
+    s: &mut HeadScratch,
+    emit: &mut dyn FnMut(usize, usize, &[f32]),
+) {
+    const D: usize = ATTENTION_HEAD;
+    const P: usize = PANEL_COLS;
+    let HeadsQkv {
+        qkv,
+        stride,
+        len,
+        dh,
+        heads,
+        cols,
+        bias,
+    } = *x;
+    // Keys padded to two panels (a whole B tile pair of Q·Kᵀ, a K_STEP of P·V).
+    let lp = len.next_multiple_of(2 * P);
+    let rows_pad = len.next_multiple_of(ROW_BLOCK);
+    let (q_len, kv_len) = (rows_pad * D, lp * D);
+    // Every padding value must be zero; the rows below overwrite the rest.
+    s.q.clear();
+    s.q.resize(heads * q_len, 0);
+    s.kt.clear();
+    s.kt.resize(heads * kv_len, 0);
+    s.v.clear();
+    s.v.resize(heads * kv_len, 0);
+    let mut b = [0u16; D];
+    for r in 0..len {
+        let at = |part: usize, h: usize| {
+            let c = cols[part] + h * dh;
+            (
+                &qkv[r * stride + c..][..dh],
+                &bias[part][h * dh..(h + 1) * dh],
+            )
+        };
+        for h in 0..heads {
+            let (src, bs) = at(0, h);
+            round_biased(src, bs, &mut s.q[h * q_len + r * D..][..D]);
+            // Kᵀ: panel p holds keys 16p..16p+16, row i the depths 2i, 2i+1 of each key:
+            // a key's 32 bf16 values are its 16 depth pairs, one per panel row.
+            let (src, bs) = at(1, h);
+            round_biased(src, bs, &mut b);
+            let panel = &mut s.kt[h * kv_len + (r / P) * D * P..][..D * P];
+            for (i, pair) in b.chunks_exact(2).enumerate() {
+                panel[i * 2 * P + 2 * (r % P)..][..2].copy_from_slice(pair);
             }
-            prow[len..].fill(0);
+            // V: panel p holds dims 16p..16p+16, row i the keys 2i, 2i+1 of each dim.
+            let (src, bs) = at(2, h);
+            round_biased(src, bs, &mut b);
+            let v = &mut s.v[h * kv_len..][..kv_len];
+            for p in 0..D / P {
+                let out = &mut v[p * lp * P + (r / 2) * 2 * P + r % 2..];
+                for (d, &x) in b[p * P..(p + 1) * P].iter().enumerate() {
+                    out[2 * d] = x;
+                }
+            }
         }
-        asm!("tilezero tmm0", "tilezero tmm1", options(nostack, nomem));
-        for j0 in (0..lp).step_by(ATTENTION_KEY_STEP) {
-            let vt = vb.as_ptr().add((j0 / 32) * 2 * 512);
-            asm!(
-                "tileloadd tmm5, [{p} + {ps}*1]",
-                "tileloadd tmm6, [{v0} + {s}*1]",
-                "tileloadd tmm7, [{v1} + {s}*1]",
-                "tdpbf16ps tmm0, tmm5, tmm6",
-                "tdpbf16ps tmm1, tmm5, tmm7",
-                p = in(reg) pb.as_ptr().add(j0),
-                ps = in(reg) lp * 2,
-                v0 = in(reg) vt,
-                v1 = in(reg) vt.add(512),
-                s = in(reg) row64,
-                options(nostack, readonly)
-            );
-        }
-        asm!(
-            "tilestored [{c0} + {s}*1], tmm0",
-            "tilestored [{c1} + {s}*1], tmm1",
-            c0 = in(reg) out.as_mut_ptr(),
-            c1 = in(reg) out.as_mut_ptr().add(16),
-            s = in(reg) ATTENTION_HEAD * 4,
-            options(nostack)
-        );
-        let real = TILE_ROWS.min(len - r0);
-        ctx[r0 * d..(r0 + real) * d].copy_from_slice(&out[..real * d]);
     }
-    asm!("tilerelease", options(nostack, nomem));
+    let block = ATTENTION_QUERY_BLOCK.min(rows_pad);
+    s.scores.resize(block * lp, 0.0);
+    s.probs.resize(block * lp, 0);
+    s.ctx.resize(block * D, 0.0);
+    for h in 0..heads {
+        let q = &s.q[h * q_len..][..q_len];
+        let kt = Panels::new(&s.kt[h * kv_len..][..kv_len], D, lp);
+        let v = Panels::new(&s.v[h * kv_len..][..kv_len], lp, D);
+        for q0 in (0..rows_pad).step_by(block) {
+            let rows = block.min(rows_pad - q0);
+            // Rows past `len` are padding (q0 < len: rows_pad is len rounded up to a block).
+            let real = rows.min(len - q0);
+            gemm_panels(&q[q0 * D..(q0 + rows) * D], D, kt, &mut s.scores, lp);
+            let pairs = s
+                .scores
+                .chunks_exact_mut(lp)
+                .zip(s.probs.chunks_exact_mut(lp));
+            for (i, (sr, pr)) in pairs.take(rows).enumerate() {
+                if i < real {
+                    crate::model::cpu_ops::softmax_to_bf16(&mut sr[..len], &mut pr[..len]);
+                    pr[len..].fill(0);
+                } else {
+                    pr.fill(0);
+                }
+            }
+            gemm_panels(&s.probs[..rows * lp], lp, v, &mut s.ctx, D);
+            for (i, c) in s.ctx.chunks_exact(D).take(real).enumerate() {
+                emit(h, q0 + i, &c[..dh]);
+            }
+        }
+    }
 }

@@ -98,12 +98,52 @@ impl PackedBf16 {
     }
     /// Panel `p`: `k_pad / 2` rows of `2 · PANEL_COLS` values.
     pub fn panel(&self, p: usize) -> &[u16] {
-        let len = self.k_pad * PANEL_COLS;
-        &self.data[p * len..(p + 1) * len]
+        self.panels().panel(p)
     }
     /// Bytes held.
     pub fn bytes(&self) -> usize {
         self.data.len() * 2
+    }
+    /// The panels as the kernels read them.
+    pub fn panels(&self) -> Panels<'_> {
+        Panels::new(&self.data, self.k_pad, self.n_pad)
+    }
+}
+
+/// Borrowed bf16 panels in the layout of [`PackedBf16`] (`k_pad` depths × `n_pad` columns,
+/// panel after panel): the packed weights lend one, and the AMX attention builds them for
+/// Kᵀ and V of one head in its own scratch.
+#[derive(Debug, Clone, Copy)]
+pub struct Panels<'a> {
+    data: &'a [u16],
+    k_pad: usize,
+    n_pad: usize,
+}
+
+impl<'a> Panels<'a> {
+    /// `data` holds at least `k_pad · n_pad` values; `k_pad` is a multiple of [`K_STEP`],
+    /// `n_pad` of two panels.
+    pub fn new(data: &'a [u16], k_pad: usize, n_pad: usize) -> Panels<'a> {
+        assert!(k_pad > 0 && k_pad.is_multiple_of(K_STEP));
+        assert!(n_pad > 0 && n_pad.is_multiple_of(2 * PANEL_COLS));
+        assert!(
+            data.len() >= k_pad * n_pad,
+            "panels shorter than [k_pad, n_pad]"
+        );
+        Panels { data, k_pad, n_pad }
+    }
+    /// Depth (padded).
+    pub fn k_pad(&self) -> usize {
+        self.k_pad
+    }
+    /// Width (padded).
+    pub fn n_pad(&self) -> usize {
+        self.n_pad
+    }
+    /// Panel `p`: `k_pad / 2` rows of `2 · PANEL_COLS` values.
+    pub fn panel(&self, p: usize) -> &'a [u16] {
+        let len = self.k_pad * PANEL_COLS;
+        &self.data[p * len..(p + 1) * len]
     }
 }
 
