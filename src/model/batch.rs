@@ -12,9 +12,11 @@ pub struct BatchPolicy {
     pub max_sequences_per_batch: usize,
 }
 
-/// Default padded-token budget of one encoder call: large enough for full GEMM efficiency,
-/// small enough that the attention scores of a batch stay a few MB.
-pub const DEFAULT_TOKENS_PER_BATCH: usize = 4096;
+/// Default padded-token budget of one encoder call. 1,024 keeps a batch's activations (the
+/// Q/K/V product is 4.5 MB) near the L2 caches; measured on the Intel AMX machine,
+/// alternating, 2 threads: fixed 128-token texts bf16 14,062-14,175 tokens/s at 4,096 →
+/// 16,154-16,581 at 1,024, Sina bf16 11,239-11,587 → 11,643-11,884, f32 +8-10 % on both.
+pub const DEFAULT_TOKENS_PER_BATCH: usize = 1024;
 /// Default cap on sequences in one call.
 pub const DEFAULT_SEQUENCES_PER_BATCH: usize = 128;
 
