@@ -150,9 +150,9 @@ pub fn bf16_gemm_gflops(
     let packed = PackedBf16::pack(&w, k, n);
     // As the forward pass runs a product: the input already in bf16 (LayerNorm and GELU
     // write it so), the output buffer reused from the last call.
-    let mut ab = Vec::new();
+    let mut ab = crate::model::kernels::AlignedBuf::new();
     round_input(path, &a, &packed, &mut ab);
-    let mut c = Vec::new();
+    let mut c = crate::model::kernels::AlignedBuf::new();
     let mut best = f64::INFINITY;
     for _ in 0..reps.max(1) + 1 {
         let t0 = Instant::now();

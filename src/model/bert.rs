@@ -15,7 +15,7 @@ use memmap2::Mmap;
 use sha2::{Digest, Sha256};
 
 use super::cpu_ops::{self, AttentionShape};
-use super::kernels::{self, KernelPath, PackedBf16, Precision};
+use super::kernels::{self, AlignedBuf, KernelPath, PackedBf16, Precision};
 use super::ModelError;
 
 /// The subset of a Hugging Face `config.json` that a BERT encoder needs.
@@ -638,7 +638,7 @@ impl BertEncoder {
     /// `[tokens, hidden]`; returns the last layer's output.
     fn layers_bf16(
         &self,
-        mut x: Vec<f32>,
+        x: Vec<f32>,
         spans: &[(usize, usize)],
         shape: AttentionShape,
     ) -> Vec<f32> {
@@ -649,8 +649,15 @@ impl BertEncoder {
         let path = self.kernel;
         let tiles = path == KernelPath::Amx;
         let m_pad = tokens.next_multiple_of(kernels::bf16::ROW_BLOCK);
-        let (mut xb, mut cb, mut ab, mut fb) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let (mut qkv, mut a, mut o) = (Vec::new(), Vec::new(), Vec::new());
+        // 64-byte aligned, as the kernels need to run at full rate.
+        let mut x = AlignedBuf::from_slice(&x);
+        let (mut xb, mut cb, mut ab, mut fb) = (
+            AlignedBuf::new(),
+            AlignedBuf::new(),
+            AlignedBuf::new(),
+            AlignedBuf::new(),
+        );
+        let (mut qkv, mut a, mut o) = (AlignedBuf::new(), AlignedBuf::new(), AlignedBuf::new());
         let mut ctx = vec![0f32; tokens * h];
         if let Some(p) = self.packed.first() {
             kernels::bf16::round_input(path, &x, &p.qkv, &mut xb);
@@ -683,7 +690,7 @@ impl BertEncoder {
             );
             std::mem::swap(&mut x, &mut o);
         }
-        x
+        x.to_vec()
     }
 }
 

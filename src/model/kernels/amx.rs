@@ -12,6 +12,7 @@
 //! and touches no other state.
 
 use super::bf16::{to_bf16, PackedBf16, Panels, K_STEP, PANEL_COLS, ROW_BLOCK};
+use super::AlignedBuf;
 
 /// Rows of one tile (and of the accumulators).
 const TILE_ROWS: usize = 16;
@@ -260,25 +261,26 @@ pub fn attention_heads(x: &HeadsQkv<'_>, emit: &mut dyn FnMut(usize, usize, &[f3
 /// The buffers of one group of heads, kept per thread.
 struct HeadScratch {
     /// Per head: Q `[rows_pad, 32]`, Kᵀ panels `[32, lp]`, V panels `[lp, 32]`, bf16.
-    q: Vec<u16>,
-    kt: Vec<u16>,
-    v: Vec<u16>,
+    /// All aligned, like the dense layers' buffers: their rows are tile rows.
+    q: AlignedBuf<u16>,
+    kt: AlignedBuf<u16>,
+    v: AlignedBuf<u16>,
     /// Scores of a query block (f32) and their softmax (bf16), `[block, lp]`.
-    scores: Vec<f32>,
-    probs: Vec<u16>,
+    scores: AlignedBuf<f32>,
+    probs: AlignedBuf<u16>,
     /// Context of a query block, `[block, 32]`.
-    ctx: Vec<f32>,
+    ctx: AlignedBuf<f32>,
 }
 
 impl HeadScratch {
     const fn new() -> HeadScratch {
         HeadScratch {
-            q: Vec::new(),
-            kt: Vec::new(),
-            v: Vec::new(),
-            scores: Vec::new(),
-            probs: Vec::new(),
-            ctx: Vec::new(),
+            q: AlignedBuf::new(),
+            kt: AlignedBuf::new(),
+            v: AlignedBuf::new(),
+            scores: AlignedBuf::new(),
+            probs: AlignedBuf::new(),
+            ctx: AlignedBuf::new(),
         }
     }
 }

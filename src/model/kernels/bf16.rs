@@ -8,7 +8,7 @@
 
 use rayon::prelude::*;
 
-use super::{amx, avx512bf16, KernelPath};
+use super::{amx, avx512bf16, AlignedBuf, KernelPath};
 
 /// Columns of one weight panel: one AMX B-tile row, one 512-bit vector of f32 results.
 pub const PANEL_COLS: usize = 16;
@@ -48,7 +48,8 @@ pub struct PackedBf16 {
     n: usize,
     k_pad: usize,
     n_pad: usize,
-    data: Vec<u16>,
+    /// 64-byte aligned, so that every panel row is one cache line.
+    data: AlignedBuf<u16>,
 }
 
 impl PackedBf16 {
@@ -57,7 +58,7 @@ impl PackedBf16 {
         assert_eq!(w.len(), k * n, "weights are not [k, n]");
         let k_pad = k.next_multiple_of(K_STEP).max(K_STEP);
         let n_pad = n.next_multiple_of(2 * PANEL_COLS).max(2 * PANEL_COLS);
-        let mut data = vec![0u16; k_pad * n_pad];
+        let mut data = AlignedBuf::filled(k_pad * n_pad, 0u16);
         for (kk, row) in w.chunks_exact(n).enumerate() {
             for (j, &x) in row.iter().enumerate() {
                 data[Self::offset(k_pad, kk, j)] = to_bf16(x);
@@ -163,7 +164,7 @@ crate::multiversion! {
 /// `[m_pad, k_pad]` with `m_pad` = `m` rounded up to [`ROW_BLOCK`]. `dst` is reused: it is
 /// resized, not cleared, so padding rows may hold stale values (they only reach padding
 /// rows of the output, which no caller reads).
-pub fn round_input(path: KernelPath, a: &[f32], w: &PackedBf16, dst: &mut Vec<u16>) {
+pub fn round_input(path: KernelPath, a: &[f32], w: &PackedBf16, dst: &mut AlignedBuf<u16>) {
     let k = w.k();
     assert!(k > 0 && a.len().is_multiple_of(k), "input is not [m, k]");
     let m = a.len() / k;
@@ -176,9 +177,16 @@ pub fn round_input(path: KernelPath, a: &[f32], w: &PackedBf16, dst: &mut Vec<u1
 }
 
 /// `C = A · W` from an input already rounded by [`round_input`] (or written in that layout
-/// by a fused kernel): `a` is `[m_pad, k_pad]` bf16 for `m` real rows. `c` is reused (resized,
+/// by a fused kernel): `a` is `[m_pad, k_pad]` bf16 for `m` real rows, 64-byte aligned (an
+/// [`AlignedBuf`], or a part of one starting at a row) for the kernels to run at full rate. `c` is reused (resized,
 /// never zeroed: the kernels write every element) and left holding `[m, n]` f32.
-pub fn gemm_bf16_into(path: KernelPath, a: &[u16], m: usize, w: &PackedBf16, c: &mut Vec<f32>) {
+pub fn gemm_bf16_into(
+    path: KernelPath,
+    a: &[u16],
+    m: usize,
+    w: &PackedBf16,
+    c: &mut AlignedBuf<f32>,
+) {
     let stride = w.k_pad();
     let m_pad = m.next_multiple_of(ROW_BLOCK);
     assert!(
@@ -219,7 +227,8 @@ pub fn gemm_bf16_epilogue<T: Send>(
     epilogue: impl Fn(&[f32], &mut [T]) + Sync,
 ) {
     thread_local! {
-        static BAND: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+        static BAND: std::cell::RefCell<AlignedBuf<f32>> =
+            const { std::cell::RefCell::new(AlignedBuf::new()) };
     }
     let stride = w.k_pad();
     let m_pad = m.next_multiple_of(ROW_BLOCK);
@@ -290,14 +299,14 @@ pub fn gemm_bf16(path: KernelPath, a: &[f32], w: &PackedBf16) -> Vec<f32> {
     let k = w.k();
     assert!(k > 0 && a.len().is_multiple_of(k), "input is not [m, k]");
     let m = a.len() / k;
-    let mut rows = Vec::new();
-    let mut c = Vec::new();
     if m == 0 {
-        return c;
+        return Vec::new();
     }
+    let mut rows = AlignedBuf::new();
+    let mut c = AlignedBuf::new();
     round_input(path, a, w, &mut rows);
     gemm_bf16_into(path, &rows, m, w, &mut c);
-    c
+    c.to_vec()
 }
 
 #[cfg(test)]

@@ -6,12 +6,14 @@
 //! Plain slices in, plain slices out: it knows nothing of tensors, weights files or the
 //! model, and it never runs an instruction the CPU (or its OS) has not granted.
 
+pub mod aligned;
 pub mod amx;
 pub mod avx512bf16;
 pub mod bf16;
 
 use serde::{Deserialize, Serialize};
 
+pub use aligned::AlignedBuf;
 pub use bf16::{gemm_bf16, PackedBf16};
 
 /// Environment variable that forces a kernel path (`portable`, `avx2`, `avx512`,
