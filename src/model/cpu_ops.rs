@@ -281,11 +281,29 @@ multiversion! {
     }
 }
 
+/// `dst ← bf16(gelu_erf(x + bias))` over rows of `bias.len()` values, each written as a
+/// row of `stride` bf16 values (tail zeroed): the fused epilogue that hands the GELU
+/// output straight to the next bf16 product, with no f32 write-back or rounding pass.
+/// On AVX-512 it runs [`super::kernels::gelu_avx512`] (no division), elsewhere
+/// [`bias_gelu_bf16_rows_plain`].
+pub fn bias_gelu_bf16_rows(
+    isa: VectorIsa,
+    x: &[f32],
+    bias: &[f32],
+    dst: &mut [u16],
+    stride: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if isa == VectorIsa::Avx512 {
+        // SAFETY: callers pass the ISA of a path the CPU supports (checked at load).
+        return unsafe { super::kernels::gelu_avx512::bias_gelu_bf16_rows(x, bias, dst, stride) };
+    }
+    bias_gelu_bf16_rows_plain(isa, x, bias, dst, stride)
+}
+
 multiversion! {
-    /// `dst ← bf16(gelu_erf(x + bias))` over rows of `bias.len()` values, each written as a
-    /// row of `stride` bf16 values (tail zeroed): the fused epilogue that hands the GELU
-    /// output straight to the next bf16 product, with no f32 write-back or rounding pass.
-    pub fn bias_gelu_bf16_rows(x: &[f32], bias: &[f32], dst: &mut [u16], stride: usize) {
+    /// [`bias_gelu_bf16_rows`] in plain code (compiled per ISA by `multiversion!`).
+    pub fn bias_gelu_bf16_rows_plain(x: &[f32], bias: &[f32], dst: &mut [u16], stride: usize) {
         const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
         let n = bias.len();
         for (row, d) in x.chunks_exact(n).zip(dst.chunks_exact_mut(stride)) {
