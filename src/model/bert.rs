@@ -607,7 +607,7 @@ impl BertEncoder {
             let v = &l.cpu;
             let qkv = self.dense(&x, &l.qkv_w, None)?;
             let ctx = with_values(&qkv, |qkv| {
-                cpu_ops::attention(isa, false, qkv, &v.qkv_b, &spans, shape)
+                cpu_ops::attention(isa, qkv, &v.qkv_b, &spans, shape)
             })?;
             drop(qkv);
             let ctx = Tensor::from_vec(ctx, (tokens, h), &self.device)?;
@@ -647,7 +647,8 @@ impl BertEncoder {
         let eps = self.cfg.layer_norm_eps as f32;
         let isa = self.kernel.vector_isa();
         let path = self.kernel;
-        let tiles = path == KernelPath::Amx;
+        // The tile attention takes heads up to one tile row wide (e5-small's are 32).
+        let tiles = path == KernelPath::Amx && h / shape.heads <= kernels::amx::ATTENTION_HEAD;
         let m_pad = tokens.next_multiple_of(kernels::bf16::ROW_BLOCK);
         // 64-byte aligned, as the kernels need to run at full rate.
         let mut x = AlignedBuf::from_slice(&x);
@@ -658,16 +659,42 @@ impl BertEncoder {
             AlignedBuf::new(),
         );
         let (mut qkv, mut a, mut o) = (AlignedBuf::new(), AlignedBuf::new(), AlignedBuf::new());
-        let mut ctx = vec![0f32; tokens * h];
+        // On AMX the Q/K/V product's bf16 output (`qb`) feeds the tile attention, which
+        // writes the next product's input itself; elsewhere the f32 product and context.
+        let mut qb = AlignedBuf::new();
+        let mut ctx = if tiles {
+            Vec::new()
+        } else {
+            vec![0f32; tokens * h]
+        };
         if let Some(p) = self.packed.first() {
             kernels::bf16::round_input(path, &x, &p.qkv, &mut xb);
         }
         for (i, l) in self.layers.iter().enumerate() {
             let v = &l.cpu;
             let p = &self.packed[i];
-            kernels::bf16::gemm_bf16_into(path, &xb, tokens, &p.qkv, &mut qkv);
-            cpu_ops::attention_into(isa, tiles, &qkv, &v.qkv_b, spans, shape, &mut ctx);
-            kernels::bf16::round_input(path, &ctx, &p.ao, &mut cb);
+            if tiles {
+                // Q/K/V with biases in bf16 straight from the product's epilogue, and the
+                // context in bf16 straight from the tile attention: no f32 in between.
+                let n3 = p.qkv.n();
+                qb.resize(tokens * n3, 0);
+                kernels::bf16::gemm_bf16_epilogue(
+                    path,
+                    &xb,
+                    tokens,
+                    &p.qkv,
+                    &mut qb,
+                    n3,
+                    |c, d| cpu_ops::bias_bf16_rows(isa, c, &v.qkv_b, d, n3),
+                );
+                let stride = p.ao.k_pad();
+                cb.resize(m_pad * stride, 0);
+                cpu_ops::tile_attention_bf16(&qb, spans, shape, &mut cb, stride);
+            } else {
+                kernels::bf16::gemm_bf16_into(path, &xb, tokens, &p.qkv, &mut qkv);
+                cpu_ops::attention_into(isa, &qkv, &v.qkv_b, spans, shape, &mut ctx);
+                kernels::bf16::round_input(path, &ctx, &p.ao, &mut cb);
+            }
             kernels::bf16::gemm_bf16_into(path, &cb, tokens, &p.ao, &mut a);
             let stride = p.fi.k_pad();
             ab.resize(m_pad * stride, 0);

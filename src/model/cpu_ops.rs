@@ -281,10 +281,24 @@ multiversion! {
     }
 }
 
+multiversion! {
+    /// `dst ← bf16(x + bias)` over rows of `bias.len()` values, each written as a row of
+    /// `stride` bf16 values (tail zeroed): the epilogue of the Q/K/V product on AMX.
+    pub fn bias_bf16_rows(x: &[f32], bias: &[f32], dst: &mut [u16], stride: usize) {
+        let n = bias.len();
+        for (row, d) in x.chunks_exact(n).zip(dst.chunks_exact_mut(stride)) {
+            for ((o, v), b) in d.iter_mut().zip(row).zip(bias) {
+                *o = to_bf16(*v + b);
+            }
+            d[n..].fill(0);
+        }
+    }
+}
+
 /// `dst ← bf16(gelu_erf(x + bias))` over rows of `bias.len()` values, each written as a
 /// row of `stride` bf16 values (tail zeroed): the fused epilogue that hands the GELU
 /// output straight to the next bf16 product, with no f32 write-back or rounding pass.
-/// On AVX-512 it runs [`super::kernels::gelu_avx512`] (no division), elsewhere
+/// On AVX-512 it runs [`super::kernels::avx512_math`] (no division), elsewhere
 /// [`bias_gelu_bf16_rows_plain`].
 pub fn bias_gelu_bf16_rows(
     isa: VectorIsa,
@@ -296,7 +310,7 @@ pub fn bias_gelu_bf16_rows(
     #[cfg(target_arch = "x86_64")]
     if isa == VectorIsa::Avx512 {
         // SAFETY: callers pass the ISA of a path the CPU supports (checked at load).
-        return unsafe { super::kernels::gelu_avx512::bias_gelu_bf16_rows(x, bias, dst, stride) };
+        return unsafe { super::kernels::avx512_math::bias_gelu_bf16_rows(x, bias, dst, stride) };
     }
     bias_gelu_bf16_rows_plain(isa, x, bias, dst, stride)
 }
@@ -431,27 +445,25 @@ pub struct AttentionShape {
 
 /// A raw pointer that tasks writing disjoint parts of one buffer may share.
 #[derive(Clone, Copy)]
-struct SharedMut(*mut f32);
+struct SharedMut<T>(*mut T);
 // SAFETY: every task writes a disjoint set of elements (its own rows × head columns).
-unsafe impl Send for SharedMut {}
-unsafe impl Sync for SharedMut {}
+unsafe impl<T> Send for SharedMut<T> {}
+unsafe impl<T> Sync for SharedMut<T> {}
 
-impl SharedMut {
-    fn ptr(self) -> *mut f32 {
+impl<T> SharedMut<T> {
+    fn ptr(self) -> *mut T {
         self.0
     }
 }
 
-/// Multi-head self-attention over packed sequences.
+/// Multi-head self-attention over packed sequences, in f32.
 ///
 /// `qkv` is `[tokens, 3·hidden]` (Q already scaled by 1/√d, biases not yet added; `qkv_bias`
 /// is `[3·hidden]`); `spans` are the (first row, length) of each sequence. Returns the
 /// context `[tokens, hidden]`. Sequences never see each other, so there is no padding and
-/// no mask. With `bf16_tiles` (bf16 precision on the AMX path) heads of at most
-/// [`amx::ATTENTION_HEAD`] values run on AMX tiles ([`amx::attention_head`]).
+/// no mask. (The bf16 precision on AMX runs [`tile_attention_bf16`] instead.)
 pub fn attention(
     isa: VectorIsa,
-    bf16_tiles: bool,
     qkv: &[f32],
     qkv_bias: &[f32],
     spans: &[(usize, usize)],
@@ -459,15 +471,75 @@ pub fn attention(
 ) -> Vec<f32> {
     let tokens = qkv.len() / (3 * shape.hidden);
     let mut ctx = vec![0f32; tokens * shape.hidden];
-    attention_into(isa, bf16_tiles, qkv, qkv_bias, spans, shape, &mut ctx);
+    attention_into(isa, qkv, qkv_bias, spans, shape, &mut ctx);
     ctx
+}
+
+/// Multi-head self-attention over packed sequences on AMX tiles ([`amx::attention_heads`]):
+/// `qkv` is the bf16 `[tokens, 3·hidden]` output of the Q/K/V product's epilogue (biases
+/// added, Q scaled), and the context of each row is written in bf16 into row `r` of `dst`
+/// (`stride` values a row, the tail past `hidden` zeroed): the input of the attention
+/// output product, with no f32 context in between. Heads must be at most
+/// [`amx::ATTENTION_HEAD`] wide; the spans must cover every row of `dst` that is read.
+pub fn tile_attention_bf16(
+    qkv: &[u16],
+    spans: &[(usize, usize)],
+    shape: AttentionShape,
+    dst: &mut [u16],
+    stride: usize,
+) {
+    let h = shape.hidden;
+    let dh = h / shape.heads;
+    assert!(dh <= amx::ATTENTION_HEAD && stride >= h);
+    let tokens = qkv.len() / (3 * h);
+    assert!(
+        dst.len() >= tokens * stride,
+        "context shorter than [tokens, stride]"
+    );
+    assert!(spans.iter().all(|&(s, l)| s + l <= tokens));
+    if stride > h {
+        dst[..tokens * stride]
+            .par_chunks_mut(stride)
+            .for_each(|r| r[h..].fill(0));
+    }
+    let out = SharedMut(dst.as_mut_ptr());
+    // A task reads its sequence's rows once for a group of heads: the whole row when
+    // there are sequences enough to keep every thread busy, else fewer heads a task.
+    let threads = rayon::current_num_threads();
+    let groups = (1..=shape.heads)
+        .filter(|g| shape.heads.is_multiple_of(*g))
+        .find(|g| spans.len() * g >= 2 * threads)
+        .unwrap_or(shape.heads);
+    let per = shape.heads / groups;
+    (0..spans.len() * groups).into_par_iter().for_each(|task| {
+        let (start, len) = spans[task / groups];
+        let col = (task % groups) * per * dh;
+        let x = amx::HeadsQkv {
+            qkv: &qkv[start * 3 * h..(start + len) * 3 * h],
+            stride: 3 * h,
+            len,
+            dh,
+            heads: per,
+            cols: [col, h + col, 2 * h + col],
+        };
+        amx::attention_heads(&x, &mut |head, r, c| {
+            // SAFETY: this task alone writes these columns of these rows (its sequence's
+            // rows, its group's heads), which lie inside `dst` (asserted above).
+            let d = unsafe {
+                std::slice::from_raw_parts_mut(
+                    out.ptr().add((start + r) * stride + col + head * dh),
+                    dh,
+                )
+            };
+            d.copy_from_slice(c);
+        });
+    });
 }
 
 /// [`attention`] into a caller's buffer `ctx` of `[tokens, hidden]` (every element is
 /// written: the spans cover every row).
 pub fn attention_into(
     isa: VectorIsa,
-    bf16_tiles: bool,
     qkv: &[f32],
     qkv_bias: &[f32],
     spans: &[(usize, usize)],
@@ -482,41 +554,6 @@ pub fn attention_into(
     let covered: usize = spans.iter().map(|s| s.1).sum();
     assert!(spans.iter().all(|&(s, l)| s + l <= tokens) && covered <= tokens);
     let out = SharedMut(ctx.as_mut_ptr());
-    if bf16_tiles && dh <= amx::ATTENTION_HEAD {
-        // A task reads its sequence's rows once for a group of heads: the whole row when
-        // there are sequences enough to keep every thread busy, else fewer heads a task.
-        let threads = rayon::current_num_threads();
-        let groups = (1..=shape.heads)
-            .filter(|g| shape.heads.is_multiple_of(*g))
-            .find(|g| spans.len() * g >= 2 * threads)
-            .unwrap_or(shape.heads);
-        let per = shape.heads / groups;
-        (0..spans.len() * groups).into_par_iter().for_each(|task| {
-            let (start, len) = spans[task / groups];
-            let col = (task % groups) * per * dh;
-            let bias = |part: usize| &qkv_bias[part * h + col..][..per * dh];
-            let x = amx::HeadsQkv {
-                qkv: &qkv[start * 3 * h..(start + len) * 3 * h],
-                stride: 3 * h,
-                len,
-                dh,
-                heads: per,
-                cols: [col, h + col, 2 * h + col],
-                bias: [bias(0), bias(1), bias(2)],
-            };
-            amx::attention_heads(&x, &mut |head, r, c| {
-                // SAFETY: as below: this task alone writes these columns of these rows.
-                let dst = unsafe {
-                    std::slice::from_raw_parts_mut(
-                        out.ptr().add((start + r) * h + col + head * dh),
-                        dh,
-                    )
-                };
-                dst.copy_from_slice(c);
-            });
-        });
-        return;
-    }
     (0..spans.len() * shape.heads)
         .into_par_iter()
         .for_each(|task| {
@@ -639,8 +676,22 @@ mod tests {
             let val = |i: usize| ((i * 7919) % 1000) as f32 / 500.0 - 1.0;
             let qkv: Vec<f32> = (0..tokens * 3 * hidden).map(val).collect();
             let bias: Vec<f32> = (0..3 * hidden).map(|i| val(i + 5) * 0.1).collect();
-            let want = attention(VectorIsa::Avx512, false, &qkv, &bias, spans, shape);
-            let got = attention(VectorIsa::Avx512, true, &qkv, &bias, spans, shape);
+            let want = attention(VectorIsa::Avx512, &qkv, &bias, spans, shape);
+            let n3 = 3 * hidden;
+            let mut qb = vec![0u16; tokens * n3];
+            bias_bf16_rows(VectorIsa::Avx512, &qkv, &bias, &mut qb, n3);
+            let stride = hidden + 32; // a tail past `hidden` that must come back zero
+            let mut ctx = vec![7u16; tokens * stride];
+            tile_attention_bf16(&qb, spans, shape, &mut ctx, stride);
+            let got: Vec<f32> = ctx
+                .chunks_exact(stride)
+                .flat_map(|r| {
+                    assert!(r[hidden..].iter().all(|&v| v == 0));
+                    r[..hidden]
+                        .iter()
+                        .map(|&v| crate::model::kernels::bf16::from_bf16(v))
+                })
+                .collect();
             for (i, (g, w)) in got.iter().zip(&want).enumerate() {
                 assert!(
                     (g - w).abs() < 2e-2,
@@ -668,7 +719,7 @@ mod tests {
             .into_iter()
             .map(|p| p.vector_isa())
         {
-            let got = attention(isa, false, &qkv, &bias, &spans, shape);
+            let got = attention(isa, &qkv, &bias, &spans, shape);
             let at = |t: usize, part: usize, head: usize, d: usize| {
                 let c = part * h + head * dh + d;
                 qkv[t * 3 * h + c] + bias[c]

@@ -202,12 +202,13 @@ pub const ATTENTION_HEAD: usize = 32;
 /// scores, at most 64 × 512 × 4 B = 128 KiB, stay in L2 between Q·Kᵀ, softmax and P·V.
 const ATTENTION_QUERY_BLOCK: usize = 2 * ROW_BLOCK;
 
-/// Consecutive heads of one sequence as the fused Q/K/V product holds them, biases not
-/// yet added: head `i` of the group has columns `cols[part] + i · dh`.
+/// Consecutive heads of one sequence as the fused Q/K/V product's epilogue leaves them:
+/// bf16, biases added (and Q scaled, like its weights); head `i` of the group has columns
+/// `cols[part] + i · dh`.
 #[derive(Debug, Clone, Copy)]
 pub struct HeadsQkv<'a> {
     /// The sequence's rows of the product: row `r` is `qkv[r · stride..]`.
-    pub qkv: &'a [f32],
+    pub qkv: &'a [u16],
     pub stride: usize,
     /// Keys (and queries) of the sequence.
     pub len: usize,
@@ -217,18 +218,16 @@ pub struct HeadsQkv<'a> {
     pub heads: usize,
     /// First column of the group's Q, K and V in a row.
     pub cols: [usize; 3],
-    /// Their biases, `heads · dh` values each (Q's already scaled, like its weights).
-    pub bias: [&'a [f32]; 3],
 }
 
 /// Attention of a group of heads of one sequence on AMX tiles, bf16 inputs and f32 sums,
 /// softmax in f32: `ctx_i = Σ_j softmax_j(q_i · k_j) v_j` per head. Q, K and V are read
 /// row by row from the product (each row once, in order, for every head of the group),
-/// biases added, and rounded to bf16 straight into the tile layouts: Q as rows, Kᵀ and V
-/// as [`Panels`], so that both products are [`gemm_panels`]. `emit(head, i, ctx_i)`
-/// receives each of the `len` rows (`dh` values) of each head. Scratch is per thread and
-/// reused.
-pub fn attention_heads(x: &HeadsQkv<'_>, emit: &mut dyn FnMut(usize, usize, &[f32])) {
+/// straight into the tile layouts: Q as rows, Kᵀ and V as [`Panels`], so that both
+/// products are [`gemm_panels`]. `emit(head, i, ctx_i)` receives each of the `len` rows
+/// (`dh` values, rounded to bf16: the next product's input) of each head. Scratch is per
+/// thread and reused.
+pub fn attention_heads(x: &HeadsQkv<'_>, emit: &mut dyn FnMut(usize, usize, &[u16])) {
     let HeadsQkv {
         qkv,
         stride,
@@ -236,11 +235,10 @@ pub fn attention_heads(x: &HeadsQkv<'_>, emit: &mut dyn FnMut(usize, usize, &[f3
         dh,
         heads,
         cols,
-        bias,
     } = *x;
     assert!(len > 0 && dh > 0 && dh <= ATTENTION_HEAD && heads > 0);
     let width = heads * dh;
-    assert!(cols.iter().all(|&c| c + width <= stride) && bias.iter().all(|b| b.len() >= width));
+    assert!(cols.iter().all(|&c| c + width <= stride));
     assert!(qkv.len() >= (len - 1) * stride + cols.iter().max().unwrap() + width);
     assert!(available(), "AMX kernel called without AMX");
     thread_local! {
@@ -285,22 +283,12 @@ impl HeadScratch {
     }
 }
 
-/// `dst[c] = bf16(src[c] + bias[c])` for the values of `src`, zeros to the end of `dst`.
-#[inline(always)]
-fn round_biased(src: &[f32], bias: &[f32], dst: &mut [u16]) {
-    let n = src.len();
-    for ((d, x), b) in dst.iter_mut().zip(src).zip(bias) {
-        *d = to_bf16(x + b);
-    }
-    dst[n..].fill(0);
-}
-
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
 unsafe fn attention_kernel(
     x: &HeadsQkv<'_>,
     s: &mut HeadScratch,
-    emit: &mut dyn FnMut(usize, usize, &[f32]),
+    emit: &mut dyn FnMut(usize, usize, &[u16]),
 ) {
     const D: usize = ATTENTION_HEAD;
     const P: usize = PANEL_COLS;
@@ -311,7 +299,6 @@ unsafe fn attention_kernel(
         dh,
         heads,
         cols,
-        bias,
     } = *x;
     // Keys padded to two panels (a whole B tile pair of Q·Kᵀ, a K_STEP of P·V).
     let lp = len.next_multiple_of(2 * P);
@@ -326,27 +313,20 @@ unsafe fn attention_kernel(
     s.v.resize(heads * kv_len, 0);
     let mut b = [0u16; D];
     for r in 0..len {
-        let at = |part: usize, h: usize| {
-            let c = cols[part] + h * dh;
-            (
-                &qkv[r * stride + c..][..dh],
-                &bias[part][h * dh..(h + 1) * dh],
-            )
-        };
+        let at = |part: usize, h: usize| &qkv[r * stride + cols[part] + h * dh..][..dh];
         for h in 0..heads {
-            let (src, bs) = at(0, h);
-            round_biased(src, bs, &mut s.q[h * q_len + r * D..][..D]);
+            // Q rows (the tail past `dh` stays zero from the clearing above).
+            s.q[h * q_len + r * D..][..dh].copy_from_slice(at(0, h));
             // Kᵀ: panel p holds keys 16p..16p+16, row i the depths 2i, 2i+1 of each key:
-            // a key's 32 bf16 values are its 16 depth pairs, one per panel row.
-            let (src, bs) = at(1, h);
-            round_biased(src, bs, &mut b);
+            // a key's 32 bf16 values are its 16 depth pairs, one per panel row (`b`'s
+            // tail past `dh` is never written: zero).
+            b[..dh].copy_from_slice(at(1, h));
             let panel = &mut s.kt[h * kv_len + (r / P) * D * P..][..D * P];
             for (i, pair) in b.chunks_exact(2).enumerate() {
                 panel[i * 2 * P + 2 * (r % P)..][..2].copy_from_slice(pair);
             }
             // V: panel p holds dims 16p..16p+16, row i the keys 2i, 2i+1 of each dim.
-            let (src, bs) = at(2, h);
-            round_biased(src, bs, &mut b);
+            b[..dh].copy_from_slice(at(2, h));
             let v = &mut s.v[h * kv_len..][..kv_len];
             for p in 0..D / P {
                 let out = &mut v[p * lp * P + (r / 2) * 2 * P + r % 2..];
@@ -375,15 +355,19 @@ unsafe fn attention_kernel(
                 .zip(s.probs.chunks_exact_mut(lp));
             for (i, (sr, pr)) in pairs.take(rows).enumerate() {
                 if i < real {
-                    crate::model::cpu_ops::softmax_to_bf16(&mut sr[..len], &mut pr[..len]);
+                    super::avx512_math::softmax_to_bf16(&mut sr[..len], &mut pr[..len]);
                     pr[len..].fill(0);
                 } else {
                     pr.fill(0);
                 }
             }
             gemm_panels(&s.probs[..rows * lp], lp, v, &mut s.ctx, D);
+            let mut row = [0u16; D];
             for (i, c) in s.ctx.chunks_exact(D).take(real).enumerate() {
-                emit(h, q0 + i, &c[..dh]);
+                for (d, &v) in row.iter_mut().zip(&c[..dh]) {
+                    *d = to_bf16(v);
+                }
+                emit(h, q0 + i, &row[..dh]);
             }
         }
     }

@@ -8,9 +8,9 @@
 
 pub mod aligned;
 pub mod amx;
+pub mod avx512_math;
 pub mod avx512bf16;
 pub mod bf16;
-pub mod gelu_avx512;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,11 +1,17 @@
-//! The bias + GELU (erf) epilogue of the intermediate dense layer in AVX-512 intrinsics,
-//! rounding straight to the bf16 input of the output layer. It computes what
-//! `cpu_ops::bias_gelu_bf16_rows` computes (the same Abramowitz & Stegun `erf`, the same
-//! Cephes `exp`, the same round-to-nearest-even), except that `1 / (1 + p·|x|)` is the
-//! 14-bit reciprocal estimate refined by one Newton step (relative error about 1e-8)
-//! instead of a division: `vdivps` was the slowest instruction of the plain compile.
+//! Element-wise math of the bf16 forward pass in AVX-512 intrinsics, where the plain
+//! compile was the bottleneck:
+//! - the bias + GELU (erf) epilogue of the intermediate dense layer, rounding straight to
+//!   the bf16 input of the output layer. It computes what `cpu_ops::bias_gelu_bf16_rows_plain`
+//!   computes (the same Abramowitz & Stegun `erf`, the same Cephes `exp`, the same
+//!   round-to-nearest-even), except that `1 / (1 + p·|x|)` is the 14-bit reciprocal
+//!   estimate refined by one Newton step (relative error about 1e-8) instead of a division:
+//!   `vdivps` was the slowest instruction of the plain compile;
+//! - the softmax of the AMX attention, whose probabilities are rounded to bf16: its `exp`
+//!   is `2^n · p(f)` with `vscalefps` and a degree-4 polynomial (relative error 2.7e-6,
+//!   a thousandth of a bf16 step), max, exponentials and sum in two passes.
 //!
-//! Only `cpu_ops::bias_gelu_bf16_rows` calls it, on CPUs with AVX-512F/BW/VL/DQ.
+//! Only `cpu_ops` (GELU) and the AMX attention (softmax) call it, on CPUs with
+//! AVX-512F/BW/VL/DQ; it knows nothing of layers or layouts beyond rows.
 
 /// `dst ← bf16(gelu_erf(x + bias))` over rows of `bias.len()` values, each written as a
 /// row of `stride` bf16 values, tail zeroed.
@@ -50,6 +56,88 @@ pub unsafe fn bias_gelu_bf16_rows(x: &[f32], bias: &[f32], dst: &mut [u16], stri
         }
         d[n..].fill(0);
     }
+}
+
+/// Softmax of one row into bf16: `out[j] = bf16(e_j / Σ e)`, `e_j = exp(row[j] - max)`;
+/// `row` is left holding the unnormalised exponentials. `out` is at least as long as `row`.
+///
+/// # Safety
+/// The CPU must have AVX-512F, BW, VL and DQ.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+pub unsafe fn softmax_to_bf16(row: &mut [f32], out: &mut [u16]) {
+    use std::arch::x86_64::*;
+    const L: usize = 16;
+    let n = row.len();
+    assert!(out.len() >= n);
+    // Lanes of the last, partial vector.
+    let tail = (n % L) as u32;
+    let tail_mask: __mmask16 = if tail == 0 {
+        0
+    } else {
+        ((1u32 << tail) - 1) as u16
+    };
+    let body = n - n % L;
+    let p = row.as_mut_ptr();
+    let mut m = _mm512_set1_ps(f32::NEG_INFINITY);
+    for j in (0..body).step_by(L) {
+        m = _mm512_max_ps(m, _mm512_loadu_ps(p.add(j)));
+    }
+    if tail_mask != 0 {
+        m = _mm512_mask_max_ps(
+            m,
+            tail_mask,
+            m,
+            _mm512_maskz_loadu_ps(tail_mask, p.add(body)),
+        );
+    }
+    let m = _mm512_set1_ps(_mm512_reduce_max_ps(m));
+    let mut sum = _mm512_setzero_ps();
+    for j in (0..body).step_by(L) {
+        let e = exp2_poly(_mm512_sub_ps(_mm512_loadu_ps(p.add(j)), m));
+        _mm512_storeu_ps(p.add(j), e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    if tail_mask != 0 {
+        let e = exp2_poly(_mm512_sub_ps(
+            _mm512_maskz_loadu_ps(tail_mask, p.add(body)),
+            m,
+        ));
+        _mm512_mask_storeu_ps(p.add(body), tail_mask, e);
+        sum = _mm512_mask_add_ps(sum, tail_mask, sum, e);
+    }
+    let inv = _mm512_set1_ps(1.0 / _mm512_reduce_add_ps(sum));
+    let o = out.as_mut_ptr();
+    for j in (0..body).step_by(L) {
+        let v = _mm512_mul_ps(_mm512_loadu_ps(p.add(j)), inv);
+        _mm256_storeu_si256(o.add(j) as *mut __m256i, to_bf16(v));
+    }
+    if tail_mask != 0 {
+        let v = _mm512_mul_ps(_mm512_maskz_loadu_ps(tail_mask, p.add(body)), inv);
+        _mm256_mask_storeu_epi16(o.add(body) as *mut i16, tail_mask, to_bf16(v));
+    }
+}
+
+/// `exp(x)` for `x ≤ 0` (softmax arguments), 16 lanes: `2^n · p(f)` with `n = round(x·log2 e)`,
+/// `f` the rest in [-0.5, 0.5], `p` a degree-4 fit of `2^f` (relative error 2.7e-6), and
+/// `vscalefps` for `2^n`; below `2^-126` it gives 0 or a denormal, never NaN.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn exp2_poly(x: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    let splat = _mm512_set1_ps;
+    let t = _mm512_max_ps(
+        _mm512_mul_ps(x, splat(std::f32::consts::LOG2_E)),
+        splat(-150.0),
+    );
+    let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(t);
+    let f = _mm512_sub_ps(t, n);
+    let mut q = splat(0.009_570_037);
+    q = _mm512_fmadd_ps(q, f, splat(0.055_917_717));
+    q = _mm512_fmadd_ps(q, f, splat(0.240_247_44));
+    q = _mm512_fmadd_ps(q, f, splat(0.693_121_85));
+    q = _mm512_fmadd_ps(q, f, splat(0.999_999_3));
+    _mm512_scalef_ps(q, n)
 }
 
 /// The scalar GELU of the tail columns, as `cpu_ops` computes it.
@@ -106,6 +194,36 @@ unsafe fn to_bf16(v: std::arch::x86_64::__m512) -> std::arch::x86_64::__m256i {
 
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
+    #[test]
+    fn softmax_matches_the_plain_one_to_a_bf16_step() {
+        if !crate::model::kernels::cpu::avx512() {
+            return;
+        }
+        for n in [1usize, 7, 16, 33, 128, 515] {
+            let row: Vec<f32> = (0..n).map(|i| ((i * 37) % 23) as f32 * 0.7 - 8.0).collect();
+            let (mut a, mut b) = (row.clone(), row.clone());
+            let (mut fast, mut plain) = (vec![0u16; n + 3], vec![0u16; n]);
+            // SAFETY: AVX-512 checked above.
+            unsafe { super::softmax_to_bf16(&mut a, &mut fast) };
+            crate::model::cpu_ops::softmax_to_bf16(&mut b, &mut plain);
+            for (i, (f, p)) in fast.iter().zip(&plain).enumerate() {
+                assert!(
+                    (*f as i32 - *p as i32).abs() <= 1,
+                    "n {n} element {i}: {f:#x} vs {p:#x}"
+                );
+            }
+            assert_eq!(&fast[n..], &[0, 0, 0], "wrote past the row");
+            let total: f32 = fast[..n]
+                .iter()
+                .map(|&v| crate::model::kernels::bf16::from_bf16(v))
+                .sum();
+            assert!(
+                (total - 1.0).abs() < 1e-2 * (n as f32).sqrt(),
+                "n {n}: sum {total}"
+            );
+        }
+    }
+
     #[test]
     fn matches_the_plain_gelu_to_a_bf16_step() {
         if !crate::model::kernels::cpu::avx512() {
