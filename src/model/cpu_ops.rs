@@ -150,18 +150,6 @@ fn softmax(row: &mut [f32]) {
     row.iter_mut().for_each(|v| *v *= inv);
 }
 
-/// Softmax of one row into bf16 (`out[..row.len()]`); `row` is left holding the
-/// unnormalised exponentials. Inlined into the caller's instruction set.
-#[inline(always)]
-pub fn softmax_to_bf16(row: &mut [f32], out: &mut [u16]) {
-    let m = max(row);
-    row.iter_mut().for_each(|v| *v = exp(*v - m));
-    let inv = 1.0 / sum(row);
-    for (o, v) in out.iter_mut().zip(row.iter()) {
-        *o = to_bf16(v * inv);
-    }
-}
-
 multiversion! {
     /// Softmax of each row of `len` values, in place.
     pub fn softmax_rows(x: &mut [f32], len: usize) {

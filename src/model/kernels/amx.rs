@@ -353,9 +353,14 @@ unsafe fn attention_kernel(
                 .scores
                 .chunks_exact_mut(lp)
                 .zip(s.probs.chunks_exact_mut(lp));
+            // Softmax in two passes: the unnormalised exponentials go to P·V in bf16 (a
+            // bf16 rounding is as fine at any scale), and each context row, 32 values, is
+            // divided by its row's sum instead of every probability.
+            let mut inv = [0f32; ATTENTION_QUERY_BLOCK];
             for (i, (sr, pr)) in pairs.take(rows).enumerate() {
                 if i < real {
-                    super::avx512_math::softmax_to_bf16(&mut sr[..len], &mut pr[..len]);
+                    let sum = super::avx512_math::exp_to_bf16(&sr[..len], &mut pr[..len]);
+                    inv[i] = 1.0 / sum;
                     pr[len..].fill(0);
                 } else {
                     pr.fill(0);
@@ -365,7 +370,7 @@ unsafe fn attention_kernel(
             let mut row = [0u16; D];
             for (i, c) in s.ctx.chunks_exact(D).take(real).enumerate() {
                 for (d, &v) in row.iter_mut().zip(&c[..dh]) {
-                    *d = to_bf16(v);
+                    *d = to_bf16(v * inv[i]);
                 }
                 emit(h, q0 + i, &row[..dh]);
             }
