@@ -519,7 +519,7 @@ pub fn tile_attention_bf16(
                     dh,
                 )
             };
-            d.copy_from_slice(c);
+            amx::copy_head_row(d, c);
         });
     });
 }
