@@ -2,7 +2,9 @@
 //! `erf` (branch-free polynomials, about 1e-7 relative error), GELU with its bias fused,
 //! layer norm with bias and residual fused, and attention over packed (unpadded) sequences
 //! with one task per (sequence, head) on the rayon pool, its Q·Kᵀ and P·V on register-tiled
-//! micro-kernels (a head is 32 wide in e5-small: too small for a packing GEMM to pay off).
+//! micro-kernels (a head is 32 wide in e5-small: too small for a packing GEMM to pay off);
+//! on AMX in bf16 the tasks hand their sequence to the tile attention of `kernels::amx`
+//! ([`tile_attention_bf16`]) instead.
 //!
 //! Plain slices in, plain slices out: this module knows nothing of tensors or weights files.
 //! Kernels are compiled three times, portable, AVX2+FMA and AVX-512, and the caller picks

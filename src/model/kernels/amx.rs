@@ -5,7 +5,10 @@
 //! (`tileloadd`) and two weight tiles per 32 depths (`tdpbf16ps`), stored with `tilestored`.
 //!
 //! The bf16 attention of the AMX path ([`attention_heads`]) runs its Q·Kᵀ and P·V on the
-//! same kernel, with Kᵀ and V rounded straight into panels of that layout.
+//! same kernel, reading the bf16 Q/K/V the product's epilogue wrote, Kᵀ and V copied
+//! straight into panels of that layout, and writing bf16 context rows. Every buffer a
+//! tile row is loaded from or stored to starts on a 64-byte boundary ([`AlignedBuf`]):
+//! a row straddling two cache lines halves the kernel's rate.
 //!
 //! Only [`super::bf16::gemm_bf16`] and the attention of `cpu_ops` call it, on CPUs where
 //! [`available`] said yes; each call releases the tiles (`tilerelease`) before it returns,
