@@ -631,17 +631,18 @@ impl BertEncoder {
         with_values(&x, |x| pool(x, &spans, h))
     }
 
-    /// The encoder layers with bf16 dense layers, on plain buffers allocated once per batch
-    /// and reused by every layer: each product's bf16 input is written by the kernel that
-    /// produces it (LayerNorm, GELU) where it can be, so there is no separate rounding pass,
-    /// no per-product allocation and no zeroing of outputs. `x` is the embedding output,
-    /// `[tokens, hidden]`; returns the last layer's output.
+    /// The encoder layers with bf16 dense layers, on 64-byte aligned buffers allocated once
+    /// per batch and reused by every layer: each product's bf16 input is written by the
+    /// kernel that produces it (LayerNorm, GELU, the tile attention) where it can be, so
+    /// there is no separate rounding pass, no per-product allocation and no zeroing of
+    /// outputs. `x` is the embedding output, `[tokens, hidden]`; returns the last layer's
+    /// output.
     fn layers_bf16(
         &self,
         x: Vec<f32>,
         spans: &[(usize, usize)],
         shape: AttentionShape,
-    ) -> Vec<f32> {
+    ) -> AlignedBuf<f32> {
         let h = shape.hidden;
         let tokens = x.len() / h;
         let eps = self.cfg.layer_norm_eps as f32;
@@ -717,7 +718,7 @@ impl BertEncoder {
             );
             std::mem::swap(&mut x, &mut o);
         }
-        x.to_vec()
+        x
     }
 }
 

@@ -98,7 +98,7 @@ impl<T: Plain> Clone for AlignedBuf<T> {
     }
 }
 
-impl<T: Plain + std::fmt::Debug> std::fmt::Debug for AlignedBuf<T> {
+impl<T: Plain> std::fmt::Debug for AlignedBuf<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AlignedBuf")
             .field("len", &self.len)

@@ -335,9 +335,12 @@ unsafe fn attention_kernel(
     let zeros = [0u16; D];
     let mut b = [0u16; D];
     for r in 0..lp {
-        let at = |part: usize, h: usize| match r < len {
-            true => &qkv[r * stride + cols[part] + h * dh..][..dh],
-            false => &zeros[..dh],
+        let at = |part: usize, h: usize| {
+            if r < len {
+                &qkv[r * stride + cols[part] + h * dh..][..dh]
+            } else {
+                &zeros[..dh]
+            }
         };
         for h in 0..heads {
             // Q rows (the tail past `dh` stays zero from the clearing above).

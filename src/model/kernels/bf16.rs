@@ -178,8 +178,9 @@ pub fn round_input(path: KernelPath, a: &[f32], w: &PackedBf16, dst: &mut Aligne
 
 /// `C = A · W` from an input already rounded by [`round_input`] (or written in that layout
 /// by a fused kernel): `a` is `[m_pad, k_pad]` bf16 for `m` real rows, 64-byte aligned (an
-/// [`AlignedBuf`], or a part of one starting at a row) for the kernels to run at full rate. `c` is reused (resized,
-/// never zeroed: the kernels write every element) and left holding `[m, n]` f32.
+/// [`AlignedBuf`], or a part of one starting at a row) for the kernels to run at full rate.
+/// `c` is reused (resized, never zeroed: the kernels write every element) and left holding
+/// `[m, n]` f32.
 pub fn gemm_bf16_into(
     path: KernelPath,
     a: &[u16],
