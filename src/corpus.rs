@@ -81,6 +81,10 @@ pub fn prepare_cleaned(
         .into_iter()
         .zip(cleaned)
         .map(|(record, cleaned)| {
+            let _w = crate::working_on::working_on(format!(
+                "record {:?} ({})",
+                record.id, record.location
+            ));
             let fold = opts.clean.as_ref().is_some_and(|c| c.fold_script);
             let mut paragraphs = Vec::new();
             let mut ranges = Vec::new();

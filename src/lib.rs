@@ -28,3 +28,4 @@ pub mod report;
 pub mod script;
 pub mod tables;
 pub mod test_support;
+pub mod working_on;

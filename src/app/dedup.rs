@@ -15,6 +15,7 @@ use super::AppError;
 use crate::corpus::{PrepareOptions, PreparedDoc};
 use crate::dedup::{self, output, DedupOptions, DedupReport};
 use crate::embed::DocumentVectors;
+use crate::fsio::StagedDir;
 use crate::index::Index;
 use crate::input::{InputOptions, ReadOutcome};
 use crate::model::Embedder;
@@ -93,22 +94,48 @@ pub fn dedup(
         let mut s = summary_of(embedder, c.options.clone(), c.against.as_deref());
         s.stripped_repeated_passages = c.strip_repeated_passages;
         s.format = c.format;
+        let staged = stage_output(out)?;
         summary = Some(output::write_outputs(
-            out,
+            staged.path(),
             &run.docs,
             &run.read.rejected,
             &run.report,
             s,
         )?);
-        write_explanations(out, &run.docs, &run.report, &c.options)?;
+        write_explanations(staged.path(), &run.docs, &run.report, &c.options)?;
         if c.report {
-            report = Some(write_report(out, &ReportOptions::default())?);
+            report = Some(write_report(staged.path(), &ReportOptions::default())?);
+        }
+        commit_output(staged, out)?;
+        if let Some(r) = report.as_mut() {
+            r.path = out.join(crate::report::REPORT_FILE);
         }
     }
     Ok(DedupOutcome {
         run,
         summary,
         report,
+    })
+}
+
+/// Starts an output folder that appears under `out` only when complete (see
+/// [`StagedDir`]): a run that fails, panics or is killed leaves the previous one intact.
+fn stage_output(out: &Path) -> Result<StagedDir, AppError> {
+    StagedDir::create(out).map_err(|source| {
+        AppError::from(dedup::DedupError::Io {
+            path: out.to_path_buf(),
+            source,
+        })
+    })
+}
+
+/// Puts a complete output folder in place of `out`.
+fn commit_output(staged: StagedDir, out: &Path) -> Result<(), AppError> {
+    staged.commit().map_err(|source| {
+        AppError::from(dedup::DedupError::Io {
+            path: out.to_path_buf(),
+            source,
+        })
     })
 }
 
@@ -178,9 +205,16 @@ pub fn ingest(
     )?;
     let mut summary = summary_of(Some(embedder), c.options.clone(), Some(&c.index));
     summary.format = c.format;
-    let summary =
-        output::write_outputs(&c.out, &run.docs, &run.read.rejected, &run.report, summary)?;
-    write_explanations(&c.out, &run.docs, &run.report, &c.options)?;
+    let staged = stage_output(&c.out)?;
+    let summary = output::write_outputs(
+        staged.path(),
+        &run.docs,
+        &run.read.rejected,
+        &run.report,
+        summary,
+    )?;
+    write_explanations(staged.path(), &run.docs, &run.report, &c.options)?;
+    commit_output(staged, &c.out)?;
     Ok(IngestOutcome {
         run,
         summary,

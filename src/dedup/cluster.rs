@@ -69,6 +69,14 @@ pub struct Evidence {
     /// passage of the other (shared >= the passage-text threshold): the semantic stage's test.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text_coverage: Option<f32>,
+    /// Share of `a`'s shingles (character 5-grams of its compared text) found in `b`: how
+    /// much of `a`'s text `b` holds. `a` may be removed for `b` only when this reaches the
+    /// run's `removal_coverage`. Absent on exact copies (they hold each other whole).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub a_in_b: Option<f32>,
+    /// Share of `b`'s shingles found in `a`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub b_in_a: Option<f32>,
     /// Aligned passage pairs (passage numbers in each record), most shared text first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub passages: Vec<PassageMatch>,
@@ -85,6 +93,35 @@ pub struct DuplicateEdge {
     pub evidence: Evidence,
 }
 
+impl DuplicateEdge {
+    /// The other end of the edge, seen from `me`.
+    pub fn other(&self, me: usize) -> usize {
+        if self.a == me {
+            self.b
+        } else {
+            self.a
+        }
+    }
+
+    /// How much of `member`'s text the other end holds (1 for exact copies).
+    pub fn coverage_of(&self, member: usize) -> f32 {
+        let c = if self.a == member {
+            self.evidence.a_in_b
+        } else {
+            self.evidence.b_in_a
+        };
+        if self.stage == Stage::Exact {
+            return 1.0;
+        }
+        c.unwrap_or(1.0)
+    }
+
+    /// Whether `member` may be removed for the other end: the other holds its text.
+    pub fn may_remove(&self, member: usize, min_coverage: f32) -> bool {
+        self.coverage_of(member) >= min_coverage
+    }
+}
+
 /// A cluster: the kept record and its removed members, each with the edge that links it to
 /// the kept record.
 #[derive(Debug, Clone)]
@@ -93,19 +130,36 @@ pub struct Cluster {
     pub members: Vec<(usize, DuplicateEdge)>,
 }
 
-/// Star clustering. `rank[i]` is record i's keep priority (lower is kept first; ties must
-/// already be broken by the caller). Returns clusters with at least one member, ordered by
-/// their kept record's rank.
-pub fn star_clusters(n: usize, edges: &[DuplicateEdge], rank: &[usize]) -> Vec<Cluster> {
+/// Star clustering over directed edges. `rank[i]` is record i's keep priority (lower is
+/// kept first; ties must already be broken by the caller); a record joins a centre only
+/// when the centre holds its text (`edge.may_remove(member, min_coverage)`). Records that
+/// another record holds while they do not hold it (excerpts of a fuller text) are visited
+/// after those that are held by none, so the complete version becomes the centre whatever
+/// the keep policy says. Returns clusters with at least one member, ordered by their kept
+/// record's rank.
+pub fn star_clusters(
+    n: usize,
+    edges: &[DuplicateEdge],
+    rank: &[usize],
+    min_coverage: f32,
+) -> Vec<Cluster> {
     let mut adj: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut held = vec![false; n];
     for (e_idx, e) in edges.iter().enumerate() {
         if e.a < n && e.b < n && e.a != e.b {
             adj[e.a].push(e_idx);
             adj[e.b].push(e_idx);
+            let (ra, rb) = (e.may_remove(e.a, min_coverage), e.may_remove(e.b, min_coverage));
+            if ra && !rb {
+                held[e.a] = true;
+            }
+            if rb && !ra {
+                held[e.b] = true;
+            }
         }
     }
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by_key(|&i| (rank[i], i));
+    order.sort_by_key(|&i| (held[i], rank[i], i));
     let mut assigned = vec![false; n];
     let mut clusters = Vec::new();
     for &centre in &order {
@@ -117,8 +171,8 @@ pub fn star_clusters(n: usize, edges: &[DuplicateEdge], rank: &[usize]) -> Vec<C
         let mut best: Vec<(usize, usize)> = Vec::new(); // (neighbour, edge index)
         for &e_idx in &adj[centre] {
             let e = &edges[e_idx];
-            let other = if e.a == centre { e.b } else { e.a };
-            if assigned[other] {
+            let other = e.other(centre);
+            if assigned[other] || !e.may_remove(other, min_coverage) {
                 continue;
             }
             match best.iter_mut().find(|(o, _)| *o == other) {
@@ -157,10 +211,13 @@ pub fn star_clusters(n: usize, edges: &[DuplicateEdge], rank: &[usize]) -> Vec<C
             let mut best: Option<(usize, &DuplicateEdge)> = None;
             for &e_idx in &adj[*m] {
                 let cand = &edges[e_idx];
-                let other = if cand.a == *m { cand.b } else { cand.a };
+                let other = cand.other(*m);
                 let Some(&to) = centre_no.get(&other) else {
                     continue;
                 };
+                if !cand.may_remove(*m, min_coverage) {
+                    continue;
+                }
                 if to == k {
                     continue;
                 }
@@ -214,7 +271,7 @@ mod tests {
     #[test]
     fn a_chain_does_not_merge_its_ends() {
         // A~B, B~C, but not A~C: A keeps B; C stays on its own.
-        let clusters = star_clusters(3, &[edge(0, 1), edge(1, 2)], &[0, 1, 2]);
+        let clusters = star_clusters(3, &[edge(0, 1), edge(1, 2)], &[0, 1, 2], 0.8);
         assert_eq!(clusters.len(), 1);
         assert_eq!(clusters[0].kept, 0);
         assert_eq!(clusters[0].members.len(), 1);
@@ -225,7 +282,7 @@ mod tests {
     fn every_member_is_linked_to_the_kept_record() {
         let edges = [edge(0, 1), edge(1, 2), edge(2, 3), edge(0, 2), edge(4, 3)];
         for rank in [[0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [2, 0, 4, 1, 3]] {
-            for c in star_clusters(5, &edges, &rank) {
+            for c in star_clusters(5, &edges, &rank, 0.8) {
                 for (m, e) in &c.members {
                     assert!((e.a == c.kept && e.b == *m) || (e.b == c.kept && e.a == *m));
                 }
@@ -233,9 +290,38 @@ mod tests {
         }
     }
 
+    fn directed(a: usize, b: usize, a_in_b: f32, b_in_a: f32) -> DuplicateEdge {
+        let mut e = edge(a, b);
+        e.evidence.a_in_b = Some(a_in_b);
+        e.evidence.b_in_a = Some(b_in_a);
+        e
+    }
+
+    #[test]
+    fn the_full_article_is_kept_over_its_excerpt_in_either_order() {
+        // 0 is an excerpt of 1 (0 in 1: 0.95; 1 in 0: 0.3); keep order prefers 0.
+        let c = star_clusters(2, &[directed(0, 1, 0.95, 0.3)], &[0, 1], 0.8);
+        assert_eq!(c[0].kept, 1);
+        assert_eq!(c[0].members[0].0, 0);
+        let c = star_clusters(2, &[directed(0, 1, 0.3, 0.95)], &[0, 1], 0.8);
+        assert_eq!(c[0].kept, 0);
+    }
+
+    #[test]
+    fn partial_reuse_removes_nothing_and_a_chain_removes_only_for_a_direct_holder() {
+        assert!(star_clusters(2, &[directed(0, 1, 0.5, 0.4)], &[0, 1], 0.8).is_empty());
+        // A ⊃ B ⊃ C with no A-C edge: B goes with A, C stays (nothing holds it directly
+        // among the kept records).
+        let edges = [directed(1, 0, 0.9, 0.5), directed(2, 1, 0.9, 0.5)];
+        let c = star_clusters(3, &edges, &[2, 1, 0], 0.8);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].kept, 0);
+        assert_eq!(c[0].members.iter().map(|m| m.0).collect::<Vec<_>>(), vec![1]);
+    }
+
     #[test]
     fn keep_priority_decides_the_centre() {
-        let clusters = star_clusters(2, &[edge(0, 1)], &[1, 0]);
+        let clusters = star_clusters(2, &[edge(0, 1)], &[1, 0], 0.8);
         assert_eq!(clusters[0].kept, 1);
     }
 }

@@ -94,6 +94,15 @@ pub fn jaccard(a: &HashSet<u64>, b: &HashSet<u64>) -> f32 {
     }
 }
 
+/// Share of `a`'s shingles found in `b`: how much of `a`'s text `b` holds (directional;
+/// 1 for an empty `a`, which has no text to lose).
+pub fn coverage(a: &HashSet<u64>, b: &HashSet<u64>) -> f32 {
+    if a.is_empty() {
+        return 1.0;
+    }
+    a.iter().filter(|h| b.contains(h)).count() as f32 / a.len() as f32
+}
+
 /// Share of the smaller set's shingles found in the other: high for excerpts.
 pub fn containment(a: &HashSet<u64>, b: &HashSet<u64>) -> f32 {
     let (small, big) = if a.len() <= b.len() { (a, b) } else { (b, a) };

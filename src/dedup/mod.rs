@@ -39,6 +39,12 @@ pub const DEFAULT_PASSAGE_THRESHOLD: f32 = 0.97;
 pub const DEFAULT_PASSAGE_SHARED: f32 = 0.6;
 /// Default share of the shorter record's letters that must lie in reused passages.
 pub const DEFAULT_MIN_COVERAGE: f32 = 0.4;
+/// Default share of a record's text (its character 5-grams after cleaning and folding) that
+/// the record kept for it must hold before it may be removed. Chosen at 0.8: on the natural
+/// Sina pairs and the whole Sina corpus (README, "Nothing lost"), true copies, re-scrapes
+/// and light edits are held at 0.85-1.0, while reports that quote part of another, and full
+/// articles against their excerpts, are held at 0.6 or less.
+pub const DEFAULT_REMOVAL_COVERAGE: f32 = 0.8;
 /// Default shingle Jaccard for a near-exact duplicate.
 pub const DEFAULT_JACCARD: f32 = 0.6;
 /// Default shingle containment of the shorter record for an excerpt duplicate.
@@ -98,6 +104,10 @@ pub struct DedupOptions {
     /// Share of a passage's shingles found on the aligned side for it to count as reused.
     pub passage_shared: f32,
     pub min_coverage: f32,
+    /// Share of a record's text the record kept for it must hold for it to be removed
+    /// (directional: an excerpt may be removed for its article, never the reverse; a pair
+    /// where neither holds the other is `related` with kind `partial`).
+    pub removal_coverage: f32,
     /// `Some(eps)`: also remove records whose article cosine to a kept record is at least
     /// `1 - eps`, whatever their wording (stage `semantic_redundancy`). Off by default.
     pub semantic_redundancy: Option<f32>,
@@ -118,6 +128,7 @@ impl Default for DedupOptions {
             passage_threshold: DEFAULT_PASSAGE_THRESHOLD,
             passage_shared: DEFAULT_PASSAGE_SHARED,
             min_coverage: DEFAULT_MIN_COVERAGE,
+            removal_coverage: DEFAULT_REMOVAL_COVERAGE,
             semantic_redundancy: None,
             jaccard_threshold: DEFAULT_JACCARD,
             containment_threshold: DEFAULT_CONTAINMENT,
@@ -181,7 +192,13 @@ impl RecordText {
 }
 
 /// The view of a record: its vectors (if embedded) and its text's shingles.
+///
+/// The vectors must have been computed from the passages the text was taken from (one
+/// vector per passage, in order): vectors of another cut of the same text are refused here
+/// (the view is then lexical only), so passage evidence can never pair the positions of one
+/// list with the other.
 pub fn doc_view<'a>(v: Option<&'a DocumentVectors>, text: &'a RecordText) -> DocView<'a> {
+    let v = v.filter(|v| v.passages.len() == text.passages.len());
     DocView {
         article: v.map(|v| v.article.as_slice()),
         passages: v.map_or(Vec::new(), |v| {
@@ -203,6 +220,10 @@ pub struct PairVerdict {
     pub score: f32,
     /// Above the related threshold (same event or topic), duplicate or not.
     pub related: bool,
+    /// A stage found the pair alike, but neither record holds the other's text (a report
+    /// quoting part of another): both are kept, and the pair is written as related with
+    /// kind `partial`.
+    pub partial: bool,
     pub evidence: Evidence,
 }
 
@@ -286,8 +307,8 @@ fn shared_with_window(mine: &HashSet<u64>, other: &[PassageText], j: usize) -> f
     if mine.is_empty() {
         return 0.0;
     }
-    let lo = j.saturating_sub(1);
     let hi = (j + 2).min(other.len());
+    let lo = j.saturating_sub(1).min(hi);
     let found = mine
         .iter()
         .filter(|h| other[lo..hi].iter().any(|p| p.shingles.contains(h)))
@@ -303,6 +324,8 @@ pub fn judge(a: &DocView, b: &DocView, opts: &DedupOptions, with_passages: usize
     let mut ev = Evidence {
         jaccard: Some(jaccard),
         containment: Some(containment),
+        a_in_b: Some(minhash::coverage(a.shingles, b.shingles)),
+        b_in_a: Some(minhash::coverage(b.shingles, a.shingles)),
         ..Default::default()
     };
     let mut verdict = None;
@@ -345,10 +368,19 @@ pub fn judge(a: &DocView, b: &DocView, opts: &DedupOptions, with_passages: usize
             }
         }
     }
+    // The directed rule: a duplicate only when one side holds the other's text (the
+    // opt-in semantic redundancy removes by meaning alone, as it says).
+    let held = ev.a_in_b.unwrap_or(0.0).max(ev.b_in_a.unwrap_or(0.0)) >= opts.removal_coverage;
+    let mut partial = false;
+    if matches!(verdict, Some(Stage::NearExact | Stage::Semantic)) && !held {
+        verdict = None;
+        partial = true;
+    }
     PairVerdict {
         duplicate: verdict,
         score,
         related,
+        partial,
         evidence: ev,
     }
 }
@@ -386,6 +418,22 @@ pub struct Removal {
     /// For an exact copy of another removed member: that member (the copy joined the cluster
     /// through it, so `stage` is `exact` although its text differs from the kept record's).
     pub exact_copy_of: Option<usize>,
+    /// Share of the removed record's text (character 5-grams) that the kept record holds.
+    pub coverage_in_kept: f32,
+    /// The keep policy ranked the removed record before the kept one (e.g. the excerpt came
+    /// first), but only the kept one holds the other's text: the policy was overridden.
+    pub keep_overridden: bool,
+}
+
+/// What kind of related pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelatedKind {
+    /// Same event or topic by the article vectors, different text.
+    Related,
+    /// Part of one record's text is reused in the other, but neither holds the other: both
+    /// are kept (see [`PairVerdict::partial`]).
+    Partial,
 }
 
 /// A related (not duplicate) pair of input records.
@@ -394,6 +442,19 @@ pub struct RelatedPair {
     pub a: usize,
     pub b: usize,
     pub cosine: f32,
+    pub kind: RelatedKind,
+}
+
+impl RelatedPair {
+    /// The related pair a verdict makes, if any.
+    pub fn from_verdict(a: usize, b: usize, cosine: f32, v: &PairVerdict) -> Option<RelatedPair> {
+        let kind = if v.partial {
+            RelatedKind::Partial
+        } else {
+            RelatedKind::Related
+        };
+        (v.related || v.partial).then_some(RelatedPair { a, b, cosine, kind })
+    }
 }
 
 /// A pair that was looked at, with its scores: the saved neighbour graph.
@@ -423,7 +484,8 @@ pub struct DedupReport {
     pub pairs: Vec<JudgedPair>,
     /// Cosine of each embedded record's nearest neighbour (for `--dry-run`'s histogram).
     pub nearest_cosines: Vec<f32>,
-    /// Vectors of every record (shared by exact copies); empty without the semantic stage.
+    /// Vectors of each embedded record, computed from its own passages; `None` for exact
+    /// copies (compared through their representative) and without the semantic stage.
     pub vectors: Vec<Option<DocumentVectors>>,
     pub stage_counts: HashMap<String, usize>,
     pub timings: Vec<(String, f64)>,
@@ -550,6 +612,11 @@ impl<'a> Pass<'a> {
         }
     }
 
+    /// Names the pair being judged for a panic message (see [`crate::working_on`]).
+    fn working_on_pair(&self, a: usize, b: usize) -> crate::working_on::Working {
+        crate::working_on::working_on(pair_name(self.docs, a, b))
+    }
+
     fn time(&mut self, stage: &str, since: Instant) {
         self.report
             .timings
@@ -587,6 +654,7 @@ impl<'a> Pass<'a> {
             .collect();
         for (x, y) in minhash::lsh_candidates(&sigs, &opts.minhash) {
             let (a, b) = (self.reps[x], self.reps[y]);
+            let _w = self.working_on_pair(a, b);
             let v = judge(
                 &doc_view(None, &self.text[a]),
                 &doc_view(None, &self.text[b]),
@@ -630,11 +698,11 @@ impl<'a> Pass<'a> {
                 }
             }
         }
-        for i in 0..self.docs.len() {
-            if self.rep_of[i] != i {
-                self.vectors[i] = self.vectors[self.rep_of[i]].clone();
-            }
-        }
+        // Exact copies get no vectors: vectors[i] always describe docs[i].passages. A copy
+        // has the same text as its representative without white space, but it may be cut
+        // into other passages (re-segmented, re-wrapped), so the representative's passage
+        // vectors are not its own (that mismatch made the evidence index past the end of
+        // a copy's passages). A copy is compared through its representative.
         Ok(())
     }
 
@@ -664,15 +732,16 @@ impl<'a> Pass<'a> {
                 if c < opts.threshold.min(opts.related_threshold) || !self.judged.insert((a, b)) {
                     continue;
                 }
+                let _w = self.working_on_pair(a, b);
                 let v = judge(
                     &doc_view(self.vectors[a].as_ref(), &self.text[a]),
                     &doc_view(self.vectors[b].as_ref(), &self.text[b]),
                     opts,
                     EVIDENCE_PASSAGES,
                 );
-                if v.related {
-                    self.report.related.push(RelatedPair { a, b, cosine: c });
-                }
+                self.report
+                    .related
+                    .extend(RelatedPair::from_verdict(a, b, c, &v));
                 self.edges.extend(DuplicateEdge::from_verdict(a, b, &v));
                 self.report.pairs.push(JudgedPair { a, b, verdict: v });
             }
@@ -686,11 +755,17 @@ impl<'a> Pass<'a> {
     /// original it was copied from, without chaining (every member keeps a direct edge to
     /// the record it is removed for).
     fn judge_through_members(&mut self) {
-        let todo = second_look_pairs(self.docs.len(), &self.edges, &self.rank);
+        let todo = second_look_pairs(
+            self.docs.len(),
+            &self.edges,
+            &self.rank,
+            self.opts.removal_coverage,
+        );
         for (a, b) in todo {
             if !self.judged.insert((a, b)) {
                 continue;
             }
+            let _w = self.working_on_pair(a, b);
             let v = judge(
                 &doc_view(self.vectors[a].as_ref(), &self.text[a]),
                 &doc_view(self.vectors[b].as_ref(), &self.text[b]),
@@ -729,6 +804,13 @@ impl<'a> Pass<'a> {
                     verdict.duplicate = Some(Stage::Exact);
                     verdict.score = 1.0;
                 }
+                // Only the input record is removed, so the indexed one must hold its text.
+                if verdict.duplicate.is_some_and(|s| s != Stage::Exact)
+                    && verdict.evidence.a_in_b.unwrap_or(0.0) < opts.removal_coverage
+                    && verdict.duplicate != Some(Stage::SemanticRedundancy)
+                {
+                    verdict.duplicate = None;
+                }
                 if verdict.duplicate.is_some()
                     && best.as_ref().is_none_or(|(b, _)| verdict.score > b.score)
                 {
@@ -747,6 +829,12 @@ impl<'a> Pass<'a> {
                             score: v.score,
                             evidence: v.evidence.clone(),
                             exact_copy_of: (j != i).then_some(i),
+                            coverage_in_kept: if v.duplicate == Some(Stage::Exact) {
+                                1.0
+                            } else {
+                                v.evidence.a_in_b.unwrap_or(0.0)
+                            },
+                            keep_overridden: false,
                         },
                     );
                 }
@@ -761,7 +849,14 @@ impl<'a> Pass<'a> {
         let n = self.docs.len();
         let edges = std::mem::take(&mut self.edges);
         let copies = std::mem::take(&mut self.copies);
-        let c = conclude(n, edges, copies, &self.rank, removed_by_index);
+        let c = conclude(
+            n,
+            edges,
+            copies,
+            &self.rank,
+            removed_by_index,
+            self.opts.removal_coverage,
+        );
         let mut report = self.report;
         report.kept = c.kept;
         report.removed = c.removed;
@@ -772,6 +867,16 @@ impl<'a> Pass<'a> {
         report.vectors = self.vectors;
         report
     }
+}
+
+/// How a pair of input records is named in a message: ids and where they were read.
+pub fn pair_name(docs: &[PreparedDoc], a: usize, b: usize) -> String {
+    let name = |i: usize| {
+        docs.get(i).map_or(format!("#{i}"), |d| {
+            format!("{:?} ({})", d.record.id, d.record.location)
+        })
+    };
+    format!("records {} and {}", name(a), name(b))
 }
 
 /// Exact copies among records given as (position, exact key) in keep order (the first is
@@ -809,8 +914,9 @@ pub fn second_look_pairs(
     n: usize,
     edges: &[DuplicateEdge],
     rank: &[usize],
+    min_coverage: f32,
 ) -> std::collections::BTreeSet<(usize, usize)> {
-    let clusters = cluster::star_clusters(n, edges, rank);
+    let clusters = cluster::star_clusters(n, edges, rank, min_coverage);
     let mut centre_of: HashMap<usize, usize> = HashMap::new();
     for c in &clusters {
         for (m, _) in &c.members {
@@ -853,12 +959,13 @@ pub fn conclude(
     copies: Vec<DuplicateEdge>,
     rank: &[usize],
     removed_by_index: HashMap<usize, Removal>,
+    min_coverage: f32,
 ) -> Conclusion {
     let live_edges: Vec<DuplicateEdge> = edges
         .into_iter()
         .filter(|e| !removed_by_index.contains_key(&e.a) && !removed_by_index.contains_key(&e.b))
         .collect();
-    let mut clusters = cluster::star_clusters(n, &live_edges, rank);
+    let mut clusters = cluster::star_clusters(n, &live_edges, rank, min_coverage);
     // Exact copies follow their representative into its cluster (as member or kept
     // record), or form a cluster that it keeps: a star over copies would leave a copy of
     // a member outside the cluster that member joined.
@@ -898,10 +1005,24 @@ pub fn conclude(
     }
     for (c_no, c) in clusters.iter().enumerate() {
         let name = format!("c{}", c_no + 1);
+        // How much of each member's text the kept record holds: on its own edge, or for an
+        // exact copy of another member, that member's (the copy's text is the same).
+        let direct: HashMap<usize, f32> = c
+            .members
+            .iter()
+            .filter(|(_, e)| e.a == c.kept || e.b == c.kept)
+            .map(|(m, e)| (*m, e.coverage_of(*m)))
+            .collect();
         for (m, e) in &c.members {
             removed_flag[*m] = true;
             let via = (e.stage == Stage::Exact && e.a != c.kept && e.b == *m).then_some(e.a);
+            let coverage_in_kept = match via {
+                Some(v) => direct.get(&v).copied().unwrap_or(1.0),
+                None => direct.get(m).copied().unwrap_or(1.0),
+            };
             removals.push(Removal {
+                coverage_in_kept,
+                keep_overridden: rank[*m] < rank[c.kept],
                 doc: *m,
                 duplicate_of: Original::Input(c.kept),
                 cluster: name.clone(),

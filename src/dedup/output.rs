@@ -34,6 +34,19 @@ pub struct Summary {
     pub removed_by_stage: std::collections::BTreeMap<String, usize>,
     pub clusters: usize,
     pub related_pairs: usize,
+    /// Letters (alphanumeric characters of the compared text) of the removed records.
+    #[serde(default)]
+    pub removed_chars: usize,
+    /// Of those, the letters not held by the record kept for them (each removal's letters
+    /// times one minus its `coverage_in_kept`): the text the run lost.
+    #[serde(default)]
+    pub lost_chars: usize,
+    /// `lost_chars / removed_chars` (0 when nothing was removed).
+    #[serde(default)]
+    pub lost_share: f64,
+    /// Removals whose kept record holds less than half of their text.
+    #[serde(default)]
+    pub removals_mostly_lost: usize,
     /// Paragraphs of kept records that repeat a paragraph of another kept record.
     pub passage_duplicates: usize,
     /// Whether those paragraphs were cut from the text of `kept.jsonl`.
@@ -62,6 +75,10 @@ impl Summary {
             removed_by_stage: Default::default(),
             clusters: 0,
             related_pairs: 0,
+            removed_chars: 0,
+            lost_chars: 0,
+            lost_share: 0.0,
+            removals_mostly_lost: 0,
             passage_duplicates: 0,
             stripped_repeated_passages: false,
             format: OutputFormat::Jsonl,
@@ -177,8 +194,35 @@ pub fn duplicate_json(
         "cluster": r.cluster,
         "evidence": r.evidence,
         "exact_copy_of": exact_copy_of,
+        "coverage_in_kept": round(r.coverage_in_kept),
+        "keep_overridden": r.keep_overridden,
         "source": source,
     })
+}
+
+/// The `related.jsonl` line of a related pair (shared with the staged run).
+pub fn related_json(a: &str, b: &str, cosine: f32, kind: super::RelatedKind) -> serde_json::Value {
+    json!({"a": a, "b": b, "cosine": round(cosine), "kind": kind})
+}
+
+/// What the removals of a run lose: (removed letters, letters not held by the kept record,
+/// removals whose kept record holds less than half of them), from each removal's
+/// `coverage_in_kept` and the letters of its compared text.
+pub fn lost_text(docs: &[PreparedDoc], removed: &[super::Removal]) -> (usize, usize, usize) {
+    let (mut chars, mut lost, mut mostly) = (0usize, 0f64, 0usize);
+    for r in removed {
+        let letters: usize = docs[r.doc]
+            .passages
+            .iter()
+            .map(|p| p.chars().filter(|c| c.is_alphanumeric()).count())
+            .sum();
+        chars += letters;
+        lost += letters as f64 * (1.0 - r.coverage_in_kept.clamp(0.0, 1.0) as f64);
+        if r.coverage_in_kept < 0.5 {
+            mostly += 1;
+        }
+    }
+    (chars, lost.round() as usize, mostly)
 }
 
 /// The `clusters.jsonl` line of a cluster, given its kept record's and members' ids.
@@ -319,9 +363,12 @@ pub fn write_outputs(
 
     let mut related = AtomicFile::create(dir, "related.jsonl")?;
     for r in &report.related {
-        related.json(&json!({
-            "a": docs[r.a].record.id, "b": docs[r.b].record.id, "cosine": round(r.cosine),
-        }))?;
+        related.json(&related_json(
+            &docs[r.a].record.id,
+            &docs[r.b].record.id,
+            r.cosine,
+            r.kind,
+        ))?;
     }
     related.finish()?;
 
@@ -330,6 +377,7 @@ pub fn write_outputs(
         pairs.json(&json!({
             "a": docs[p.a].record.id, "b": docs[p.b].record.id,
             "duplicate": p.verdict.duplicate, "related": p.verdict.related,
+            "partial": p.verdict.partial,
             "evidence": p.verdict.evidence,
         }))?;
     }
@@ -341,6 +389,15 @@ pub fn write_outputs(
     summary.rejected = rejected.len();
     summary.clusters = report.clusters.len();
     summary.related_pairs = report.related.len();
+    let (removed_chars, lost_chars, mostly) = lost_text(docs, &report.removed);
+    summary.removed_chars = removed_chars;
+    summary.lost_chars = lost_chars;
+    summary.lost_share = if removed_chars == 0 {
+        0.0
+    } else {
+        (lost_chars as f64 / removed_chars as f64 * 1e4).round() / 1e4
+    };
+    summary.removals_mostly_lost = mostly;
     summary.tokens_embedded = report.tokens;
     summary.removed_by_stage = report
         .stage_counts

@@ -104,6 +104,37 @@ pub fn decode_bytes(bytes: &[u8]) -> Decoded {
     }
 }
 
+/// A text is binary data, not text, when more than this share of its characters are
+/// C0 control characters (other than tab, line and page breaks) or DEL, replacement
+/// characters or noncharacters. Real text in any encoding has none or a handful; random bytes decoded as
+/// a single-byte encoding have about 12 % (the 29 C0 controls and DEL of every 256 bytes).
+pub const MAX_NOT_TEXT_SHARE: f64 = 0.02;
+
+/// Why a decoded text is binary data rather than text, or `None` when it is text: the
+/// share of its characters that no text contains (see [`MAX_NOT_TEXT_SHARE`]).
+pub fn binary_reason(text: &str) -> Option<String> {
+    let (mut total, mut bad) = (0usize, 0usize);
+    for c in text.chars() {
+        total += 1;
+        // C0 controls and DEL only: C1 controls (U+0080-U+009F) are what mojibake (UTF-8
+        // read as Latin-1) is made of, which cleaning repairs.
+        let control = ((c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r' | '\u{0C}'))
+            || c == '\u{7F}';
+        let nonchar = matches!(c as u32, 0xFFFE | 0xFFFF | 0xFDD0..=0xFDEF) || c == '\u{FFFD}';
+        if control || nonchar {
+            bad += 1;
+        }
+    }
+    let share = bad as f64 / total.max(1) as f64;
+    (bad > 0 && share > MAX_NOT_TEXT_SHARE).then(|| {
+        format!(
+            "binary data, not text: {:.1} % of its {total} characters are control characters or undecodable (text has at most {:.0} %)",
+            share * 100.0,
+            MAX_NOT_TEXT_SHARE * 100.0
+        )
+    })
+}
+
 /// Encodes text for tests; `None` if a character cannot be represented.
 #[cfg(test)]
 fn encode_exact(text: &str, encoding: &'static Encoding) -> Option<Vec<u8>> {
@@ -134,6 +165,25 @@ mod tests {
         include_str!("../../tests/fixtures/seeds/003_b0a3c03b61ea21e7.txt"),
         include_str!("../../tests/fixtures/seeds/004_168295998306aa1f.txt"),
     ];
+
+    #[test]
+    fn random_bytes_are_binary_and_news_text_is_not() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let bytes: Vec<u8> = (0..20_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        let d = decode_bytes(&bytes);
+        let reason = binary_reason(&d.text).expect("random bytes are not text");
+        assert!(reason.contains("control characters"), "{reason}");
+        let news = "推动高质量发展，创新是核心动力。\n\t第二段：Hello, world!\r\n";
+        assert_eq!(binary_reason(news), None);
+        assert_eq!(binary_reason(""), None);
+    }
 
     #[test]
     fn utf8_and_boms() {

@@ -338,6 +338,9 @@ fn read_file(
             ),
         );
     }
+    if let Some(reason) = encoding::binary_reason(&decoded.text) {
+        return reject(out, opts, location, Some(name.to_string()), reason);
+    }
     if decoded.text.trim().is_empty() {
         return reject(
             out,
@@ -501,6 +504,9 @@ fn parse_jsonl_record(
     };
     if body.trim().is_empty() {
         return Err((Some(id), "empty text".into()));
+    }
+    if let Some(reason) = encoding::binary_reason(&body) {
+        return Err((Some(id), reason));
     }
     if body.len() > opts.max_record_bytes {
         return Err((

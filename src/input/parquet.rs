@@ -193,6 +193,9 @@ fn parse_row(
     if text.trim().is_empty() {
         return Err((Some(id), "empty text".into()));
     }
+    if let Some(reason) = super::encoding::binary_reason(&text) {
+        return Err((Some(id), reason));
+    }
     if text.len() > opts.max_record_bytes {
         let reason = format!(
             "text is {} bytes, over the limit of {} (--max-record-bytes)",

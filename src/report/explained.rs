@@ -107,6 +107,7 @@ fn explain(
     kind: ExplainedKind,
     cluster: Option<String>,
 ) -> ExplainedPair {
+    let _w = crate::working_on::working_on(crate::dedup::pair_name(docs, a, b));
     let vec_of = |i: usize| report.vectors.get(i).and_then(|v| v.as_ref());
     let e = explain_records((&docs[a], vec_of(a)), (&docs[b], vec_of(b)), opts);
     ExplainedPair {

@@ -1126,8 +1126,9 @@ fn judge_semantic(w: &Work, s: usize) -> Result<usize, StagedError> {
             w.opts(),
             EVIDENCE_PASSAGES,
         );
-        if v.related {
-            related.push((a, b, c));
+        if v.related || v.partial {
+            // The kind travels in the sign of the cosine column: negative for partial.
+            related.push((a, b, if v.partial { -c } else { c }));
         }
         judged.push((a, b, 0.0));
         edges.extend(DuplicateEdge::from_verdict(a, b, &v));
@@ -1212,7 +1213,7 @@ fn conclude_run(w: &Work) -> Result<usize, StagedError> {
     for path in table::files_in(&w.p("judged"))? {
         judged.extend(read_pair_file(&path)?.into_iter().map(|(a, b, _)| (a, b)));
     }
-    let todo: Vec<(usize, usize)> = second_look_pairs(n, &edges, &rank)
+    let todo: Vec<(usize, usize)> = second_look_pairs(n, &edges, &rank, w.opts().removal_coverage)
         .into_iter()
         .filter(|p| !judged.contains(p))
         .collect();
@@ -1230,7 +1231,14 @@ fn conclude_run(w: &Work) -> Result<usize, StagedError> {
         }
     }
     let copy_edges = copies.iter().map(|&(r, c)| copy_edge(r, c)).collect();
-    let c = conclude(n, edges, copy_edges, &rank, HashMap::new());
+    let c = conclude(
+        n,
+        edges,
+        copy_edges,
+        &rank,
+        HashMap::new(),
+        w.opts().removal_coverage,
+    );
     let mut by: Vec<(Vec<u64>, Vec<String>)> = vec![Default::default(); w.shards()];
     for r in &c.removed {
         let s = Work::shard_of(&acc.offsets, r.doc).min(w.shards() - 1);
@@ -1275,8 +1283,12 @@ fn conclude_run(w: &Work) -> Result<usize, StagedError> {
     let related_lines: Vec<String> = related
         .iter()
         .map(|&(a, b, c)| {
-            serde_json::json!({"a": dir.id[a], "b": dir.id[b], "cosine": output::round(c)})
-                .to_string()
+            let kind = if c < 0.0 {
+                super::RelatedKind::Partial
+            } else {
+                super::RelatedKind::Related
+            };
+            output::related_json(&dir.id[a], &dir.id[b], c.abs(), kind).to_string()
         })
         .collect();
     write_lines(&w.p("related.jsonl"), &related_lines)?;
