@@ -121,20 +121,60 @@ fn variant(rng: &mut Rng, seeds: &[(String, String)]) -> (String, String) {
     }
 }
 
-/// A corpus of 8-15 records: every record a variant of a seed, some lines an exact copy of
-/// an earlier line's text or carrying an earlier line's id.
+/// The text with each pair of consecutive long lines joined into one line.
+fn rewrap(text: &str) -> String {
+    let mut out = String::new();
+    let mut joined_last = false;
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, l) in lines.iter().enumerate() {
+        out.push_str(l);
+        let next_long = lines.get(i + 1).is_some_and(|n| n.chars().count() > 40);
+        if l.chars().count() > 40 && next_long && !joined_last {
+            joined_last = true; // no line break: the next line continues this one
+        } else {
+            joined_last = false;
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// A corpus of 8-15 records: every record a variant of a seed, some an exact copy of an
+/// earlier record's text (as is, or re-wrapped, placed before or after it) or carrying an
+/// earlier record's id.
 fn corpus(seed: u64, seeds: &[(String, String)]) -> (Vec<String>, Vec<String>) {
     let mut rng = Rng::new(seed);
     let n = 8 + rng.below(8);
-    let mut lines: Vec<String> = Vec::new();
     let mut texts: Vec<String> = Vec::new();
     let mut kinds = Vec::new();
-    for k in 0..n {
-        let (kind, text) = if !texts.is_empty() && rng.chance(15) {
-            ("exact_copy".to_string(), texts[rng.below(texts.len())].clone())
+    for _ in 0..n {
+        if !texts.is_empty() && rng.chance(15) {
+            texts.push(texts[rng.below(texts.len())].clone());
+            kinds.push("exact_copy".to_string());
+        } else if !texts.is_empty() && rng.chance(15) {
+            // The same text re-wrapped (long lines joined in pairs, or a sentence a
+            // paragraph): an exact copy to the exact stage, cut into other passages; half
+            // the time the re-wrapped text comes first.
+            let src = rng.below(texts.len());
+            let text = if rng.chance(50) {
+                rewrap(&texts[src])
+            } else {
+                texts[src].replace('。', "。\n\n")
+            };
+            texts.push(text);
+            if rng.chance(50) {
+                let last = texts.len() - 1;
+                texts.swap(src, last);
+            }
+            kinds.push("rewrapped_copy".to_string());
         } else {
-            variant(&mut rng, seeds)
-        };
+            let (kind, text) = variant(&mut rng, seeds);
+            texts.push(text);
+            kinds.push(kind);
+        }
+    }
+    let mut lines = Vec::new();
+    for (k, text) in texts.iter().enumerate() {
         let id = if k > 0 && rng.chance(8) {
             format!("r{}", rng.below(k))
         } else {
@@ -146,8 +186,6 @@ fn corpus(seed: u64, seeds: &[(String, String)]) -> (Vec<String>, Vec<String>) {
             rec["title"] = json!(title);
         }
         lines.push(rec.to_string());
-        texts.push(text);
-        kinds.push(kind);
     }
     (lines, kinds)
 }
@@ -241,11 +279,18 @@ fn check_run(case: &str, lines: &[String], out: &Path, o: &std::process::Output)
         rejected.len(),
         lines.len()
     );
+    let min_cov = simdex::dedup::DEFAULT_REMOVAL_COVERAGE as f64;
     for d in &dups {
         let of = d["duplicate_of"].as_str().unwrap_or_default();
         assert!(
             kept_ids.contains(of),
             "{case}: {} removed for {of}, which is not kept",
+            id_of(d)
+        );
+        let cov = d["coverage_in_kept"].as_f64().expect("coverage_in_kept");
+        assert!(
+            cov >= min_cov - 1e-6,
+            "{case}: {} removed for {of}, which holds only {cov} of its text",
             id_of(d)
         );
     }
