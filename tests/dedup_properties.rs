@@ -23,27 +23,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::{json, Value};
-
-/// A small deterministic generator (xorshift64*): the same seed gives the same corpus.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
+use simdex::test_support::Rng;
 
 /// The sentences of a text, with their end marks.
 fn sentences(text: &str) -> Vec<String> {
@@ -75,7 +55,7 @@ fn variant(rng: &mut Rng, seeds: &[(String, String)]) -> (String, String) {
         8 => {
             // Re-segmented: the same text in other lines (one line, or a sentence a line).
             let s = sentences(a);
-            let joiner = if rng.chance(50) { "" } else { "\n" };
+            let joiner = if rng.chance(0.5) { "" } else { "\n" };
             ("resegmented".into(), s.join(joiner))
         }
         9 => {
@@ -108,7 +88,7 @@ fn variant(rng: &mut Rng, seeds: &[(String, String)]) -> (String, String) {
         }
         14 => {
             let junk: String = (0..600)
-                .map(|_| char::from_u32((rng.next() % 0x30) as u32).unwrap_or(' '))
+                .map(|_| char::from_u32((rng.next_u64() % 0x30) as u32).unwrap_or(' '))
                 .collect();
             ("binary".into(), junk)
         }
@@ -148,21 +128,21 @@ fn corpus(seed: u64, seeds: &[(String, String)]) -> (Vec<String>, Vec<String>) {
     let mut texts: Vec<String> = Vec::new();
     let mut kinds = Vec::new();
     for _ in 0..n {
-        if !texts.is_empty() && rng.chance(15) {
+        if !texts.is_empty() && rng.chance(0.15) {
             texts.push(texts[rng.below(texts.len())].clone());
             kinds.push("exact_copy".to_string());
-        } else if !texts.is_empty() && rng.chance(15) {
+        } else if !texts.is_empty() && rng.chance(0.15) {
             // The same text re-wrapped (long lines joined in pairs, or a sentence a
             // paragraph): an exact copy to the exact stage, cut into other passages; half
             // the time the re-wrapped text comes first.
             let src = rng.below(texts.len());
-            let text = if rng.chance(50) {
+            let text = if rng.chance(0.5) {
                 rewrap(&texts[src])
             } else {
                 texts[src].replace('。', "。\n\n")
             };
             texts.push(text);
-            if rng.chance(50) {
+            if rng.chance(0.5) {
                 let last = texts.len() - 1;
                 texts.swap(src, last);
             }
@@ -175,13 +155,13 @@ fn corpus(seed: u64, seeds: &[(String, String)]) -> (Vec<String>, Vec<String>) {
     }
     let mut lines = Vec::new();
     for (k, text) in texts.iter().enumerate() {
-        let id = if k > 0 && rng.chance(8) {
+        let id = if k > 0 && rng.chance(0.08) {
             format!("r{}", rng.below(k))
         } else {
             format!("r{k}")
         };
         let mut rec = json!({"id": id, "text": text});
-        if rng.chance(30) {
+        if rng.chance(0.3) {
             let title: String = text.chars().filter(|c| *c != '\n').take(20).collect();
             rec["title"] = json!(title);
         }
