@@ -340,19 +340,31 @@ fn unbroken_text_reports_that_share_no_text_stay_apart_and_an_unbroken_excerpt_i
             d.passages.len()
         );
     }
-    let kept: Vec<String> = run.report.kept.iter().map(|&i| id(i)).collect();
-    let names: Vec<String> = seeds.iter().map(|s| s.0.clone()).collect();
-    assert_eq!(
-        kept, names,
-        "the five seed reports are kept, the excerpt removed"
-    );
-    let r = &run.report.removed[0];
-    assert_eq!(id(r.doc), "900_unbroken_excerpt.txt");
-    assert_eq!(r.duplicate_of, Original::Input(4));
-    println!("{:?} {:?}", r.stage, r.evidence);
-    assert_eq!(r.stage, simdex::dedup::Stage::Semantic, "{:?}", r.evidence);
-    assert!(r.evidence.containment.unwrap() < 0.8, "{:?}", r.evidence);
-    assert!(r.evidence.text_coverage.unwrap() >= 0.4, "{:?}", r.evidence);
+    // The excerpt is found by the semantic stage (aligned passages that share their text,
+    // whole-text containment low), but seed 4 does not hold its text (the padding from seed
+    // 1 and the edits are its own): nothing is removed, and the pair is written as related
+    // with kind `partial` (issue 23: a record is removed only for one that holds its text).
+    assert!(run.report.removed.is_empty(), "{:?}", run.report.removed);
+    let excerpt = run.docs.len() - 1;
+    assert_eq!(id(excerpt), "900_unbroken_excerpt.txt");
+    let p = run
+        .report
+        .pairs
+        .iter()
+        .find(|p| (p.a, p.b) == (4, excerpt))
+        .expect("the excerpt is judged against seed 4");
+    let ev = &p.verdict.evidence;
+    assert!(p.verdict.partial, "{:?}", p.verdict);
+    assert!(ev.containment.unwrap() < 0.8, "{ev:?}");
+    assert!(ev.text_coverage.unwrap() >= 0.4, "{ev:?}");
+    assert!(ev.b_in_a.unwrap() < 0.8, "{ev:?}");
+    let r = run
+        .report
+        .related
+        .iter()
+        .find(|r| (r.a, r.b) == (4, excerpt))
+        .expect("written as related");
+    assert_eq!(r.kind, simdex::dedup::RelatedKind::Partial);
 
     // The closest pair of seed reports: high cosine, no shared text, related not removed.
     let (mut best, mut best_pair) = (0.0f32, None);

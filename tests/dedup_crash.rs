@@ -69,7 +69,7 @@ fn a_killed_dedup_leaves_the_previous_output_byte_identical() {
     let (out, cache) = (tmp.path().join("out"), tmp.path().join("cache"));
     let first = dedup(&out, &cache, &[]).output().unwrap();
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
-    let before = snapshot(&out);
+    let mut before = snapshot(&out);
     assert!(before.contains_key(Path::new("report.html")));
 
     // How long the second run takes (warm cache): kills are spread over 0-110 % of it.
@@ -86,34 +86,41 @@ fn a_killed_dedup_leaves_the_previous_output_byte_identical() {
     );
 
     let mut rng = Rng::new(seed);
-    let mut killed = 0;
+    let (mut killed, mut old_kept, mut new_whole) = (0, 0, 0);
     for round in 0..rounds {
         let delay = duration.mul_f64(rng.unit() * 1.1);
         let mut child = dedup(&out, &cache, &other).spawn().unwrap();
         std::thread::sleep(delay);
-        let finished = child.try_wait().unwrap().is_some();
-        if !finished {
+        if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
             killed += 1;
         }
         child.wait().unwrap();
-        if finished {
-            // It got there first: the folder is the new run's, whole. Put the old back.
-            assert_eq!(decisions(&out), decisions(&timed_dir), "round {round}");
+        // The folder is the previous one, byte for byte, or (the run got past its commit
+        // before the kill) the new run's, whole: never a mix, never half of one.
+        if snapshot(&out) == before {
+            old_kept += 1;
+        } else {
+            assert!(
+                decisions(&out) == decisions(&timed_dir),
+                "round {round}: killed after {delay:?}, the folder is neither the old output nor the new one"
+            );
+            new_whole += 1;
             std::fs::remove_dir_all(&out).unwrap();
             let again = dedup(&out, &cache, &[]).output().unwrap();
             assert!(again.status.success());
+            // Timings differ between runs: the restored folder is the new reference.
+            before = snapshot(&out);
         }
-        assert_eq!(
-            snapshot(&out),
-            before,
-            "round {round}: killed after {delay:?}, the previous output changed"
-        );
     }
+    eprintln!(
+        "dedup crash: {rounds} runs, {killed} killed; previous output kept {old_kept} times, new output whole {new_whole} times"
+    );
+    assert!(old_kept > rounds / 3, "only {old_kept} of {rounds} kills hit before the commit");
     assert!(killed > rounds / 2, "only {killed} of {rounds} runs were killed");
     // A run let finish replaces the folder whole and cleans up the killed runs' leftovers.
     let done = dedup(&out, &cache, &other).output().unwrap();
     assert!(done.status.success());
-    assert_eq!(decisions(&out), decisions(&timed_dir));
+    assert!(decisions(&out) == decisions(&timed_dir));
     assert_eq!(partial_folders(tmp.path()), Vec::<String>::new());
 }

@@ -138,6 +138,28 @@ pub fn explain_records(
         verdict.duplicate = Some(Stage::Exact);
         verdict.score = 1.0;
     }
+    let (a_in_b, b_in_a) = (
+        verdict.evidence.a_in_b.unwrap_or(0.0),
+        verdict.evidence.b_in_a.unwrap_or(0.0),
+    );
+    // Which side may go: the one the other holds (both for exact copies).
+    let direction = if exact {
+        String::new()
+    } else if a_in_b >= b_in_a {
+        format!(
+            "; B holds {:.0}% of A's text (A may be removed for B at ≥ {:.0}%), A holds {:.0}% of B's",
+            100.0 * a_in_b,
+            100.0 * opts.removal_coverage,
+            100.0 * b_in_a
+        )
+    } else {
+        format!(
+            "; A holds {:.0}% of B's text (B may be removed for A at ≥ {:.0}%), B holds {:.0}% of A's",
+            100.0 * b_in_a,
+            100.0 * opts.removal_coverage,
+            100.0 * a_in_b
+        )
+    };
     let decision = match verdict.duplicate {
         Some(Stage::Exact) => "duplicate: identical compared text".to_string(),
         Some(Stage::NearExact) => format!(
@@ -162,6 +184,13 @@ pub fn explain_records(
             1.0 - opts.semantic_redundancy.unwrap_or(0.0),
             verdict.evidence.text_coverage.unwrap_or(0.0),
         ),
+        None if verdict.partial => format!(
+            "partial reuse, both kept: a stage finds the two alike (Jaccard {:.3}, containment {:.3}, cosine {:.4}) but neither holds ≥ {:.0}% of the other's text",
+            verdict.evidence.jaccard.unwrap_or(0.0),
+            verdict.evidence.containment.unwrap_or(0.0),
+            verdict.evidence.cosine.unwrap_or(0.0),
+            100.0 * opts.removal_coverage
+        ),
         None => format!(
             "{}: cosine {:.4} (a semantic candidate needs ≥ {}); {:.0}% of the shorter record's text lies in aligned passages that share its wording (a duplicate needs ≥ {:.0}%); Jaccard {:.3} (needs ≥ {}), containment {:.3} (needs ≥ {})",
             if verdict.related { "related, not a duplicate" } else { "not a duplicate" },
@@ -175,6 +204,7 @@ pub fn explain_records(
             opts.containment_threshold
         ),
     };
+    let decision = decision + &direction;
     let mut aligned: Vec<AlignedPassages> = verdict
         .evidence
         .passages

@@ -238,6 +238,11 @@ pub(super) struct ThresholdArgs {
     /// Share of the shorter record's letters that must lie in reused passages.
     #[arg(long, default_value_t = dedup::DEFAULT_MIN_COVERAGE)]
     pub(super) min_coverage: f32,
+    /// Share of a record's text (character 5-grams after cleaning and folding) that the
+    /// record kept for it must hold before it is removed; pairs below it in both directions
+    /// are kept and written as related with kind `partial`.
+    #[arg(long, default_value_t = dedup::DEFAULT_REMOVAL_COVERAGE)]
+    pub(super) removal_coverage: f32,
     /// SemDeDup-style removal, off by default: also remove a record whose article cosine to
     /// a kept record is at least 1 - EPS, whatever its wording (stage semantic_redundancy).
     #[arg(long, value_name = "EPS")]
@@ -264,6 +269,7 @@ impl ThresholdArgs {
             passage_threshold: self.passage_threshold,
             passage_shared: self.passage_shared,
             min_coverage: self.min_coverage,
+            removal_coverage: self.removal_coverage,
             semantic_redundancy: self.semantic_redundancy,
             jaccard_threshold: self.jaccard,
             containment_threshold: self.containment,

@@ -130,11 +130,18 @@ pub struct Cluster {
     pub members: Vec<(usize, DuplicateEdge)>,
 }
 
+/// When two records hold each other's text above the removal coverage, the one that holds
+/// this much more of the other is the more complete version (an article and an excerpt of
+/// most of it: 0.98 against 0.85) and is kept whatever the keep policy prefers; closer
+/// than this (a copy with a few words changed), the keep policy decides.
+pub const COMPLETENESS_MARGIN: f32 = 0.05;
+
 /// Star clustering over directed edges. `rank[i]` is record i's keep priority (lower is
 /// kept first; ties must already be broken by the caller); a record joins a centre only
 /// when the centre holds its text (`edge.may_remove(member, min_coverage)`). Records that
-/// another record holds while they do not hold it (excerpts of a fuller text) are visited
-/// after those that are held by none, so the complete version becomes the centre whatever
+/// another record holds while they do not hold it, or hold clearly less of it (excerpts of
+/// a fuller text, see [`COMPLETENESS_MARGIN`]), are visited after those that are held by
+/// none, so the complete version becomes the centre whatever
 /// the keep policy says. Returns clusters with at least one member, ordered by their kept
 /// record's rank.
 pub fn star_clusters(
@@ -149,11 +156,11 @@ pub fn star_clusters(
         if e.a < n && e.b < n && e.a != e.b {
             adj[e.a].push(e_idx);
             adj[e.b].push(e_idx);
-            let (ra, rb) = (e.may_remove(e.a, min_coverage), e.may_remove(e.b, min_coverage));
-            if ra && !rb {
+            let (ca, cb) = (e.coverage_of(e.a), e.coverage_of(e.b));
+            if ca >= min_coverage && (cb < min_coverage || ca - cb >= COMPLETENESS_MARGIN) {
                 held[e.a] = true;
             }
-            if rb && !ra {
+            if cb >= min_coverage && (ca < min_coverage || cb - ca >= COMPLETENESS_MARGIN) {
                 held[e.b] = true;
             }
         }

@@ -376,6 +376,10 @@ pub fn judge(a: &DocView, b: &DocView, opts: &DedupOptions, with_passages: usize
         verdict = None;
         partial = true;
     }
+    // Passages reused from one into the other, whatever the article cosine: partial too.
+    if verdict.is_none() && ev.text_coverage.unwrap_or(0.0) >= opts.min_coverage {
+        partial = true;
+    }
     PairVerdict {
         duplicate: verdict,
         score,

@@ -27,7 +27,7 @@ pub fn summary_line(s: &Summary, out: &std::path::Path) -> String {
         format!(" ({by_stage})")
     };
     format!(
-        "{} records: {} kept, {} duplicates removed{}, {} rejected; {} clusters, {} related pairs, {} repeated passages -> {}",
+        "{} records: {} kept, {} duplicates removed{}, {} rejected; {} clusters, {} related pairs, {} repeated passages; removed {} characters, {} ({:.1}%) not held by the record kept for them -> {}",
         s.records_in,
         s.kept,
         s.removed,
@@ -36,6 +36,9 @@ pub fn summary_line(s: &Summary, out: &std::path::Path) -> String {
         s.clusters,
         s.related_pairs,
         s.passage_duplicates,
+        s.removed_chars,
+        s.lost_chars,
+        100.0 * s.lost_share,
         out.display()
     )
 }
@@ -175,6 +178,12 @@ pub fn explanation(e: &Explanation, opts: &DedupOptions) -> String {
         e.b.passages.len()
     );
     s.push_str(&format!("decision: {}\n", e.decision));
+    s.push_str(&format!(
+        "text held: B holds {:.0}% of A's text, A holds {:.0}% of B's (a record may be removed only for one that holds ≥ {:.0}% of it)\n",
+        100.0 * ev.a_in_b.unwrap_or(if e.exact_match { 1.0 } else { 0.0 }),
+        100.0 * ev.b_in_a.unwrap_or(if e.exact_match { 1.0 } else { 0.0 }),
+        100.0 * opts.removal_coverage
+    ));
     s.push_str(&format!(
         "stages: exact {}  |  near-exact: Jaccard {:.3}, containment {:.3}  |  semantic: cosine {:.4}, text coverage {:.2} (vector coverage {:.2})\n",
         if e.exact_match { "yes" } else { "no" },
