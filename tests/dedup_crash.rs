@@ -68,7 +68,11 @@ fn a_killed_dedup_leaves_the_previous_output_byte_identical() {
     let tmp = tempfile::tempdir().unwrap();
     let (out, cache) = (tmp.path().join("out"), tmp.path().join("cache"));
     let first = dedup(&out, &cache, &[]).output().unwrap();
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     let mut before = snapshot(&out);
     assert!(before.contains_key(Path::new("report.html")));
 
@@ -116,8 +120,14 @@ fn a_killed_dedup_leaves_the_previous_output_byte_identical() {
     eprintln!(
         "dedup crash: {rounds} runs, {killed} killed; previous output kept {old_kept} times, new output whole {new_whole} times"
     );
-    assert!(old_kept > rounds / 3, "only {old_kept} of {rounds} kills hit before the commit");
-    assert!(killed > rounds / 2, "only {killed} of {rounds} runs were killed");
+    assert!(
+        old_kept > rounds / 3,
+        "only {old_kept} of {rounds} kills hit before the commit"
+    );
+    assert!(
+        killed > rounds / 2,
+        "only {killed} of {rounds} runs were killed"
+    );
     // A run let finish replaces the folder whole and cleans up the killed runs' leftovers.
     let done = dedup(&out, &cache, &other).output().unwrap();
     assert!(done.status.success());

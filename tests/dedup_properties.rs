@@ -73,7 +73,10 @@ fn variant(rng: &mut Rng, seeds: &[(String, String)]) -> (String, String) {
         }
         11 => {
             let body = common::body_lines(a).join("\n");
-            ("long".into(), format!("{body}\n{body}\n{}", common::body_lines(b).join("\n")))
+            (
+                "long".into(),
+                format!("{body}\n{body}\n{}", common::body_lines(b).join("\n")),
+            )
         }
         12 => {
             let flat: String = a
@@ -236,7 +239,11 @@ fn check_run(case: &str, lines: &[String], out: &Path, o: &std::process::Output)
         .iter()
         .map(|r| r["line"].as_u64().expect("rejected line"))
         .collect();
-    assert_eq!(rejected_lines.len(), rejected.len(), "{case}: a line rejected twice");
+    assert_eq!(
+        rejected_lines.len(),
+        rejected.len(),
+        "{case}: a line rejected twice"
+    );
     let mut accounted = 0;
     for (n, line) in lines.iter().enumerate() {
         let v: Value = serde_json::from_str(line).unwrap();

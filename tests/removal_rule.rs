@@ -51,7 +51,11 @@ fn dedup(files: &[(&str, String)]) -> (Vec<String>, HashMap<String, Value>, Vec<
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let name = |v: &Value| -> String {
         let id = v.as_str().unwrap();
-        id.split_once('_').unwrap().1.trim_end_matches(".txt").to_string()
+        id.split_once('_')
+            .unwrap()
+            .1
+            .trim_end_matches(".txt")
+            .to_string()
     };
     let kept = jsonl(&out.join("kept.jsonl"))
         .iter()
@@ -113,15 +117,22 @@ fn a_report_reusing_part_of_another_keeps_both_as_a_partial_pair() {
     let own = lines_of(1);
     let source_lines = lines_of(4);
     let quoted = source_lines[..6].to_vec();
-    let report = [own[..own.len() / 2].to_vec(), quoted, own[own.len() / 2..].to_vec()]
-        .concat()
-        .join("\n\n");
+    let report = [
+        own[..own.len() / 2].to_vec(),
+        quoted,
+        own[own.len() / 2..].to_vec(),
+    ]
+    .concat()
+    .join("\n\n");
     let source = source_lines.join("\n\n");
     assert!(source_lines.len() >= 10);
     let share = held(&report, &source);
     assert!((0.25..0.55).contains(&share), "reused share {share}");
     let left = held(&source, &report);
-    assert!((0.3..0.7).contains(&left), "source held by the report {left}");
+    assert!(
+        (0.3..0.7).contains(&left),
+        "source held by the report {left}"
+    );
     for order in [
         vec![("report", report.clone()), ("source", source.clone())],
         vec![("source", source.clone()), ("report", report.clone())],
@@ -159,12 +170,25 @@ fn in_a_chain_nothing_is_removed_for_a_record_that_does_not_hold_it() {
         let (kept, removed, _) = dedup(&files);
         for (id, r) in &removed {
             let of = r["duplicate_of"].as_str().unwrap();
-            assert!(kept.iter().any(|k| k == of), "{id} removed for {of}, not kept");
+            assert!(
+                kept.iter().any(|k| k == of),
+                "{id} removed for {of}, not kept"
+            );
             let h = held(texts[id.as_str()], texts[of]);
-            assert!(h >= 0.8, "order {order:?}: {id} removed for {of}, which holds {h:.2} of it");
+            assert!(
+                h >= 0.8,
+                "order {order:?}: {id} removed for {of}, which holds {h:.2} of it"
+            );
         }
         assert!(kept.contains(&"A".to_string()), "order {order:?}: {kept:?}");
-        assert!(kept.contains(&"C".to_string()), "order {order:?}: C is held only by B");
-        assert_eq!(removed.keys().collect::<Vec<_>>(), vec!["B"], "order {order:?}");
+        assert!(
+            kept.contains(&"C".to_string()),
+            "order {order:?}: C is held only by B"
+        );
+        assert_eq!(
+            removed.keys().collect::<Vec<_>>(),
+            vec!["B"],
+            "order {order:?}"
+        );
     }
 }

@@ -16,24 +16,13 @@ import numpy as np
 from . import _native
 from ._native import SimdexError
 
-__all__ = ["Embedder", "dedup", "Index", "SimdexError", "dedup_settings"]
+__all__ = ["Embedder", "dedup", "Index", "SimdexError", "dedup_settings", "DEDUP_SETTING_DEFAULTS"]
 
-# Keyword arguments of `dedup` (and flags of `python -m simdex.ray dedup`) that are dedup
-# settings, by their name in the library's DedupOptions.
-_SETTING_NAMES = {
-    "threshold",
-    "passage_threshold",
-    "passage_shared",
-    "min_coverage",
-    "semantic_redundancy",
-    "jaccard_threshold",
-    "containment_threshold",
-    "min_containment_shingles",
-    "related_threshold",
-    "neighbours",
-    "keep",
-}
-# The CLI's flag names for the same settings.
+# The dedup settings and their defaults, from the library's one list (DedupOptions): the
+# keyword arguments of `dedup` and the flags of `python -m simdex.ray dedup` are these.
+DEDUP_SETTING_DEFAULTS: dict = json.loads(_native.dedup_setting_defaults())
+_SETTING_NAMES = set(DEDUP_SETTING_DEFAULTS)
+# The CLI's flag names for settings named otherwise in the library.
 _ALIASES = {"jaccard": "jaccard_threshold", "containment": "containment_threshold"}
 
 
@@ -112,13 +101,15 @@ def dedup(
 
     `data` is a path (file or folder), a list of paths, or records as mappings with `id`
     and `text` (record N is located as `<records>:N` in errors and rejects). Settings are
-    the CLI's, by flag name: `threshold`, `min_coverage`, `passage_shared`, `jaccard`,
-    `containment`, `related_threshold`, `neighbours`, `semantic_redundancy`,
-    `keep="first"|"longest"|"cleanest"`, `keep_by="FIELD"`. With `out`, the output folder is
-    written as the CLI writes it.
+    the CLI's, by flag name (every key of `DEDUP_SETTING_DEFAULTS`, with `jaccard` and
+    `containment` as on the CLI): `threshold`, `min_coverage`, `removal_coverage`,
+    `passage_shared`, `jaccard`, `containment`, `related_threshold`, `neighbours`,
+    `semantic_redundancy`, `keep="first"|"longest"|"cleanest"`, `keep_by="FIELD"`. It is the
+    CLI's own library call: with `out`, the output folder is the one `simdex dedup --out`
+    writes, explanations included.
 
     Returns {"kept": [ids], "duplicates": [duplicates.jsonl rows], "clusters": [...],
-    "rejected": [...], "related": [...]}."""
+    "rejected": [...], "related": [related.jsonl rows], "summary": summary.json or None}."""
     paths, records = _paths_or_records(data)
     opts = dedup_settings(keep_by=keep_by, **settings)
     result = _native.dedup_records(

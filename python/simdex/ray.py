@@ -24,7 +24,10 @@ import shutil
 import sys
 import time
 
-from . import SimdexError, _native, _tasks, dedup_settings
+from . import DEDUP_SETTING_DEFAULTS, SimdexError, _native, _tasks, dedup_settings
+
+# The CLI's flag names of settings named otherwise in the library.
+_FLAGS = {"jaccard_threshold": "jaccard", "containment_threshold": "containment"}
 
 # (stage, where it runs), in order; the semantic stages are skipped with --no-semantic.
 STAGES = [
@@ -68,15 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     # The dedup settings, named as `simdex dedup`'s flags.
     d.add_argument("--model", default=None, help="model folder")
     d.add_argument("--precision", default="auto", choices=["auto", "f32", "bf16"])
-    d.add_argument("--threshold", type=float)
-    d.add_argument("--passage-threshold", type=float)
-    d.add_argument("--passage-shared", type=float)
-    d.add_argument("--min-coverage", type=float)
-    d.add_argument("--semantic-redundancy", type=float)
-    d.add_argument("--jaccard", type=float)
-    d.add_argument("--containment", type=float)
-    d.add_argument("--related-threshold", type=float)
-    d.add_argument("--neighbours", type=int)
+    for name, default in DEDUP_SETTING_DEFAULTS.items():
+        if isinstance(default, (dict, str)) or name == "keep":
+            continue  # stages, minhash: set by --no-semantic and the defaults; keep below
+        flag = "--" + _FLAGS.get(name, name).replace("_", "-")
+        kind = int if isinstance(default, int) and not isinstance(default, bool) else float
+        d.add_argument(flag, dest=name, type=kind, default=None)
     d.add_argument("--keep", choices=["first", "longest", "cleanest"])
     d.add_argument("--keep-by", default=None)
     d.add_argument("--no-semantic", action="store_true", help="lexical stages only")
@@ -93,16 +93,8 @@ def _parser() -> argparse.ArgumentParser:
 def _settings(a: argparse.Namespace, shards: int) -> dict:
     options = dedup_settings(
         keep_by=a.keep_by,
-        threshold=a.threshold,
-        passage_threshold=a.passage_threshold,
-        passage_shared=a.passage_shared,
-        min_coverage=a.min_coverage,
-        semantic_redundancy=a.semantic_redundancy,
-        jaccard=a.jaccard,
-        containment=a.containment,
-        related_threshold=a.related_threshold,
-        neighbours=a.neighbours,
         keep=a.keep,
+        **{n: getattr(a, n) for n in DEDUP_SETTING_DEFAULTS if n != "keep" and hasattr(a, n)},
     )
     if a.no_semantic:
         options["stages"] = {"exact": True, "near_exact": True, "semantic": False}

@@ -129,9 +129,10 @@ fn input_options(input_json: &str) -> PyResult<InputOptions> {
     Ok(o)
 }
 
-/// A dedup pass, as `simdex dedup` runs it, over JSONL bytes (`records`) or input paths.
-/// Returns the decisions as JSON: kept ids, duplicates (the lines of duplicates.jsonl),
-/// clusters, rejected and counts. With `out`, also writes the output folder.
+/// A dedup pass: the CLI's own library call ([`app::dedup::dedup`]) over JSONL bytes
+/// (`records`) and/or input paths. Returns the decisions as JSON: kept ids, duplicates (the
+/// lines of duplicates.jsonl), clusters, related pairs, rejected and the summary. With
+/// `out`, writes the same output folder as `simdex dedup --out` (explanations included).
 #[pyfunction]
 #[pyo3(signature = (records, paths, settings, input, clean=true, semantic=true, model_dir=None, precision="auto", out=None))]
 #[allow(clippy::too_many_arguments)]
@@ -151,9 +152,24 @@ fn dedup_records(
     if !semantic {
         opts.stages.semantic = false;
     }
-    let input = input_options(input)?;
-    let prep = simdex::corpus::PrepareOptions {
-        clean: clean.then(simdex::clean::CleanOptions::default),
+    let command = app::dedup::DedupCommand {
+        inputs: app::inputs::Inputs {
+            paths,
+            given: records.map(|jsonl| app::inputs::GivenRecords {
+                name: "<records>".into(),
+                jsonl,
+            }),
+            input: input_options(input)?,
+            prepare: simdex::corpus::PrepareOptions {
+                clean: clean.then(simdex::clean::CleanOptions::default),
+            },
+        },
+        options: opts,
+        against: None,
+        out,
+        strip_repeated_passages: false,
+        report: false,
+        format: simdex::tables::OutputFormat::Jsonl,
     };
     let choice = ModelChoice {
         dir: model_dir,
@@ -161,24 +177,14 @@ fn dedup_records(
         precision: self::precision(precision)?,
     };
     py.detach(move || -> Result<String, String> {
-        let embedder = if opts.stages.semantic {
+        let embedder = if command.options.stages.semantic {
             Some(choice.load(None).map_err(|e| e.to_string())?)
         } else {
             None
         };
-        let mut read = match &records {
-            Some(bytes) => simdex::input::read_jsonl_records("<records>", bytes, &input),
-            None => simdex::input::read_inputs(&paths, &input),
-        }
-        .map_err(|e| e.to_string())?;
-        let docs = simdex::corpus::prepare(std::mem::take(&mut read.records), &prep);
-        let report = dedup::run(&docs, embedder.as_ref(), None, &opts, &mut |_, _, _, _| {})
+        let outcome = app::dedup::dedup(&command, embedder.as_ref(), &mut |_, _, _, _| {})
             .map_err(|e| e.to_string())?;
-        if let Some(out) = &out {
-            let s = app::dedup::summary_of(embedder.as_ref(), opts.clone(), None);
-            output::write_outputs(out, &docs, &read.rejected, &report, s)
-                .map_err(|e| e.to_string())?;
-        }
+        let (docs, report) = (&outcome.run.docs, &outcome.run.report);
         let id = |o: &dedup::Original| match o {
             dedup::Original::Input(i) => docs[*i].record.id.clone(),
             dedup::Original::Indexed(x) => x.clone(),
@@ -200,22 +206,40 @@ fn dedup_records(
             .clusters
             .iter()
             .map(|c| {
-                let members: Vec<String> =
-                    c.members.iter().map(|&m| docs[m].record.id.clone()).collect();
+                let members: Vec<String> = c
+                    .members
+                    .iter()
+                    .map(|&m| docs[m].record.id.clone())
+                    .collect();
                 output::cluster_json(c, &id(&c.kept), &members)
+            })
+            .collect();
+        let related: Vec<serde_json::Value> = report
+            .related
+            .iter()
+            .map(|r| {
+                output::related_json(&docs[r.a].record.id, &docs[r.b].record.id, r.cosine, r.kind)
             })
             .collect();
         let result = serde_json::json!({
             "kept": report.kept.iter().map(|&i| docs[i].record.id.clone()).collect::<Vec<_>>(),
             "duplicates": duplicates,
             "clusters": clusters,
-            "rejected": read.rejected,
-            "related": report.related.iter().map(|r| serde_json::json!({
-                "a": docs[r.a].record.id, "b": docs[r.b].record.id, "cosine": r.cosine})).collect::<Vec<_>>(),
+            "rejected": outcome.run.read.rejected,
+            "related": related,
+            "summary": outcome.summary,
         });
         Ok(result.to_string())
     })
     .map_err(err)
+}
+
+/// The dedup settings with their defaults, as JSON (`DedupOptions::default()`): the one
+/// list of settings that the Python keyword arguments and the Ray driver's flags are made
+/// from.
+#[pyfunction]
+fn dedup_setting_defaults() -> String {
+    serde_json::to_string(&DedupOptions::default()).unwrap_or_default()
 }
 
 /// Nearest records of an index to a text or an indexed id, labelled by the dedup rules, as
@@ -306,6 +330,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SimdexError", m.py().get_type::<SimdexError>())?;
     m.add_class::<NativeEmbedder>()?;
     m.add_function(wrap_pyfunction!(dedup_records, m)?)?;
+    m.add_function(wrap_pyfunction!(dedup_setting_defaults, m)?)?;
     m.add_function(wrap_pyfunction!(similar, m)?)?;
     m.add_function(wrap_pyfunction!(index_contains, m)?)?;
     m.add_function(wrap_pyfunction!(staged_plan, m)?)?;

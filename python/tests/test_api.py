@@ -112,3 +112,38 @@ def test_embedding_releases_the_gil(embedder):
     elapsed = time.time() - start
     # The main thread kept running while the model worked: at least a tick per 5 ms.
     assert elapsed > 0.2 and ticks > elapsed / 0.005, (ticks, elapsed)
+
+
+def _report_settings(out):
+    """The settings `simdex report` shows for an output folder (the page's thresholds)."""
+    r = simdex_cli("report", out)
+    assert r.returncode == 0, r.stderr
+    page = (out / "report.html").read_text(encoding="utf-8")
+    start = page.index('"thresholds":') + len('"thresholds":')
+    return json.JSONDecoder().raw_decode(page[start:])[0]
+
+
+def test_dedup_with_an_output_folder_writes_what_the_cli_writes(tmp_path):
+    """Python's dedup is the CLI's library call: the same files, explanations included, and
+    the report shows the settings that produced them."""
+    py, cli = tmp_path / "py", tmp_path / "cli"
+    settings = {"threshold": 0.95, "removal_coverage": 0.85}
+    r = simdex.dedup(EXAMPLES, out=py, **settings)
+    assert simdex_cli("dedup", EXAMPLES, "--out", cli, "--threshold", "0.95", "--removal-coverage", "0.85").returncode == 0
+    names = sorted(p.name for p in cli.iterdir())
+    assert sorted(p.name for p in py.iterdir()) == names
+    assert "explanations.jsonl" in names
+    for name in names:
+        if name != "summary.json":
+            assert (py / name).read_bytes() == (cli / name).read_bytes(), name
+    assert r["summary"]["lost_chars"] == json.loads((cli / "summary.json").read_text())["lost_chars"]
+    for out in (py, cli):
+        shown = _report_settings(out)
+        assert shown["threshold"] == 0.95 and shown["removal_coverage"] == 0.85, shown
+
+
+def test_every_library_setting_is_a_keyword_and_unknown_ones_are_errors():
+    assert {"threshold", "removal_coverage", "min_coverage", "keep"} <= set(simdex.DEDUP_SETTING_DEFAULTS)
+    assert simdex.dedup_settings(removal_coverage=0.9, jaccard=0.7) == {"removal_coverage": 0.9, "jaccard_threshold": 0.7}
+    with pytest.raises(simdex.SimdexError, match="unknown dedup setting"):
+        simdex.dedup_settings(treshold=0.9)

@@ -135,3 +135,15 @@ def test_format_parquet_writes_the_cli_parquet_tables_rows(tmp_path):
         want = pq.read_table(cli / f"{name}.parquet").to_pylist()
         got = pq.read_table(ray / f"{name}.parquet").to_pylist()
         assert got == want, name
+
+
+def test_report_on_a_ray_output_shows_the_settings_that_produced_it(tmp_path):
+    out = tmp_path / "ray"
+    r = simdex_ray("dedup", EXAMPLES, "--out", out, "--shards", 2, "--num-cpus", "2", "--threshold", "0.95", "--removal-coverage", "0.85")
+    assert r.returncode == 0, r.stderr
+    rep = simdex("report", out)
+    assert rep.returncode == 0, rep.stderr
+    page = (out / "report.html").read_text(encoding="utf-8")
+    start = page.index('"thresholds":') + len('"thresholds":')
+    shown = json.JSONDecoder().raw_decode(page[start:])[0]
+    assert shown["threshold"] == 0.95 and shown["removal_coverage"] == 0.85, shown

@@ -9,15 +9,15 @@
 use std::path::{Path, PathBuf};
 
 use super::index::{add_to_index, IndexReport};
-use super::inputs::{read_and_prepare, Inputs};
+use super::inputs::Inputs;
 use super::model::index_meta;
 use super::AppError;
-use crate::corpus::{PrepareOptions, PreparedDoc};
+use crate::corpus::PreparedDoc;
 use crate::dedup::{self, output, DedupOptions, DedupReport};
 use crate::embed::DocumentVectors;
 use crate::fsio::StagedDir;
 use crate::index::Index;
-use crate::input::{InputOptions, ReadOutcome};
+use crate::input::ReadOutcome;
 use crate::model::Embedder;
 use crate::report::explained::write_explanations;
 use crate::report::{write_report, ReportOptions, ReportSummary};
@@ -81,9 +81,7 @@ pub fn dedup(
         None => None,
     };
     let job = DedupJob {
-        inputs: &c.inputs.paths,
-        input: c.inputs.input.clone(),
-        prepare: c.inputs.prepare.clone(),
+        inputs: &c.inputs,
         options: c.options.clone(),
         against: against.as_ref(),
         embedder,
@@ -104,7 +102,11 @@ pub fn dedup(
         )?);
         write_explanations(staged.path(), &run.docs, &run.report, &c.options)?;
         if c.report {
-            report = Some(write_report(staged.path(), &ReportOptions::default())?);
+            let opts = ReportOptions {
+                title: Some(crate::report::data::folder_title(out)),
+                ..ReportOptions::default()
+            };
+            report = Some(write_report(staged.path(), &opts)?);
         }
         commit_output(staged, out)?;
         if let Some(r) = report.as_mut() {
@@ -174,9 +176,7 @@ pub fn ingest(
     }
     let index = Index::open(&c.index, Some(&meta))?;
     let job = DedupJob {
-        inputs: &c.inputs.paths,
-        input: c.inputs.input.clone(),
-        prepare: c.inputs.prepare.clone(),
+        inputs: &c.inputs,
         options: c.options.clone(),
         against: Some(&index),
         embedder: Some(embedder),
@@ -225,9 +225,7 @@ pub fn ingest(
 
 /// Runs a dedup pass from files to an output folder: the whole `simdex dedup` job.
 pub struct DedupJob<'a> {
-    pub inputs: &'a [PathBuf],
-    pub input: InputOptions,
-    pub prepare: PrepareOptions,
+    pub inputs: &'a Inputs,
     pub options: DedupOptions,
     pub against: Option<&'a Index>,
     pub embedder: Option<&'a Embedder>,
@@ -242,7 +240,7 @@ pub struct DedupRun {
 
 impl DedupJob<'_> {
     pub fn run(&self, progress: dedup::Progress) -> Result<DedupRun, AppError> {
-        let (docs, read) = read_and_prepare(self.inputs, &self.input, &self.prepare)?;
+        let (docs, read) = self.inputs.read()?;
         let report = dedup::run(&docs, self.embedder, self.against, &self.options, progress)?;
         Ok(DedupRun { docs, read, report })
     }

@@ -456,6 +456,7 @@ impl InputArgs {
     pub(super) fn inputs(&self) -> Inputs {
         Inputs {
             paths: self.inputs.clone(),
+            given: None,
             input: self.options(),
             prepare: self.prepare(),
         }

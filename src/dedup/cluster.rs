@@ -323,7 +323,10 @@ mod tests {
         let c = star_clusters(3, &edges, &[2, 1, 0], 0.8);
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].kept, 0);
-        assert_eq!(c[0].members.iter().map(|m| m.0).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(
+            c[0].members.iter().map(|m| m.0).collect::<Vec<_>>(),
+            vec![1]
+        );
     }
 
     #[test]

@@ -76,6 +76,21 @@ pub struct NaturalScores {
     pub stage_counts: BTreeMap<String, usize>,
     /// The pairs this setting got wrong: (pair, stage that merged it, or "" when missed).
     pub errors: Vec<(LabelledPair, String)>,
+    /// Removals of the whole corpus.
+    pub removed: usize,
+    /// Letters of the removed records, and of those the letters not held by the record
+    /// kept for them (as `summary.json` counts them).
+    pub removed_chars: usize,
+    pub lost_chars: usize,
+    /// Removals whose kept record holds less than half of their text.
+    pub removals_mostly_lost: usize,
+}
+
+impl NaturalScores {
+    /// `lost_chars / removed_chars`.
+    pub fn lost_share(&self) -> f64 {
+        self.lost_chars as f64 / self.removed_chars.max(1) as f64
+    }
 }
 
 /// The report of `simdex eval natural`.
@@ -183,7 +198,14 @@ pub fn eval_natural(
             &mut |_, _, _, _| {},
         )?;
         let secs = t.elapsed().as_secs_f64();
-        Ok((score(name, &pairs, &pos, &report), secs))
+        let mut scores = score(name, &pairs, &pos, &report);
+        let (removed_chars, lost_chars, mostly) =
+            crate::dedup::output::lost_text(&docs, &report.removed);
+        scores.removed = report.removed.len();
+        scores.removed_chars = removed_chars;
+        scores.lost_chars = lost_chars;
+        scores.removals_mostly_lost = mostly;
+        Ok((scores, secs))
     };
     let (default, dedup_seconds) = run("defaults", &o.options)?;
     let mut sweep = Vec::new();
@@ -322,12 +344,16 @@ fn score(
             .map(|(k, v)| (k.clone(), *v))
             .collect(),
         errors,
+        removed: 0,
+        removed_chars: 0,
+        lost_chars: 0,
+        removals_mostly_lost: 0,
     }
 }
 
 fn line(s: &NaturalScores) -> String {
     format!(
-        "{:<58} all: recall {:.3} ({}/{}), merged {:.3} ({}/{})   not hard: recall {:.3} ({}/{}), merged {:.3} ({}/{})",
+        "{:<58} all: recall {:.3} ({}/{}), merged {:.3} ({}/{})   not hard: recall {:.3} ({}/{}), merged {:.3} ({}/{})   lost {:.1}%",
         s.name,
         s.all.recall(),
         s.all.dup_found,
@@ -340,7 +366,8 @@ fn line(s: &NaturalScores) -> String {
         s.not_hard.dup,
         s.not_hard.merged(),
         s.not_hard.other_merged,
-        s.not_hard.other
+        s.not_hard.other,
+        100.0 * s.lost_share()
     )
 }
 
@@ -365,6 +392,15 @@ impl NaturalReport {
         for (k, v) in &self.default.stage_counts {
             out += &format!(" {k} {v}");
         }
+        let d = &self.default;
+        out += &format!(
+            "\n  lost text: {} removals, {} characters removed, {} ({:.1}%) not held by the record kept for them; {} removals keep less than half of their text",
+            d.removed,
+            d.removed_chars,
+            d.lost_chars,
+            100.0 * d.lost_share(),
+            d.removals_mostly_lost
+        );
         out += "\n  wrong:\n";
         for (p, stage) in &self.default.errors {
             out += &format!(

@@ -118,8 +118,8 @@ pub fn binary_reason(text: &str) -> Option<String> {
         total += 1;
         // C0 controls and DEL only: C1 controls (U+0080-U+009F) are what mojibake (UTF-8
         // read as Latin-1) is made of, which cleaning repairs.
-        let control = ((c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r' | '\u{0C}'))
-            || c == '\u{7F}';
+        let control =
+            ((c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r' | '\u{0C}')) || c == '\u{7F}';
         let nonchar = matches!(c as u32, 0xFFFE | 0xFFFF | 0xFDD0..=0xFDEF) || c == '\u{FFFD}';
         if control || nonchar {
             bad += 1;

@@ -19,6 +19,7 @@ use super::explained::{
 use super::highlight::{shared_spans, Spans};
 use super::ReportError;
 use crate::dedup::minhash::MinHashConfig;
+use crate::dedup::DedupOptions;
 
 /// Default budget of passage text the page holds (UTF-8 bytes): beyond it, pairs are listed
 /// with their scores and reasons but without texts, so a page for a large run still opens.
@@ -32,63 +33,16 @@ pub const HISTOGRAM_BINS: usize = 40;
 #[derive(Debug, Clone)]
 pub struct ReportOptions {
     pub max_text_bytes: usize,
+    /// The page's title; by default the output folder's name. A run that builds its
+    /// folder beside the target (see [`crate::fsio::StagedDir`]) names the target here.
+    pub title: Option<String>,
 }
 
 impl Default for ReportOptions {
     fn default() -> Self {
         ReportOptions {
             max_text_bytes: DEFAULT_MAX_TEXT_BYTES,
-        }
-    }
-}
-
-/// The thresholds of the run, read back from `summary.json` (defaults where absent).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Thresholds {
-    pub threshold: f32,
-    pub passage_threshold: f32,
-    pub passage_shared: f32,
-    pub min_coverage: f32,
-    pub semantic_redundancy: Option<f32>,
-    pub jaccard_threshold: f32,
-    pub containment_threshold: f32,
-    pub related_threshold: f32,
-    #[serde(skip_serializing)]
-    pub minhash: MinHashView,
-}
-
-/// The shingle settings of the run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct MinHashView {
-    pub cjk_ngram: usize,
-    pub word_ngram: usize,
-}
-
-impl Default for MinHashView {
-    fn default() -> Self {
-        let d = MinHashConfig::default();
-        MinHashView {
-            cjk_ngram: d.cjk_ngram,
-            word_ngram: d.word_ngram,
-        }
-    }
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        let d = crate::dedup::DedupOptions::default();
-        Thresholds {
-            threshold: d.threshold,
-            passage_threshold: d.passage_threshold,
-            passage_shared: d.passage_shared,
-            min_coverage: d.min_coverage,
-            semantic_redundancy: d.semantic_redundancy,
-            jaccard_threshold: d.jaccard_threshold,
-            containment_threshold: d.containment_threshold,
-            related_threshold: d.related_threshold,
-            minhash: MinHashView::default(),
+            title: None,
         }
     }
 }
@@ -224,7 +178,9 @@ pub struct ReportData {
     /// `summary.json` as the run wrote it.
     #[serde(skip)]
     pub summary: serde_json::Value,
-    pub thresholds: Thresholds,
+    /// The settings of the run, read back from `summary.json` as the type that wrote them
+    /// (defaults where absent).
+    pub thresholds: DedupOptions,
     pub ids: Vec<String>,
     /// Passages of each record, when the page holds them.
     pub texts: Vec<Option<Vec<String>>>,
@@ -400,7 +356,7 @@ fn pair_key(a: &str, b: &str) -> (String, String) {
 }
 
 /// The deciding score of a removal, its margin over the threshold and what it is measured on.
-fn margin(stage: &str, score: f32, e: &EvidenceLine, t: &Thresholds) -> (f32, String) {
+fn margin(stage: &str, score: f32, e: &EvidenceLine, t: &DedupOptions) -> (f32, String) {
     match stage {
         "exact" => (1.0, "identical compared text".into()),
         "near_exact" => {
@@ -470,6 +426,22 @@ struct Judged {
     expl: Option<u32>,
 }
 
+/// The dedup settings a run wrote into its `summary.json`: `options`, which the Ray pass
+/// writes inside its run settings (`options.options`); the defaults when absent.
+pub fn run_options(summary: &serde_json::Value) -> DedupOptions {
+    let o = summary.get("options");
+    let o = o.and_then(|o| o.get("options")).or(o);
+    o.and_then(|o| serde_json::from_value(o.clone()).ok())
+        .unwrap_or_default()
+}
+
+/// The report's title for an output folder: its name.
+pub fn folder_title(dir: &Path) -> String {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| dir.display().to_string())
+}
+
 /// Reads an output folder into the report's data.
 pub fn load(dir: &Path, opts: &ReportOptions) -> Result<ReportData, ReportError> {
     let summary_path = dir.join("summary.json");
@@ -489,10 +461,7 @@ pub fn load(dir: &Path, opts: &ReportOptions) -> Result<ReportData, ReportError>
             })
         }
     };
-    let thresholds: Thresholds = summary
-        .get("options")
-        .and_then(|o| serde_json::from_value(o.clone()).ok())
-        .unwrap_or_default();
+    let thresholds = run_options(&summary);
     let need = |name: &str| dir.join(name);
     let parquet = summary.get("format").and_then(|f| f.as_str()) == Some("parquet");
     let clusters: Vec<ClusterLine> = read_table(dir, "clusters", parquet)?;
@@ -813,10 +782,7 @@ pub fn load(dir: &Path, opts: &ReportOptions) -> Result<ReportData, ReportError>
     let texts_vec: Vec<Option<Vec<String>>> = (0..ids.ids.len() as u32)
         .map(|n| texts.remove(&n))
         .collect();
-    let title = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| dir.display().to_string());
+    let title = opts.title.clone().unwrap_or_else(|| folder_title(dir));
     Ok(ReportData {
         title,
         summary,

@@ -77,6 +77,19 @@ fn summary_html(d: &ReportData) -> String {
         num(s.get("passage_duplicates")),
         "sum-passages",
     );
+    card(
+        &mut h,
+        "characters removed",
+        num(s.get("removed_chars")),
+        "sum-removed-chars",
+    );
+    let lost_share = s.get("lost_share").and_then(|v| v.as_f64()).unwrap_or(0.0);
+    card(
+        &mut h,
+        "characters lost (not in the record kept)",
+        format!("{} ({:.1} %)", num(s.get("lost_chars")), 100.0 * lost_share),
+        "sum-lost-chars",
+    );
     h.push_str("</div>");
 
     h.push_str("<div class=\"grid\"><div><h3>Removed by stage</h3><table class=\"kv\">");
