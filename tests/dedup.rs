@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use simdex::app::dedup::DedupJob;
 use simdex::corpus::PrepareOptions;
 use simdex::dedup::{output, DedupOptions, Original};
-use simdex::input::InputOptions;
 
 /// Writes the seeds and the planted copies into a folder; returns (folder, planted copy → seed).
 fn corpus() -> (tempfile::TempDir, HashMap<String, String>) {
@@ -55,10 +54,12 @@ fn run_job(
     options: DedupOptions,
     embedder: Option<&simdex::model::Embedder>,
 ) -> simdex::app::dedup::DedupRun {
+    let inputs = simdex::app::inputs::Inputs {
+        paths: inputs.to_vec(),
+        ..Default::default()
+    };
     let job = DedupJob {
-        inputs,
-        input: InputOptions::default(),
-        prepare: PrepareOptions::default(),
+        inputs: &inputs,
         options,
         against: None,
         embedder,

@@ -13,7 +13,6 @@ use simdex::app::{index_meta, text_record};
 use simdex::corpus::{prepare, PrepareOptions};
 use simdex::dedup::{DedupOptions, Original};
 use simdex::index::{Index, IndexMeta, Level};
-use simdex::input::InputOptions;
 
 fn seed_docs() -> Vec<simdex::corpus::PreparedDoc> {
     let records = common::seeds()
@@ -106,11 +105,12 @@ fn ingest_removes_what_the_index_holds_and_adds_the_rest() {
     )
     .unwrap();
     let index = Index::open(&idx, Some(&index_meta(e))).unwrap();
-    let inputs = vec![batch.clone()];
+    let inputs = simdex::app::inputs::Inputs {
+        paths: vec![batch.clone()],
+        ..Default::default()
+    };
     let job = DedupJob {
         inputs: &inputs,
-        input: InputOptions::default(),
-        prepare: PrepareOptions::default(),
         options: DedupOptions::default(),
         against: Some(&index),
         embedder: Some(e),

@@ -84,7 +84,9 @@ pub(super) struct EvalArgs {
     /// Seed pages added to the benchmark as records that must stay apart.
     #[arg(long, value_name = "DIR", default_value = "tests/fixtures/seeds")]
     pub(super) seeds: PathBuf,
-    /// Write the generated benchmark (JSONL with gold cluster and kind) to this file.
+    /// Write the generated benchmark (JSONL with gold cluster and kind) to this file; for
+    /// `eval natural`, the evaluated corpus (JSONL: id, title, text), for peers to run on
+    /// (keep it outside the project: the text is the evaluation data's).
     #[arg(long, value_name = "FILE")]
     pub(super) write_benchmark: Option<PathBuf>,
     /// Reuse and extend this vector cache file (keep it outside the project).
@@ -208,6 +210,7 @@ pub(super) fn eval_cmd(a: EvalArgs) -> Result<()> {
             options: a.thresholds.options(),
             vector_cache: a.vector_cache.clone(),
             sweep: a.sweep,
+            write_corpus: a.write_benchmark.clone(),
         };
         let r = eval::eval_natural(embedder, &o, &mut log)?;
         println!("{}", r.table());

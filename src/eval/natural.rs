@@ -44,6 +44,8 @@ pub struct NaturalEvalOptions {
     pub vector_cache: Option<PathBuf>,
     /// Also re-judge over a grid of the semantic and near-exact thresholds.
     pub sweep: bool,
+    /// Write the evaluated corpus here (JSONL: id, title, text), for peers to run on.
+    pub write_corpus: Option<PathBuf>,
 }
 
 /// Counts of one slice of pairs.
@@ -164,6 +166,16 @@ pub fn eval_natural(
         .chain(others)
         .collect();
     chosen.sort();
+    if let Some(path) = &o.write_corpus {
+        let mut bytes = Vec::new();
+        for &i in &chosen {
+            let a = &articles[i];
+            let line = serde_json::json!({"id": a.id, "title": a.title, "text": a.text});
+            bytes.extend(line.to_string().into_bytes());
+            bytes.push(b'\n');
+        }
+        std::fs::write(path, bytes).map_err(io_err(path))?;
+    }
     let records = chosen
         .iter()
         .map(|&i| {

@@ -1,0 +1,405 @@
+//! The single-process dedup pass: its stages in order over prepared records in memory
+//! (exact copies, near-exact, embedding, semantic neighbours, the second look, against an
+//! index) and the conclusion. It reads no files and writes none.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use super::cluster::{DuplicateEdge, Stage};
+use super::conclude::{conclude, copy_edge, exact_copies, second_look_pairs};
+use super::index_view::{indexed_passages, indexed_view};
+use super::judge::{doc_view, judge, PairVerdict, RecordText};
+use super::keep::{self, KeepKey};
+use super::options::{DedupOptions, KeepPolicy, EVIDENCE_PASSAGES};
+use super::outcome::{DedupReport, JudgedPair, Original, RelatedPair, Removal};
+use super::{minhash, neighbours, DedupError};
+use crate::corpus::PreparedDoc;
+use crate::embed::{embed_documents, DocumentVectors};
+use crate::index::{Index, Level};
+use crate::model::{Embedder, Role};
+
+fn keep_rank_of(docs: &[PreparedDoc], keep: &KeepPolicy) -> Vec<usize> {
+    let keys: Vec<KeepKey> = docs.iter().map(|d| KeepKey::of(d, keep)).collect();
+    keep::keep_rank(&keys, keep)
+}
+
+/// Progress of a run, for a progress bar: (stage, done, total, tokens embedded).
+pub type Progress<'a> = &'a mut dyn FnMut(&str, usize, usize, usize);
+
+/// Where the semantic stage gets its vectors.
+#[derive(Clone, Copy)]
+pub enum VectorSource<'a> {
+    /// Embed the records now.
+    Embed(&'a Embedder),
+    /// Vectors computed earlier, one per input record (`DedupReport::vectors` of an earlier
+    /// run over the same records), so one batch can be re-judged under other settings.
+    Given(&'a [Option<DocumentVectors>]),
+}
+
+/// Runs the dedup pass over prepared records. `embedder` enables the semantic stage;
+/// `against` also removes records that duplicate an indexed record.
+pub fn run(
+    docs: &[PreparedDoc],
+    embedder: Option<&Embedder>,
+    against: Option<&Index>,
+    opts: &DedupOptions,
+    progress: Progress,
+) -> Result<DedupReport, DedupError> {
+    run_with(
+        docs,
+        embedder.map(VectorSource::Embed),
+        against,
+        opts,
+        progress,
+    )
+}
+
+/// [`run`] with the vectors' source made explicit: `None` runs the lexical stages only.
+pub fn run_with(
+    docs: &[PreparedDoc],
+    source: Option<VectorSource>,
+    against: Option<&Index>,
+    opts: &DedupOptions,
+    progress: Progress,
+) -> Result<DedupReport, DedupError> {
+    let mut pass = Pass::new(docs, opts);
+    let t = Instant::now();
+    if opts.stages.exact {
+        pass.exact_stage();
+    }
+    pass.time("exact", t);
+
+    let t = Instant::now();
+    pass.shingle_representatives();
+    if opts.stages.near_exact {
+        pass.near_exact_stage();
+    }
+    pass.time("near_exact", t);
+
+    if let Some(source) = source.filter(|_| opts.stages.semantic || against.is_some()) {
+        let t = Instant::now();
+        pass.embed(source, progress)?;
+        pass.time("embedding", t);
+        let t = Instant::now();
+        pass.semantic_stage()?;
+        pass.time("semantic", t);
+    }
+    pass.judge_through_members();
+
+    let mut removed_by_index = HashMap::new();
+    if let Some(index) = against {
+        let t = Instant::now();
+        removed_by_index = pass.against_index(index)?;
+        pass.time("against_index", t);
+    }
+    Ok(pass.finish(removed_by_index))
+}
+
+/// One dedup pass as its stages fill it in: which records are exact copies of which, the
+/// pairs judged so far, the duplicate edges, shingles and vectors, and the report.
+struct Pass<'a> {
+    docs: &'a [PreparedDoc],
+    opts: &'a DedupOptions,
+    /// Keep order of each record (lower is kept first).
+    rank: Vec<usize>,
+    /// Each record's exact-copy representative (itself when it is one).
+    rep_of: Vec<usize>,
+    /// The representatives in input order: the records the later stages compare.
+    reps: Vec<usize>,
+    /// (representative, copy) edges: copies are not clustered on their own but follow their
+    /// representative (see [`Pass::finish`]).
+    copies: Vec<DuplicateEdge>,
+    /// Pairs already judged, lower position first: none is judged twice.
+    judged: HashSet<(usize, usize)>,
+    /// Duplicate edges between representatives.
+    edges: Vec<DuplicateEdge>,
+    /// Shingles of each representative's text and passages.
+    text: Vec<RecordText>,
+    vectors: Vec<Option<DocumentVectors>>,
+    report: DedupReport,
+}
+
+impl<'a> Pass<'a> {
+    fn new(docs: &'a [PreparedDoc], opts: &'a DedupOptions) -> Pass<'a> {
+        let n = docs.len();
+        Pass {
+            docs,
+            opts,
+            rank: keep_rank_of(docs, &opts.keep),
+            rep_of: (0..n).collect(),
+            reps: (0..n).collect(),
+            copies: Vec::new(),
+            judged: HashSet::new(),
+            edges: Vec::new(),
+            text: vec![RecordText::default(); n],
+            vectors: vec![None; n],
+            report: DedupReport::default(),
+        }
+    }
+
+    /// Names the pair being judged for a panic message (see [`crate::working_on`]).
+    fn working_on_pair(&self, a: usize, b: usize) -> crate::working_on::Working {
+        crate::working_on::working_on(pair_name(self.docs, a, b))
+    }
+
+    fn time(&mut self, stage: &str, since: Instant) {
+        self.report
+            .timings
+            .push((stage.into(), since.elapsed().as_secs_f64()));
+    }
+
+    /// Stage 1: exact copies of the compared text. The best-ranked copy represents the group.
+    fn exact_stage(&mut self) {
+        let docs = self.docs;
+        let mut order: Vec<usize> = (0..docs.len()).collect();
+        order.sort_by_key(|&i| (self.rank[i], i));
+        for (r, i) in exact_copies(order.into_iter().map(|i| (i, docs[i].exact_key))) {
+            self.rep_of[i] = r;
+            self.copies.push(copy_edge(r, i));
+            self.judged.insert((r.min(i), r.max(i)));
+        }
+        self.reps = (0..docs.len()).filter(|&i| self.rep_of[i] == i).collect();
+    }
+
+    /// Shingles of every representative: for the near-exact stage and as evidence for
+    /// semantic pairs.
+    fn shingle_representatives(&mut self) {
+        for &i in &self.reps {
+            self.text[i] = RecordText::of(&self.docs[i].passages, &self.opts.minhash);
+        }
+    }
+
+    /// Stage 2: MinHash-LSH candidates, verified on the shingle sets.
+    fn near_exact_stage(&mut self) {
+        let opts = self.opts;
+        let sigs: Vec<minhash::Signature> = self
+            .reps
+            .iter()
+            .map(|&i| minhash::signature(&self.text[i].shingles, &opts.minhash))
+            .collect();
+        for (x, y) in minhash::lsh_candidates(&sigs, &opts.minhash) {
+            let (a, b) = (self.reps[x], self.reps[y]);
+            let _w = self.working_on_pair(a, b);
+            let v = judge(
+                &doc_view(None, &self.text[a]),
+                &doc_view(None, &self.text[b]),
+                opts,
+                0,
+            );
+            // A pair settled here is not judged again; one that fails the lexical test is
+            // left for the semantic stage (an edited copy may share few shingles).
+            if let Some(edge) = DuplicateEdge::from_verdict(a, b, &v) {
+                self.judged.insert((a, b));
+                self.edges.push(edge);
+                self.report.pairs.push(JudgedPair { a, b, verdict: v });
+            }
+        }
+    }
+
+    /// Vectors of the representatives (embedded now or given), shared by their copies.
+    fn embed(&mut self, source: VectorSource, progress: Progress) -> Result<(), DedupError> {
+        match source {
+            VectorSource::Embed(embedder) => {
+                let paragraphs: Vec<Vec<String>> = self
+                    .reps
+                    .iter()
+                    .map(|&i| self.docs[i].passages.clone())
+                    .collect();
+                let total = self.reps.len();
+                let vecs = embed_documents(embedder, &paragraphs, Role::Passage, |d, tok| {
+                    progress("embedding", d, total, tok)
+                })?;
+                self.report.tokens = vecs
+                    .iter()
+                    .map(|v| v.passage_tokens.iter().sum::<usize>())
+                    .sum();
+                for (&i, v) in self.reps.iter().zip(vecs) {
+                    self.vectors[i] = Some(v);
+                }
+            }
+            VectorSource::Given(given) => {
+                for &i in &self.reps {
+                    self.vectors[i] = given.get(i).cloned().flatten();
+                }
+            }
+        }
+        // Exact copies get no vectors: vectors[i] always describe docs[i].passages. A copy
+        // has the same text as its representative without white space, but it may be cut
+        // into other passages (re-segmented, re-wrapped), so the representative's passage
+        // vectors are not its own (that mismatch made the evidence index past the end of
+        // a copy's passages). A copy is compared through its representative.
+        Ok(())
+    }
+
+    /// Stage 3: article-vector neighbours of each representative, judged with paragraph
+    /// evidence; also finds the related pairs.
+    fn semantic_stage(&mut self) -> Result<(), DedupError> {
+        let opts = self.opts;
+        let arts: Vec<&[f32]> = self
+            .reps
+            .iter()
+            .map(|&i| {
+                self.vectors[i]
+                    .as_ref()
+                    .map_or(&[][..], |v| v.article.as_slice())
+            })
+            .collect();
+        let nn = neighbours::nearest(&arts, opts.neighbours)?;
+        for (x, list) in nn.iter().enumerate() {
+            if let Some(&(_, c)) = list.first() {
+                self.report.nearest_cosines.push(c);
+            }
+            for &(y, c) in list {
+                let (a, b) = (
+                    self.reps[x].min(self.reps[y]),
+                    self.reps[x].max(self.reps[y]),
+                );
+                if c < opts.threshold.min(opts.related_threshold) || !self.judged.insert((a, b)) {
+                    continue;
+                }
+                let _w = self.working_on_pair(a, b);
+                let v = judge(
+                    &doc_view(self.vectors[a].as_ref(), &self.text[a]),
+                    &doc_view(self.vectors[b].as_ref(), &self.text[b]),
+                    opts,
+                    EVIDENCE_PASSAGES,
+                );
+                self.report
+                    .related
+                    .extend(RelatedPair::from_verdict(a, b, c, &v));
+                self.edges.extend(DuplicateEdge::from_verdict(a, b, &v));
+                self.report.pairs.push(JudgedPair { a, b, verdict: v });
+            }
+        }
+        Ok(())
+    }
+
+    /// Second look: a record left outside a cluster while it duplicates one of its members
+    /// is judged against that cluster's kept record directly, and joins it only when that
+    /// pair passes the same rule. So an excerpt of a removed copy still goes with the
+    /// original it was copied from, without chaining (every member keeps a direct edge to
+    /// the record it is removed for).
+    fn judge_through_members(&mut self) {
+        let todo = second_look_pairs(
+            self.docs.len(),
+            &self.edges,
+            &self.rank,
+            self.opts.removal_coverage,
+        );
+        for (a, b) in todo {
+            if !self.judged.insert((a, b)) {
+                continue;
+            }
+            let _w = self.working_on_pair(a, b);
+            let v = judge(
+                &doc_view(self.vectors[a].as_ref(), &self.text[a]),
+                &doc_view(self.vectors[b].as_ref(), &self.text[b]),
+                self.opts,
+                EVIDENCE_PASSAGES,
+            );
+            if let Some(edge) = DuplicateEdge::from_verdict(a, b, &v) {
+                self.edges.push(edge);
+                self.report.pairs.push(JudgedPair { a, b, verdict: v });
+            }
+        }
+    }
+
+    /// Against an index: each representative that duplicates an indexed record is removed,
+    /// with its exact copies, in favour of the best-scoring indexed record.
+    fn against_index(&self, index: &Index) -> Result<HashMap<usize, Removal>, DedupError> {
+        let opts = self.opts;
+        let mut removed = HashMap::new();
+        for &i in &self.reps {
+            let Some(v) = self.vectors[i].as_ref() else {
+                continue;
+            };
+            let mine = doc_view(Some(v), &self.text[i]);
+            let mut best: Option<(PairVerdict, String)> = None;
+            for hit in index.search(&v.article, opts.neighbours, Level::Article) {
+                if hit.score < opts.threshold.min(opts.related_threshold) {
+                    continue;
+                }
+                let their_passages = indexed_passages(index, hit.doc)?;
+                let their_text = RecordText::of(&their_passages, &opts.minhash);
+                let theirs = indexed_view(index, hit.doc, &their_text)?;
+                let mut verdict = judge(&mine, &theirs, opts, EVIDENCE_PASSAGES);
+                if opts.stages.exact
+                    && crate::corpus::exact_key(&their_passages) == self.docs[i].exact_key
+                {
+                    verdict.duplicate = Some(Stage::Exact);
+                    verdict.score = 1.0;
+                }
+                // Only the input record is removed, so the indexed one must hold its text.
+                if verdict.duplicate.is_some_and(|s| s != Stage::Exact)
+                    && verdict.evidence.a_in_b.unwrap_or(0.0) < opts.removal_coverage
+                    && verdict.duplicate != Some(Stage::SemanticRedundancy)
+                {
+                    verdict.duplicate = None;
+                }
+                if verdict.duplicate.is_some()
+                    && best.as_ref().is_none_or(|(b, _)| verdict.score > b.score)
+                {
+                    best = Some((verdict, hit.id.clone()));
+                }
+            }
+            if let Some((v, id)) = best {
+                for j in (0..self.docs.len()).filter(|&j| self.rep_of[j] == i) {
+                    removed.insert(
+                        j,
+                        Removal {
+                            doc: j,
+                            duplicate_of: Original::Indexed(id.clone()),
+                            cluster: format!("index:{id}"),
+                            stage: v.duplicate.unwrap_or(Stage::Semantic),
+                            score: v.score,
+                            evidence: v.evidence.clone(),
+                            exact_copy_of: (j != i).then_some(i),
+                            coverage_in_kept: if v.duplicate == Some(Stage::Exact) {
+                                1.0
+                            } else {
+                                v.evidence.a_in_b.unwrap_or(0.0)
+                            },
+                            keep_overridden: false,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Clusters the records not already removed against the index (stars around kept
+    /// records, in keep order), and fills in the report's removals, clusters and counts.
+    fn finish(mut self, removed_by_index: HashMap<usize, Removal>) -> DedupReport {
+        let n = self.docs.len();
+        let edges = std::mem::take(&mut self.edges);
+        let copies = std::mem::take(&mut self.copies);
+        let c = conclude(
+            n,
+            edges,
+            copies,
+            &self.rank,
+            removed_by_index,
+            self.opts.removal_coverage,
+        );
+        let mut report = self.report;
+        report.kept = c.kept;
+        report.removed = c.removed;
+        report.clusters = c.clusters;
+        report.stage_counts = c.stage_counts;
+        report.related.sort_by_key(|r| (r.a, r.b));
+        report.pairs.sort_by_key(|p| (p.a, p.b));
+        report.vectors = self.vectors;
+        report
+    }
+}
+
+/// How a pair of input records is named in a message: ids and where they were read.
+pub fn pair_name(docs: &[PreparedDoc], a: usize, b: usize) -> String {
+    let name = |i: usize| {
+        docs.get(i).map_or(format!("#{i}"), |d| {
+            format!("{:?} ({})", d.record.id, d.record.location)
+        })
+    };
+    format!("records {} and {}", name(a), name(b))
+}
