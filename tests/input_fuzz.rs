@@ -11,7 +11,7 @@ mod common;
 #[path = "common/contracts.rs"]
 mod contracts;
 
-use contracts::{check_cleaned, check_jsonl};
+use contracts::{check_cleaned, check_jsonl, check_judge, check_passages};
 
 use simdex::clean::{clean_corpus, CleanOptions};
 use simdex::input::encoding::decode_bytes;
@@ -307,4 +307,28 @@ fn cleaner_never_panics_on_mutated_pages() {
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let cleaned = clean_corpus(&refs, &opts);
     assert_eq!(cleaned.len(), refs.len());
+}
+
+#[test]
+fn passage_cutting_and_the_pair_judge_never_panic_on_mutated_pages() {
+    let mut rng = Rng::new(seed() ^ 3);
+    let pages: Vec<Vec<u8>> = common::seeds()
+        .into_iter()
+        .map(|(_, t)| t.into_bytes())
+        .collect();
+    for i in 0..iterations() / 8 {
+        let a = String::from_utf8_lossy(&mutate(&mut rng, &pages[i % pages.len()], &pages))
+            .into_owned();
+        // The other side: a mutation of the same page (a near copy) or of another one.
+        let j = if rng.chance(0.5) { i } else { i + 1 };
+        let b = String::from_utf8_lossy(&mutate(&mut rng, &pages[j % pages.len()], &pages))
+            .into_owned();
+        let case = format!("seed {} case {i}", seed());
+        check_passages(&a, &case);
+        check_judge(&a, &b, &case);
+    }
+    for (a, b) in [("", ""), ("。", "。。"), ("字", "字字字字字字"), ("a b c", "a b c d")] {
+        check_passages(a, &format!("{a:?}"));
+        check_judge(a, b, &format!("{a:?} {b:?}"));
+    }
 }
