@@ -263,6 +263,26 @@ fn bad_input_paths_exit_non_zero_with_the_path_named() {
     let (code, err) = fails(&["dedup", s(&missing), "--out", s(&dir.path().join("o"))]);
     assert_eq!(code, 1);
     assert!(err.contains("no_such_file.jsonl"), "{err}");
+    assert_eq!(
+        err.matches("No such file or directory").count(),
+        1,
+        "the OS error is said once: {err}"
+    );
+    assert!(!dir.path().join("o").exists(), "a failed run writes no output folder");
+    // Random bytes named .txt are rejected as binary, with the reason; the run goes on.
+    let mixed = dir.path().join("mixed");
+    std::fs::create_dir_all(&mixed).unwrap();
+    let mut rng = simdex::test_support::Rng::new(7);
+    let junk: Vec<u8> = (0..20_000).map(|_| rng.next_u64() as u8).collect();
+    std::fs::write(mixed.join("x.txt"), junk).unwrap();
+    std::fs::write(mixed.join("news.txt"), &common::seeds()[0].1).unwrap();
+    let out = dir.path().join("mixed-out");
+    let o = common::run_simdex(&["dedup", s(&mixed), "--out", s(&out), "--no-semantic"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rejected = std::fs::read_to_string(out.join("rejected.jsonl")).unwrap();
+    assert_eq!(rejected.lines().count(), 1, "{rejected}");
+    assert!(rejected.contains("x.txt") && rejected.contains("binary data"), "{rejected}");
+    assert!(std::fs::read_to_string(out.join("kept.jsonl")).unwrap().contains("news.txt"));
     // An index that is not one.
     let bogus = dir.path().join("bogus");
     std::fs::create_dir_all(&bogus).unwrap();
