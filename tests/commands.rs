@@ -268,7 +268,10 @@ fn bad_input_paths_exit_non_zero_with_the_path_named() {
         1,
         "the OS error is said once: {err}"
     );
-    assert!(!dir.path().join("o").exists(), "a failed run writes no output folder");
+    assert!(
+        !dir.path().join("o").exists(),
+        "a failed run writes no output folder"
+    );
     // Random bytes named .txt are rejected as binary, with the reason; the run goes on.
     let mixed = dir.path().join("mixed");
     std::fs::create_dir_all(&mixed).unwrap();
@@ -281,8 +284,13 @@ fn bad_input_paths_exit_non_zero_with_the_path_named() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let rejected = std::fs::read_to_string(out.join("rejected.jsonl")).unwrap();
     assert_eq!(rejected.lines().count(), 1, "{rejected}");
-    assert!(rejected.contains("x.txt") && rejected.contains("binary data"), "{rejected}");
-    assert!(std::fs::read_to_string(out.join("kept.jsonl")).unwrap().contains("news.txt"));
+    assert!(
+        rejected.contains("x.txt") && rejected.contains("binary data"),
+        "{rejected}"
+    );
+    assert!(std::fs::read_to_string(out.join("kept.jsonl"))
+        .unwrap()
+        .contains("news.txt"));
     // An index that is not one.
     let bogus = dir.path().join("bogus");
     std::fs::create_dir_all(&bogus).unwrap();

@@ -327,7 +327,12 @@ fn passage_cutting_and_the_pair_judge_never_panic_on_mutated_pages() {
         check_passages(&a, &case);
         check_judge(&a, &b, &case);
     }
-    for (a, b) in [("", ""), ("。", "。。"), ("字", "字字字字字字"), ("a b c", "a b c d")] {
+    for (a, b) in [
+        ("", ""),
+        ("。", "。。"),
+        ("字", "字字字字字字"),
+        ("a b c", "a b c d"),
+    ] {
         check_passages(a, &format!("{a:?}"));
         check_judge(a, b, &format!("{a:?} {b:?}"));
     }

@@ -3,8 +3,6 @@
 //! (a record is removable only for one that holds its text). Shared by `dedup`, `explain`,
 //! `similar` and the Ray pass. It must not cluster or write anything.
 
-use std::collections::HashSet;
-
 use serde::Serialize;
 
 use super::cluster::{DuplicateEdge, Evidence, PassageMatch, Stage};
@@ -19,7 +17,7 @@ pub struct DocView<'a> {
     pub passages: Vec<&'a [f32]>,
     pub tokens: Vec<usize>,
     /// Shingles of the whole compared text.
-    pub shingles: &'a HashSet<u64>,
+    pub shingles: &'a minhash::ShingleSet,
     /// Shingles and letter counts of each passage (empty when only whole-text evidence is
     /// needed, as in the near-exact stage).
     pub passage_text: &'a [PassageText],
@@ -28,7 +26,7 @@ pub struct DocView<'a> {
 /// The lexical side of one passage: its shingles and its letters (alphanumeric chars).
 #[derive(Debug, Clone, Default)]
 pub struct PassageText {
-    pub shingles: HashSet<u64>,
+    pub shingles: minhash::ShingleSet,
     pub letters: usize,
 }
 
@@ -48,7 +46,7 @@ impl PassageText {
 /// The lexical side of a whole record: the shingles of its compared text and of each passage.
 #[derive(Debug, Clone, Default)]
 pub struct RecordText {
-    pub shingles: HashSet<u64>,
+    pub shingles: minhash::ShingleSet,
     pub passages: Vec<PassageText>,
 }
 
@@ -174,7 +172,7 @@ pub fn passage_evidence(
 }
 
 /// Share of `mine` found in passage `j` of `other` or its neighbours `j - 1`, `j + 1`.
-fn shared_with_window(mine: &HashSet<u64>, other: &[PassageText], j: usize) -> f32 {
+fn shared_with_window(mine: &minhash::ShingleSet, other: &[PassageText], j: usize) -> f32 {
     if mine.is_empty() {
         return 0.0;
     }

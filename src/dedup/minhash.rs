@@ -39,8 +39,67 @@ impl Default for MinHashConfig {
 
 pub use crate::script::is_cjk;
 
+/// A set of shingle hashes, sorted and without repeats: 8 bytes a shingle (a `HashSet<u64>`
+/// takes 16-18 with its control bytes and free buckets), intersections by merging.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShingleSet(Vec<u64>);
+
+impl ShingleSet {
+    /// The set of the given hashes.
+    pub fn from_hashes(mut hashes: Vec<u64>) -> ShingleSet {
+        hashes.sort_unstable();
+        hashes.dedup();
+        hashes.shrink_to_fit();
+        ShingleSet(hashes)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &u64> {
+        self.0.iter()
+    }
+
+    pub fn contains(&self, h: &u64) -> bool {
+        self.0.binary_search(h).is_ok()
+    }
+
+    /// Shingles in both sets.
+    pub fn intersection_count(&self, other: &ShingleSet) -> usize {
+        let (a, b) = (&self.0, &other.0);
+        let (mut i, mut j, mut n) = (0, 0, 0);
+        while i < a.len() && j < b.len() {
+            match a[i].cmp(&b[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    n += 1;
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        n
+    }
+}
+
+impl FromIterator<u64> for ShingleSet {
+    fn from_iter<I: IntoIterator<Item = u64>>(iter: I) -> Self {
+        ShingleSet::from_hashes(iter.into_iter().collect())
+    }
+}
+
 /// The shingle set of a text, as 64-bit hashes.
-pub fn shingles(text: &str, cfg: &MinHashConfig) -> HashSet<u64> {
+pub fn shingles(text: &str, cfg: &MinHashConfig) -> ShingleSet {
+    shingle_hashes(text, cfg).into_iter().collect()
+}
+
+fn shingle_hashes(text: &str, cfg: &MinHashConfig) -> HashSet<u64> {
     let letters: Vec<char> = text.chars().filter(|c| c.is_alphanumeric()).collect();
     let cjk = letters.iter().filter(|c| is_cjk(**c)).count();
     let mut out = HashSet::new();
@@ -84,8 +143,8 @@ fn hash_str(s: &str) -> u64 {
 }
 
 /// Exact Jaccard of two shingle sets (0 when both are empty).
-pub fn jaccard(a: &HashSet<u64>, b: &HashSet<u64>) -> f32 {
-    let inter = a.intersection(b).count();
+pub fn jaccard(a: &ShingleSet, b: &ShingleSet) -> f32 {
+    let inter = a.intersection_count(b);
     let union = a.len() + b.len() - inter;
     if union == 0 {
         0.0
@@ -96,30 +155,30 @@ pub fn jaccard(a: &HashSet<u64>, b: &HashSet<u64>) -> f32 {
 
 /// Share of `a`'s shingles found in `b`: how much of `a`'s text `b` holds (directional;
 /// 1 for an empty `a`, which has no text to lose).
-pub fn coverage(a: &HashSet<u64>, b: &HashSet<u64>) -> f32 {
+pub fn coverage(a: &ShingleSet, b: &ShingleSet) -> f32 {
     if a.is_empty() {
         return 1.0;
     }
-    a.iter().filter(|h| b.contains(h)).count() as f32 / a.len() as f32
+    a.intersection_count(b) as f32 / a.len() as f32
 }
 
 /// Share of the smaller set's shingles found in the other: high for excerpts.
-pub fn containment(a: &HashSet<u64>, b: &HashSet<u64>) -> f32 {
-    let (small, big) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    if small.is_empty() {
+pub fn containment(a: &ShingleSet, b: &ShingleSet) -> f32 {
+    let small = a.len().min(b.len());
+    if small == 0 {
         return 0.0;
     }
-    small.intersection(big).count() as f32 / small.len() as f32
+    a.intersection_count(b) as f32 / small as f32
 }
 
 /// A MinHash signature: the minimum of each seeded hash over the shingles.
 pub type Signature = Vec<u64>;
 
 /// Computes MinHash signatures of shingle sets.
-pub fn signature(shingles: &HashSet<u64>, cfg: &MinHashConfig) -> Signature {
+pub fn signature(shingles: &ShingleSet, cfg: &MinHashConfig) -> Signature {
     let k = cfg.bands * cfg.rows;
     let mut sig = vec![u64::MAX; k];
-    for &s in shingles {
+    for &s in shingles.iter() {
         for (i, m) in sig.iter_mut().enumerate() {
             // A cheap, well-mixed family: splitmix64 of the shingle hash xor a per-row seed.
             let h = splitmix64(s ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));

@@ -90,7 +90,10 @@ pub fn check_passages(text: &str, case: &str) {
     let mut end = 0;
     for &(s, e) in &cuts {
         assert!(s >= end && s < e, "{case}: cut {s}..{e} after {end}");
-        assert!(text.get(s..e).is_some(), "{case}: cut {s}..{e} off a char boundary");
+        assert!(
+            text.get(s..e).is_some(),
+            "{case}: cut {s}..{e} off a char boundary"
+        );
         assert!(
             text[end..s].trim().is_empty(),
             "{case}: text between cuts is lost: {:?}",
@@ -98,21 +101,31 @@ pub fn check_passages(text: &str, case: &str) {
         );
         end = e;
     }
-    assert!(text[end..].trim().is_empty(), "{case}: text after the last cut is lost");
+    assert!(
+        text[end..].trim().is_empty(),
+        "{case}: text after the last cut is lost"
+    );
     let docs = prepare(
         vec![simdex::app::text_record("x", text)],
         &PrepareOptions::default(),
     );
     let d = &docs[0];
-    assert_eq!(d.passages.len(), d.ranges.len(), "{case}: passages and ranges");
-    assert!(d.passages.iter().all(|p| !p.trim().is_empty()), "{case}: empty passage");
+    assert_eq!(
+        d.passages.len(),
+        d.ranges.len(),
+        "{case}: passages and ranges"
+    );
+    assert!(
+        d.passages.iter().all(|p| !p.trim().is_empty()),
+        "{case}: empty passage"
+    );
 }
 
 /// Made-up unit vectors for a record's passages (from each passage's characters), so the
 /// judge's passage alignment runs without the model.
 fn made_up_vectors(passages: &[String]) -> DocumentVectors {
     let vec_of = |t: &str| -> Vec<f32> {
-        let mut v = vec![0f32; 16];
+        let mut v = [0f32; 16];
         for (i, c) in t.chars().enumerate() {
             v[(c as usize + i) % 16] += 1.0;
         }
@@ -168,15 +181,29 @@ pub fn check_judge(a: &str, b: &str, case: &str) {
                 assert!((0.0..=1.0001).contains(&x), "{case} {name}: {label} {x}");
             }
         }
-        assert_eq!(ab.duplicate, ba.duplicate, "{case} {name}: verdict both ways");
-        assert_eq!(e.a_in_b, ba.evidence.b_in_a, "{case} {name}: directions swapped");
+        assert_eq!(
+            ab.duplicate, ba.duplicate,
+            "{case} {name}: verdict both ways"
+        );
+        assert_eq!(
+            e.a_in_b, ba.evidence.b_in_a,
+            "{case} {name}: directions swapped"
+        );
         if matches!(ab.duplicate, Some(Stage::NearExact | Stage::Semantic)) {
             let held = e.a_in_b.unwrap_or(0.0).max(e.b_in_a.unwrap_or(0.0));
-            assert!(held >= opts.removal_coverage, "{case} {name}: duplicate, held {held}");
+            assert!(
+                held >= opts.removal_coverage,
+                "{case} {name}: duplicate, held {held}"
+            );
         }
     }
     // The vectors of b against the text of a (another cut): refused, never indexed wrongly.
-    let crossed = judge(&doc_view(Some(&vb), &ta), &doc_view(Some(&va), &tb), &opts, 5);
+    let crossed = judge(
+        &doc_view(Some(&vb), &ta),
+        &doc_view(Some(&va), &tb),
+        &opts,
+        5,
+    );
     for m in &crossed.evidence.passages {
         assert!(m.a < docs[0].passages.len().max(1) && m.b < docs[1].passages.len().max(1));
     }
