@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 use xxhash_rust::xxh3::xxh3_128;
 
@@ -32,11 +32,17 @@ pub fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("simdex"))
 }
 
-/// Embeddings already computed for one model-settings fingerprint.
+/// Embeddings already computed for one model-settings fingerprint. Only an index (key ->
+/// offset in the file, about 40 bytes an entry) is held in memory; a hit reads its vector
+/// from the file. So the memory a run needs does not grow with the cache, which holds every
+/// vector of every corpus run on this machine.
 pub struct VectorCache {
     path: PathBuf,
     dim: usize,
-    map: HashMap<u128, Vec<f32>>,
+    /// The cache file, open for reading hits (`None` until it exists).
+    file: RwLock<Option<File>>,
+    /// Key -> byte offset of the record's vector.
+    index: RwLock<HashMap<u128, u64>>,
     pending: Mutex<Vec<(u128, Vec<f32>)>>,
 }
 
@@ -45,13 +51,16 @@ fn key(ids: &[u32]) -> u128 {
     xxh3_128(&bytes)
 }
 
+/// Records read at a time while indexing the file.
+const INDEX_READ_RECORDS: usize = 4096;
+
 impl VectorCache {
     /// The cache file.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Opens (or starts) the cache file for a fingerprint in `dir`.
+    /// Opens (or starts) the cache file for a fingerprint in `dir`, indexing what it holds.
     pub fn open(dir: &Path, fingerprint: &str, dim: usize) -> Result<VectorCache, ModelError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
@@ -64,51 +73,68 @@ impl VectorCache {
             "vectors-{fingerprint}-{dim}-v{}.bin",
             env!("CARGO_PKG_VERSION")
         ));
-        let mut map = HashMap::new();
+        let mut index = HashMap::new();
+        let mut file = None;
         if let Ok(mut f) = File::open(&path) {
-            let mut bytes = Vec::new();
-            f.read_to_end(&mut bytes).map_err(io(&path))?;
             let rec = 16 + 4 * dim;
-            let whole = bytes.len() / rec * rec;
-            if whole != bytes.len() {
+            let len = f.metadata().map_err(io(&path))?.len();
+            let whole = len / rec as u64 * rec as u64;
+            if whole != len {
                 // Drop the torn tail so later appends stay aligned.
                 OpenOptions::new()
                     .write(true)
                     .open(&path)
-                    .and_then(|f| f.set_len(whole as u64))
+                    .and_then(|f| f.set_len(whole))
                     .map_err(io(&path))?;
             }
-            for r in bytes[..whole].chunks_exact(rec) {
-                let mut k = [0u8; 16];
-                k.copy_from_slice(&r[..16]);
-                let v: Vec<f32> = r[16..]
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect();
-                map.insert(u128::from_le_bytes(k), v);
+            let mut buf = vec![0u8; rec * INDEX_READ_RECORDS];
+            let mut offset = 0u64;
+            while offset < whole {
+                let n = ((whole - offset) as usize).min(buf.len());
+                f.read_exact(&mut buf[..n]).map_err(io(&path))?;
+                for (i, r) in buf[..n].chunks_exact(rec).enumerate() {
+                    let mut k = [0u8; 16];
+                    k.copy_from_slice(&r[..16]);
+                    let at = offset + (i * rec) as u64 + 16;
+                    index.insert(u128::from_le_bytes(k), at);
+                }
+                offset += n as u64;
             }
+            file = Some(f);
         }
         Ok(VectorCache {
             path,
             dim,
-            map,
+            file: RwLock::new(file),
+            index: RwLock::new(index),
             pending: Mutex::new(Vec::new()),
         })
     }
 
-    /// Entries loaded from disk.
+    /// Entries in the cache file.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.index.read().map_or(0, |i| i.len())
     }
 
-    /// Whether nothing was loaded.
+    /// Whether the cache file holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 
-    /// The cached vector of a token sequence.
-    pub fn get(&self, ids: &[u32]) -> Option<&[f32]> {
-        self.map.get(&key(ids)).map(|v| v.as_slice())
+    /// The cached vector of a token sequence (`None` also when the file cannot be read:
+    /// a miss only costs time).
+    pub fn get(&self, ids: &[u32]) -> Option<Vec<f32>> {
+        use std::os::unix::fs::FileExt;
+        let at = *self.index.read().ok()?.get(&key(ids))?;
+        let file = self.file.read().ok()?;
+        let mut bytes = vec![0u8; 4 * self.dim];
+        file.as_ref()?.read_exact_at(&mut bytes, at).ok()?;
+        Some(
+            bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+        )
     }
 
     /// Remembers a new vector (written by [`VectorCache::flush`]).
@@ -120,7 +146,7 @@ impl VectorCache {
         }
     }
 
-    /// Appends the new vectors to the cache file and syncs it.
+    /// Appends the new vectors to the cache file, syncs it and indexes them.
     pub fn flush(&self) -> Result<(), ModelError> {
         let mut pending = match self.pending.lock() {
             Ok(mut p) => std::mem::take(&mut *p),
@@ -135,20 +161,31 @@ impl VectorCache {
             path: self.path.clone(),
             source,
         };
+        let (Ok(mut index), Ok(mut file)) = (self.index.write(), self.file.write()) else {
+            return Ok(());
+        };
         let f = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.path)
             .map_err(io)?;
+        let mut offset = f.metadata().map_err(io)?.len();
         let mut w = BufWriter::new(f);
-        for (k, v) in pending.iter().filter(|(k, _)| !self.map.contains_key(k)) {
+        pending.retain(|(k, _)| !index.contains_key(k));
+        for (k, v) in &pending {
             w.write_all(&k.to_le_bytes()).map_err(io)?;
             for x in v {
                 w.write_all(&x.to_le_bytes()).map_err(io)?;
             }
+            index.insert(*k, offset + 16);
+            offset += (16 + 4 * self.dim) as u64;
         }
         let f = w.into_inner().map_err(|e| io(e.into_error()))?;
-        f.sync_data().map_err(io)
+        f.sync_data().map_err(io)?;
+        if file.is_none() {
+            *file = Some(File::open(&self.path).map_err(io)?);
+        }
+        Ok(())
     }
 }
 
@@ -167,12 +204,17 @@ mod tests {
         f.write_all(&[7u8; 20]).unwrap(); // half a record, as a crash would leave
         let c = VectorCache::open(dir.path(), "fp", 3).unwrap();
         assert_eq!(c.len(), 1);
-        assert_eq!(c.get(&[1, 2, 3]), Some(&[0.5f32, 0.25, -1.0][..]));
+        assert_eq!(c.get(&[1, 2, 3]), Some(vec![0.5f32, 0.25, -1.0]));
         assert_eq!(c.get(&[1, 2]), None);
         c.put(&[9], &[1.0, 2.0, 3.0]);
         c.flush().unwrap();
         let c = VectorCache::open(dir.path(), "fp", 3).unwrap();
         assert_eq!(c.len(), 2);
-        assert_eq!(c.get(&[9]), Some(&[1.0f32, 2.0, 3.0][..]));
+        assert_eq!(c.get(&[9]), Some(vec![1.0f32, 2.0, 3.0]));
+        // A vector flushed by this handle is a hit for it too, read back from the file.
+        c.put(&[4, 4], &[0.0, -2.0, 8.0]);
+        c.flush().unwrap();
+        assert_eq!(c.get(&[4, 4]), Some(vec![0.0f32, -2.0, 8.0]));
+        assert_eq!(c.len(), 3);
     }
 }

@@ -233,7 +233,7 @@ impl Embedder {
         let mut missing = Vec::new();
         for (i, s) in seqs.iter().enumerate() {
             match cache.get(s) {
-                Some(v) => out[i] = v.to_vec(),
+                Some(v) => out[i] = v,
                 None => missing.push(i),
             }
         }
