@@ -8,6 +8,7 @@
 //! `simdex explain`) and never changes the other outputs.
 
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -134,21 +135,24 @@ fn explain(
     }
 }
 
-/// The explained pairs of a run: each removal against the input record it duplicates (an
-/// exact copy of a removed member against that member), in removal order, then each related
-/// pair. Removals against an indexed record are not explained here (`simdex explain --index`).
-pub fn explain_run(
+/// The explained pairs of a run, each handed to `each` as soon as it is made (so a run with
+/// many related pairs never holds them all): each removal against the input record it
+/// duplicates (an exact copy of a removed member against that member), in removal order,
+/// then each related pair. Removals against an indexed record are not explained here
+/// (`simdex explain --index`).
+pub fn explain_run<E>(
     docs: &[PreparedDoc],
     report: &DedupReport,
     opts: &DedupOptions,
-) -> Vec<ExplainedPair> {
-    let mut out = Vec::new();
+    mut each: impl FnMut(ExplainedPair) -> Result<(), E>,
+) -> Result<usize, E> {
+    let mut n = 0;
     for r in &report.removed {
         let Original::Input(kept) = r.duplicate_of else {
             continue;
         };
         let of = r.exact_copy_of.unwrap_or(kept);
-        out.push(explain(
+        each(explain(
             docs,
             report,
             opts,
@@ -156,10 +160,11 @@ pub fn explain_run(
             r.doc,
             ExplainedKind::Duplicate,
             Some(r.cluster.clone()),
-        ));
+        ))?;
+        n += 1;
     }
     for p in &report.related {
-        out.push(explain(
+        each(explain(
             docs,
             report,
             opts,
@@ -167,9 +172,10 @@ pub fn explain_run(
             p.b,
             ExplainedKind::Related,
             None,
-        ));
+        ))?;
+        n += 1;
     }
-    out
+    Ok(n)
 }
 
 /// Writes `explanations.jsonl` and `passages.jsonl` into `dir` (the run's other outputs must
@@ -180,7 +186,6 @@ pub fn write_explanations(
     report: &DedupReport,
     opts: &DedupOptions,
 ) -> Result<usize, ReportError> {
-    let pairs = explain_run(docs, report, opts);
     let mut named: BTreeSet<usize> = BTreeSet::new();
     for r in &report.removed {
         if let Original::Input(kept) = r.duplicate_of {
@@ -193,12 +198,19 @@ pub fn write_explanations(
         named.insert(p.a);
         named.insert(p.b);
     }
-    let mut lines = Vec::new();
-    for p in &pairs {
-        lines.extend(serde_json::to_vec(p).unwrap_or_default());
-        lines.push(b'\n');
-    }
-    write_atomically(&dir.join(EXPLANATIONS_FILE), &lines)?;
+    let path = dir.join(EXPLANATIONS_FILE);
+    let io = |source| ReportError::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut file = crate::fsio::AtomicFile::create(&path).map_err(io)?;
+    let explained = explain_run(docs, report, opts, |p| {
+        let mut line = serde_json::to_vec(&p).unwrap_or_default();
+        line.push(b'\n');
+        file.write_all(&line)
+    })
+    .map_err(io)?;
+    file.commit().map_err(io)?;
     let mut lines = Vec::new();
     for &i in &named {
         let rp = RecordPassages {
@@ -209,5 +221,5 @@ pub fn write_explanations(
         lines.push(b'\n');
     }
     write_atomically(&dir.join(PASSAGES_FILE), &lines)?;
-    Ok(pairs.len())
+    Ok(explained)
 }
