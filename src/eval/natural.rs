@@ -78,6 +78,9 @@ pub struct NaturalScores {
     pub stage_counts: BTreeMap<String, usize>,
     /// The pairs this setting got wrong: (pair, stage that merged it, or "" when missed).
     pub errors: Vec<(LabelledPair, String)>,
+    /// DUP pairs kept apart but reported as partial reuse (`related` with kind `partial`):
+    /// found, not removed, because neither record holds the other's text.
+    pub dup_partial: usize,
     /// Removals of the whole corpus.
     pub removed: usize,
     /// Letters of the removed records, and of those the letters not held by the record
@@ -310,10 +313,20 @@ fn score(
     let mut not_hard = Slice::default();
     let mut by_label: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut errors = Vec::new();
+    let partial: std::collections::HashSet<(usize, usize)> = report
+        .related
+        .iter()
+        .filter(|r| r.kind == crate::dedup::RelatedKind::Partial)
+        .map(|r| (r.a.min(r.b), r.a.max(r.b)))
+        .collect();
+    let mut dup_partial = 0;
     for p in pairs {
         let (a, b) = (pos[p.a.as_str()], pos[p.b.as_str()]);
         let merged = matches!((cluster.get(&a), cluster.get(&b)), (Some(x), Some(y)) if x == y);
         let dup = p.label == "DUP";
+        if dup && !merged && partial.contains(&(a.min(b), a.max(b))) {
+            dup_partial += 1;
+        }
         let e = by_label.entry(p.label.clone()).or_default();
         e.1 += 1;
         if merged {
@@ -356,6 +369,7 @@ fn score(
             .map(|(k, v)| (k.clone(), *v))
             .collect(),
         errors,
+        dup_partial,
         removed: 0,
         removed_chars: 0,
         lost_chars: 0,
@@ -405,6 +419,14 @@ impl NaturalReport {
             out += &format!(" {k} {v}");
         }
         let d = &self.default;
+        out += &format!(
+            "\n  DUP pairs found: {} removed + {} reported as partial reuse (both kept: neither holds the other's text) = {}/{} ({:.3})",
+            d.all.dup_found,
+            d.dup_partial,
+            d.all.dup_found + d.dup_partial,
+            d.all.dup,
+            (d.all.dup_found + d.dup_partial) as f64 / d.all.dup.max(1) as f64
+        );
         out += &format!(
             "\n  lost text: {} removals, {} characters removed, {} ({:.1}%) not held by the record kept for them; {} removals keep less than half of their text",
             d.removed,
