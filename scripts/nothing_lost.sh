@@ -50,18 +50,18 @@ for set in tune holdout; do
   rm -rf "$out/simdex-$set"
   timed "simdex-$set" "$bin" dedup "$corpus" --out "$out/simdex-$set"
   echo "simdex:        $(python3 "$root/scripts/score_natural.py" "$out/simdex-$set/duplicates.jsonl" "$labels")"
-  echo "               $(python3 "$bench/removal_loss.py" "$corpus" "$out/simdex-$set/duplicates.jsonl" | head -1)"
+  echo "               $(python3 "$bench/removal_loss.py" "$corpus" "$out/simdex-$set/duplicates.jsonl" | sed -n 1p)"
   if [ -n "${PEERS_PY:-}" ]; then
     rm -rf "$out/datatrove-$set"
     timed "datatrove-$set" "$PEERS_PY" "$bench/peer_datatrove.py" "$corpus" "$out/datatrove-$set"
     echo "datatrove:     $(python3 "$root/scripts/score_natural.py" "$out/datatrove-$set/duplicates.jsonl" "$labels")"
-    echo "               $(python3 "$bench/removal_loss.py" "$corpus" "$out/datatrove-$set/duplicates.jsonl" | head -1)"
+    echo "               $(python3 "$bench/removal_loss.py" "$corpus" "$out/datatrove-$set/duplicates.jsonl" | sed -n 1p)"
     for thr in 0.9 0.95; do
       dups="$out/semhash-$thr-$set.jsonl"
       timed "semhash-$thr-$set" "$PEERS_PY" "$bench/peer_semhash.py" "$corpus" \
         "$data/sina_news_2018/e5_small_passage_f16.npy" "$data/sina_news_2018/e5_small_passage_f16.ids.json" "$dups" "$thr"
       echo "semhash $thr:  $(python3 "$root/scripts/score_natural.py" "$dups" "$labels")"
-      echo "               $(python3 "$bench/removal_loss.py" "$corpus" "$dups" | head -1)"
+      echo "               $(python3 "$bench/removal_loss.py" "$corpus" "$dups" | sed -n 1p)"
     done
   fi
 done

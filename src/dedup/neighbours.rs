@@ -1,16 +1,13 @@
-//! Nearest neighbours of the article vectors of one batch: exact blocked search (a matrix
-//! product) up to [`EXACT_SEARCH_MAX`] vectors, HNSW (hnsw_rs, built serially so the graph and
+//! Nearest neighbours of the article vectors of one batch: exact search (every row against
+//! every vector, rows in parallel) up to [`EXACT_SEARCH_MAX`] vectors, HNSW (hnsw_rs, built serially so the graph and
 //! the answers do not depend on thread count) above that.
 //!
 //! It returns neighbour lists only; it must not decide what is a duplicate.
 
-use candle_core::{Device, Tensor};
 use hnsw_rs::prelude::{DistDot, Hnsw};
 
 /// Up to this many vectors, neighbours are found by exact search.
 pub const EXACT_SEARCH_MAX: usize = 30_000;
-/// Rows per block of the exact search (bounds the score matrix to block × n floats).
-const EXACT_BLOCK_ROWS: usize = 512;
 /// HNSW settings for in-batch search above the exact limit.
 const HNSW_M: usize = 24;
 const HNSW_EF_CONSTRUCTION: usize = 200;
@@ -26,40 +23,50 @@ pub fn nearest(vectors: &[&[f32]], k: usize) -> Result<Vec<Vec<(usize, f32)>>, c
 }
 
 fn exact(vectors: &[&[f32]], k: usize) -> Result<Vec<Vec<(usize, f32)>>, candle_core::Error> {
+    use rayon::prelude::*;
     let n = vectors.len();
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    let d = vectors[0].len();
-    let flat: Vec<f32> = vectors.iter().flat_map(|v| v.iter().copied()).collect();
-    let all = Tensor::from_vec(flat, (n, d), &Device::Cpu)?;
-    let all_t = all.t()?.contiguous()?;
-    let mut out = Vec::with_capacity(n);
-    for start in (0..n).step_by(EXACT_BLOCK_ROWS) {
-        let rows = EXACT_BLOCK_ROWS.min(n - start);
-        let scores = all
-            .narrow(0, start, rows)?
-            .matmul(&all_t)?
-            .to_vec2::<f32>()?;
-        for (r, row) in scores.into_iter().enumerate() {
-            let me = start + r;
-            let mut cand: Vec<(usize, f32)> = row
-                .into_iter()
-                .enumerate()
-                .filter(|&(j, _)| j != me)
-                .collect();
+    // One row at a time against every vector, on plain slices: memory is one score buffer
+    // per thread (a matrix product through candle kept about 100 KB a record, growing with
+    // the batch, in its score blocks). Rows run in parallel; each score is computed the same
+    // way whatever the thread count.
+    Ok((0..n)
+        .into_par_iter()
+        .map_init(Vec::new, |cand: &mut Vec<(usize, f32)>, me| {
+            cand.clear();
+            cand.extend(
+                (0..n)
+                    .filter(|&j| j != me)
+                    .map(|j| (j, dot(vectors[me], vectors[j]))),
+            );
             let kk = k.min(cand.len());
             if kk == 0 {
-                out.push(Vec::new());
-                continue;
+                return Vec::new();
             }
             cand.select_nth_unstable_by(kk - 1, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            cand.truncate(kk);
-            cand.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            out.push(cand);
+            let mut best = cand[..kk].to_vec();
+            best.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            best
+        })
+        .collect())
+}
+
+/// Dot product in eight independent lanes (which the compiler turns into SIMD), summed in a
+/// fixed order: the same value on every run and thread count.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            lanes[l] += x[l] * y[l];
         }
     }
-    Ok(out)
+    lanes.iter().sum::<f32>() + tail
 }
 
 fn approximate(vectors: &[&[f32]], k: usize) -> Vec<Vec<(usize, f32)>> {
