@@ -14,7 +14,8 @@
 //!   and from a second run.
 //!
 //! `SIMDEX_PROPTEST_CORPORA` (default 4) sets how many corpora, `SIMDEX_PROPTEST_SEED` the
-//! first seed (default 1): the soak in the README is this test with a few thousand.
+//! first seed (default 1), `SIMDEX_PROPTEST_BIN` the binary (default the one cargo built):
+//! the soak in the README is this test with a few hundred or thousand corpora.
 
 mod common;
 
@@ -175,7 +176,12 @@ fn corpus(seed: u64, seeds: &[(String, String)]) -> (Vec<String>, Vec<String>) {
 
 /// Runs `simdex dedup` on `input` into `out` with the given cache folder and threads.
 fn dedup(input: &Path, out: &Path, cache: &Path, threads: &str) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_simdex"))
+    // The soak may run a copy of the binary (`SIMDEX_PROPTEST_BIN`), so that rebuilding
+    // while it runs does not change what it tests.
+    let bin = std::env::var_os("SIMDEX_PROPTEST_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_simdex").into());
+    Command::new(bin)
         .args(["dedup"])
         .arg(input)
         .arg("--out")
