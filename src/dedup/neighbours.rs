@@ -36,7 +36,7 @@ fn exact(vectors: &[&[f32]], k: usize) -> Result<Vec<Vec<(usize, f32)>>, candle_
             cand.extend(
                 (0..n)
                     .filter(|&j| j != me)
-                    .map(|j| (j, dot(vectors[me], vectors[j]))),
+                    .map(|j| (j, crate::index::dot(vectors[me], vectors[j]))),
             );
             let kk = k.min(cand.len());
             if kk == 0 {
@@ -48,25 +48,6 @@ fn exact(vectors: &[&[f32]], k: usize) -> Result<Vec<Vec<(usize, f32)>>, candle_
             best
         })
         .collect())
-}
-
-/// Dot product in eight independent lanes (which the compiler turns into SIMD), summed in a
-/// fixed order: the same value on every run and thread count.
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            lanes[l] += x[l] * y[l];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
 }
 
 fn approximate(vectors: &[&[f32]], k: usize) -> Vec<Vec<(usize, f32)>> {

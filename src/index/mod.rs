@@ -19,6 +19,9 @@ mod manifest;
 mod meta;
 mod store;
 mod vectors;
+/// The dot product of unit vectors (eight lanes, a fixed order of summation): the one the
+/// index searches with, shared by the in-batch neighbour search.
+pub use vectors::dot;
 mod writer;
 
 #[cfg(test)]

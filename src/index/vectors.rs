@@ -137,7 +137,7 @@ pub(crate) fn write_vector(sink: &mut FileSink, vector: &[f32]) -> Result<(), In
 
 /// Dot product, which is the cosine for the L2-normalised vectors the index holds.
 #[inline]
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     // Eight accumulators let the compiler vectorise without reassociation flags.
     let mut acc = [0f32; 8];
     let chunks_a = a.chunks_exact(8);
