@@ -14,7 +14,7 @@ use simdex::app::similar::{QueryInput, SimilarOptions};
 use simdex::app::ModelChoice;
 use simdex::clean::CleanOptions;
 use simdex::corpus::PrepareOptions;
-use simdex::dedup::{self, DedupOptions, KeepPolicy, Stages};
+use simdex::dedup::{DedupOptions, KeepPolicy, Stages};
 use simdex::index::Level;
 use simdex::input::{InputOptions, OnError};
 use simdex::model::Role;
@@ -221,64 +221,8 @@ pub(super) enum LevelArg {
     Passage,
 }
 
-#[derive(Args, Clone)]
-pub(super) struct ThresholdArgs {
-    /// Article cosine at or above which a pair is a semantic candidate (a duplicate only when
-    /// its aligned passages also agree in their text).
-    #[arg(long, default_value_t = dedup::DEFAULT_THRESHOLD)]
-    pub(super) threshold: f32,
-    /// Passage cosine at which two passages count as the same passage in the vector coverage
-    /// and the repeated-passage report.
-    #[arg(long, alias = "paragraph-threshold", default_value_t = dedup::DEFAULT_PASSAGE_THRESHOLD)]
-    pub(super) passage_threshold: f32,
-    /// Share of a passage's shingles found in its aligned passage on the other side for it to
-    /// count as reused text.
-    #[arg(long, default_value_t = dedup::DEFAULT_PASSAGE_SHARED)]
-    pub(super) passage_shared: f32,
-    /// Share of the shorter record's letters that must lie in reused passages.
-    #[arg(long, default_value_t = dedup::DEFAULT_MIN_COVERAGE)]
-    pub(super) min_coverage: f32,
-    /// Share of a record's text (character 5-grams after cleaning and folding) that the
-    /// record kept for it must hold before it is removed; pairs below it in both directions
-    /// are kept and written as related with kind `partial`.
-    #[arg(long, default_value_t = dedup::DEFAULT_REMOVAL_COVERAGE)]
-    pub(super) removal_coverage: f32,
-    /// SemDeDup-style removal, off by default: also remove a record whose article cosine to
-    /// a kept record is at least 1 - EPS, whatever its wording (stage semantic_redundancy).
-    #[arg(long, value_name = "EPS")]
-    pub(super) semantic_redundancy: Option<f32>,
-    /// Shingle Jaccard for a near-exact duplicate.
-    #[arg(long, default_value_t = dedup::DEFAULT_JACCARD)]
-    pub(super) jaccard: f32,
-    /// Shingle containment of the shorter record for an excerpt duplicate.
-    #[arg(long, default_value_t = dedup::DEFAULT_CONTAINMENT)]
-    pub(super) containment: f32,
-    /// Article cosine for the `related` label.
-    #[arg(long, default_value_t = dedup::DEFAULT_RELATED_THRESHOLD)]
-    pub(super) related_threshold: f32,
-    /// Neighbours examined per record.
-    #[arg(long, default_value_t = dedup::DEFAULT_NEIGHBOURS)]
-    pub(super) neighbours: usize,
-}
-
-impl ThresholdArgs {
-    /// The dedup thresholds as library options (keep policy and stages at their defaults).
-    pub(super) fn options(&self) -> DedupOptions {
-        DedupOptions {
-            threshold: self.threshold,
-            passage_threshold: self.passage_threshold,
-            passage_shared: self.passage_shared,
-            min_coverage: self.min_coverage,
-            removal_coverage: self.removal_coverage,
-            semantic_redundancy: self.semantic_redundancy,
-            jaccard_threshold: self.jaccard,
-            containment_threshold: self.containment,
-            related_threshold: self.related_threshold,
-            neighbours: self.neighbours,
-            ..DedupOptions::default()
-        }
-    }
-}
+/// The dedup settings as flags: `DedupOptions` itself (declared once, in the library).
+pub(super) type ThresholdArgs = DedupOptions;
 
 #[derive(Args)]
 pub(super) struct SimilarArgs {
@@ -480,7 +424,7 @@ fn dedup_options(
     keep_by: Option<String>,
     no_semantic: bool,
 ) -> DedupOptions {
-    let mut o = t.options();
+    let mut o = t.clone();
     o.keep = match (keep_by, keep) {
         (Some(f), _) => KeepPolicy::Field(f),
         (None, KeepArg::First) => KeepPolicy::First,
@@ -552,7 +496,7 @@ impl SimilarArgs {
                 LevelArg::Article => Level::Article,
             },
             prepare: prepare_options(self.no_clean),
-            options: self.thresholds.options(),
+            options: self.thresholds.clone(),
             model: self.model.choice(),
         })
     }

@@ -180,7 +180,7 @@ pub(super) fn eval_cmd(a: EvalArgs) -> Result<()> {
         let mut ids: Vec<&String> = by_id.keys().collect();
         ids.sort();
         let vectors: Vec<Vec<f32>> = ids.iter().map(|i| by_id[*i].clone()).collect();
-        let o = a.thresholds.options();
+        let o = a.thresholds.clone();
         let min_cos = o.threshold.min(o.related_threshold);
         println!("| list size | probe | partitions | largest | exact pairs | found | recall |");
         println!("|---|---|---|---|---|---|---|");
@@ -207,7 +207,7 @@ pub(super) fn eval_cmd(a: EvalArgs) -> Result<()> {
             labels: a.labels.clone(),
             extra: a.extra,
             seed: a.seed,
-            options: a.thresholds.options(),
+            options: a.thresholds.clone(),
             vector_cache: a.vector_cache.clone(),
             sweep: a.sweep,
             write_corpus: a.write_benchmark.clone(),
@@ -230,7 +230,7 @@ pub(super) fn eval_cmd(a: EvalArgs) -> Result<()> {
                 seed: a.seed,
             },
             seeds_dir,
-            options: a.thresholds.options(),
+            options: a.thresholds.clone(),
             vector_cache: a.vector_cache.clone(),
             write_benchmark: a.write_benchmark.clone(),
             sweep: a.sweep,

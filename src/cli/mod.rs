@@ -245,7 +245,7 @@ fn ingest(a: IngestArgs) -> Result<()> {
 }
 
 fn explain(a: ExplainArgs) -> Result<()> {
-    let opts = a.thresholds.options();
+    let opts = a.thresholds.clone();
     let e = match &a.index {
         Some(dir) => app::explain::explain_ids(dir, &a.a, &a.b, &opts)
             .with_context(|| format!("index {}", dir.display()))?,

@@ -75,28 +75,59 @@ impl Default for Stages {
 
 /// All dedup settings, with documented defaults (a settings object that leaves a field out
 /// gets its default, so `{"threshold": 0.95}` is a complete setting).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+///
+/// It is also the command line's list of dedup flags (clap derives them from the fields and
+/// their doc comments, with the defaults below), the Python keyword arguments and the Ray
+/// driver's flags (made from `DedupOptions::default()` as JSON): a setting is declared here
+/// once. `keep` and `stages` are set through `--keep`/`--keep-by` and `--no-semantic`.
+#[derive(Debug, Clone, Serialize, Deserialize, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct DedupOptions {
+    /// Article cosine at or above which a pair is a semantic candidate (a duplicate only when
+    /// its aligned passages also agree in their text).
+    #[arg(long, default_value_t = DEFAULT_THRESHOLD)]
     pub threshold: f32,
+    /// Passage cosine at which two passages count as the same passage in the vector coverage
+    /// and the repeated-passage report.
+    #[arg(long, alias = "paragraph-threshold", default_value_t = DEFAULT_PASSAGE_THRESHOLD)]
     pub passage_threshold: f32,
-    /// Share of a passage's shingles found on the aligned side for it to count as reused.
+    /// Share of a passage's shingles found in its aligned passage on the other side for it to
+    /// count as reused text.
+    #[arg(long, default_value_t = DEFAULT_PASSAGE_SHARED)]
     pub passage_shared: f32,
+    /// Share of the shorter record's letters that must lie in reused passages (the semantic
+    /// stage's candidate test).
+    #[arg(long, default_value_t = DEFAULT_MIN_COVERAGE)]
     pub min_coverage: f32,
-    /// Share of a record's text the record kept for it must hold for it to be removed
-    /// (directional: an excerpt may be removed for its article, never the reverse; a pair
-    /// where neither holds the other is `related` with kind `partial`).
+    /// Share of a record's text (character 5-grams after cleaning and folding) that the
+    /// record kept for it must hold before it is removed; pairs below it in both directions
+    /// are kept and written as related with kind `partial`.
+    #[arg(long, default_value_t = DEFAULT_REMOVAL_COVERAGE)]
     pub removal_coverage: f32,
-    /// `Some(eps)`: also remove records whose article cosine to a kept record is at least
-    /// `1 - eps`, whatever their wording (stage `semantic_redundancy`). Off by default.
+    /// SemDeDup-style removal, off by default: also remove a record whose article cosine to
+    /// a kept record is at least 1 - EPS, whatever its wording (stage semantic_redundancy).
+    #[arg(long, value_name = "EPS")]
     pub semantic_redundancy: Option<f32>,
+    /// Shingle Jaccard for a near-exact duplicate.
+    #[arg(long = "jaccard", default_value_t = DEFAULT_JACCARD)]
     pub jaccard_threshold: f32,
+    /// Shingle containment of the shorter record for an excerpt duplicate.
+    #[arg(long = "containment", default_value_t = DEFAULT_CONTAINMENT)]
     pub containment_threshold: f32,
+    /// The shorter record needs this many shingles before containment alone may decide.
+    #[arg(long, default_value_t = DEFAULT_MIN_CONTAINMENT_SHINGLES)]
     pub min_containment_shingles: usize,
+    /// Article cosine for the `related` label.
+    #[arg(long, default_value_t = DEFAULT_RELATED_THRESHOLD)]
     pub related_threshold: f32,
+    /// Neighbours examined per record.
+    #[arg(long, default_value_t = DEFAULT_NEIGHBOURS)]
     pub neighbours: usize,
+    #[arg(skip = KeepPolicy::First)]
     pub keep: KeepPolicy,
+    #[arg(skip)]
     pub stages: Stages,
+    #[arg(skip)]
     pub minhash: MinHashConfig,
 }
 
