@@ -192,3 +192,43 @@ fn in_a_chain_nothing_is_removed_for_a_record_that_does_not_hold_it() {
         );
     }
 }
+
+#[test]
+fn ingest_against_an_index_removes_only_what_the_index_holds() {
+    // The same rule against an existing index: an indexed excerpt does not remove the full
+    // article that arrives later (the index does not hold its text); an indexed article
+    // removes its excerpt.
+    let full = common::seeds()[4].1.clone();
+    let excerpt = common::excerpt(&full);
+    for (indexed, arriving, removed) in [("excerpt", "full", false), ("full", "excerpt", true)] {
+        let text = |name: &str| if name == "full" { &full } else { &excerpt };
+        let dir = tempfile::tempdir().unwrap();
+        let (first, second) = (dir.path().join("first"), dir.path().join("second"));
+        std::fs::create_dir_all(&first).unwrap();
+        std::fs::create_dir_all(&second).unwrap();
+        std::fs::write(first.join(format!("{indexed}.txt")), text(indexed)).unwrap();
+        std::fs::write(second.join(format!("{arriving}.txt")), text(arriving)).unwrap();
+        let idx = dir.path().join("idx");
+        for (input, out) in [(&first, "o1"), (&second, "o2")] {
+            let o = common::run_simdex(&[
+                "ingest",
+                input.to_str().unwrap(),
+                "--index",
+                idx.to_str().unwrap(),
+                "--out",
+                dir.path().join(out).to_str().unwrap(),
+            ]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+        let dups = jsonl(&dir.path().join("o2/duplicates.jsonl"));
+        assert_eq!(
+            dups.len(),
+            usize::from(removed),
+            "{arriving} arriving with {indexed} indexed: {dups:?}"
+        );
+        if let Some(d) = dups.first() {
+            assert_eq!(d["in_index"], true);
+            assert!(d["coverage_in_kept"].as_f64().unwrap() >= 0.8, "{d}");
+        }
+    }
+}

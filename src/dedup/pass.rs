@@ -329,10 +329,18 @@ impl<'a> Pass<'a> {
                     verdict.duplicate = Some(Stage::Exact);
                     verdict.score = 1.0;
                 }
-                // Only the input record is removed, so the indexed one must hold its text.
+                // Only the input record can be removed, so the indexed one must hold its
+                // text; and an input that is the more complete version of an indexed record
+                // (an article arriving after its excerpt) is kept, not removed for it.
+                let (mine_held, theirs_held) = (
+                    verdict.evidence.a_in_b.unwrap_or(0.0),
+                    verdict.evidence.b_in_a.unwrap_or(0.0),
+                );
+                let more_complete = theirs_held >= opts.removal_coverage
+                    && theirs_held - mine_held >= super::cluster::COMPLETENESS_MARGIN;
                 if verdict.duplicate.is_some_and(|s| s != Stage::Exact)
-                    && verdict.evidence.a_in_b.unwrap_or(0.0) < opts.removal_coverage
                     && verdict.duplicate != Some(Stage::SemanticRedundancy)
+                    && (mine_held < opts.removal_coverage || more_complete)
                 {
                     verdict.duplicate = None;
                 }
