@@ -188,7 +188,9 @@ def _line(s: dict, out: str) -> str:
     removed = f"{s['removed']} duplicates removed" + (f" ({stages})" if stages else "")
     return (
         f"{s['records_in']} records: {s['kept']} kept, {removed}, {s['rejected']} rejected; "
-        f"{s['clusters']} clusters, {s['related_pairs']} related pairs; {s['shards']} shards on Ray -> {out}"
+        f"{s['clusters']} clusters, {s['related_pairs']} related pairs; {s['shards']} shards on Ray; "
+        f"removed {s['removed_chars']} characters, {s['lost_chars']} ({100 * s['lost_share']:.1f}%) "
+        f"not held by the record kept for them -> {out}"
     )
 
 

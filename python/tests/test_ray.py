@@ -52,6 +52,10 @@ def test_example_corpus_on_a_local_ray_gives_the_cli_outputs_byte_for_byte(tmp_p
     assert "10 records: 5 kept, 5 duplicates removed (exact 2, near_exact 3), 0 rejected" in r.stdout
     for name in OUTPUTS:
         assert (ray / name).read_bytes() == (cli / name).read_bytes(), name
+    # One run-metadata type: the same counts and the same lost text as the CLI's summary.
+    rs, cs = (json.loads((d / "summary.json").read_text()) for d in (ray, cli))
+    for key in ["records_in", "kept", "removed", "removed_by_stage", "removed_chars", "lost_chars", "lost_share", "options"]:
+        assert rs[key] == cs[key], key
     assert not (tmp_path / "ray.work").exists(), "the work folder is removed after a run"
 
 

@@ -58,6 +58,12 @@ pub struct Summary {
     pub options: DedupOptions,
     pub against: Option<String>,
     pub timings_s: std::collections::BTreeMap<String, f64>,
+    /// The Ray pass: shards of the input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shards: Option<usize>,
+    /// The Ray pass: its run settings beside `options` (input fields, model, partitions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_settings: Option<serde_json::Value>,
 }
 
 impl Summary {
@@ -87,7 +93,21 @@ impl Summary {
             options,
             against,
             timings_s: Default::default(),
+            shards: None,
+            run_settings: None,
         }
+    }
+
+    /// Fills in the removed and lost text from [`lost_text`]'s figures.
+    pub fn set_lost_text(&mut self, (removed_chars, lost_chars, mostly): (usize, usize, usize)) {
+        self.removed_chars = removed_chars;
+        self.lost_chars = lost_chars;
+        self.lost_share = if removed_chars == 0 {
+            0.0
+        } else {
+            (lost_chars as f64 / removed_chars as f64 * 1e4).round() / 1e4
+        };
+        self.removals_mostly_lost = mostly;
     }
 }
 
@@ -205,17 +225,31 @@ pub fn related_json(a: &str, b: &str, cosine: f32, kind: super::RelatedKind) -> 
     json!({"a": a, "b": b, "cosine": round(cosine), "kind": kind})
 }
 
-/// What the removals of a run lose: (removed letters, letters not held by the kept record,
-/// removals whose kept record holds less than half of them), from each removal's
+/// Letters (alphanumeric characters) of a record's compared text: what `summary.json`
+/// counts of removed and lost text.
+pub fn letters(doc: &PreparedDoc) -> usize {
+    doc.passages
+        .iter()
+        .map(|p| p.chars().filter(|c| c.is_alphanumeric()).count())
+        .sum()
+}
+
+/// What the removals of a run lose: (removed letters, letters not held by the record kept
+/// for them, removals whose kept record holds less than half of them), from each removal's
 /// `coverage_in_kept` and the letters of its compared text.
 pub fn lost_text(docs: &[PreparedDoc], removed: &[super::Removal]) -> (usize, usize, usize) {
+    lost_text_by(removed, |i| letters(&docs[i]))
+}
+
+/// [`lost_text`] with each record's letters given by `letters_of` (the Ray pass reads them
+/// from its tables).
+pub fn lost_text_by(
+    removed: &[super::Removal],
+    letters_of: impl Fn(usize) -> usize,
+) -> (usize, usize, usize) {
     let (mut chars, mut lost, mut mostly) = (0usize, 0f64, 0usize);
     for r in removed {
-        let letters: usize = docs[r.doc]
-            .passages
-            .iter()
-            .map(|p| p.chars().filter(|c| c.is_alphanumeric()).count())
-            .sum();
+        let letters = letters_of(r.doc);
         chars += letters;
         lost += letters as f64 * (1.0 - r.coverage_in_kept.clamp(0.0, 1.0) as f64);
         if r.coverage_in_kept < 0.5 {
@@ -389,15 +423,7 @@ pub fn write_outputs(
     summary.rejected = rejected.len();
     summary.clusters = report.clusters.len();
     summary.related_pairs = report.related.len();
-    let (removed_chars, lost_chars, mostly) = lost_text(docs, &report.removed);
-    summary.removed_chars = removed_chars;
-    summary.lost_chars = lost_chars;
-    summary.lost_share = if removed_chars == 0 {
-        0.0
-    } else {
-        (lost_chars as f64 / removed_chars as f64 * 1e4).round() / 1e4
-    };
-    summary.removals_mostly_lost = mostly;
+    summary.set_lost_text(lost_text(docs, &report.removed));
     summary.tokens_embedded = report.tokens;
     summary.removed_by_stage = report
         .stage_counts

@@ -538,7 +538,7 @@ fn prepare(w: &Work, s: usize) -> Result<usize, StagedError> {
     let parts = w.parts();
     let n = docs.len();
     let (mut idx, mut id, mut passages, mut source) = (vec![], vec![], vec![], vec![]);
-    let (mut klen, mut kart, mut kfield) = (vec![], vec![], vec![]);
+    let (mut klen, mut kart, mut kfield, mut letters) = (vec![], vec![], vec![], vec![]);
     let mut exact: Vec<ExactRows> = vec![Default::default(); parts];
     let mut bands: Vec<(Vec<u32>, Vec<u64>, Vec<u64>)> = vec![Default::default(); parts];
     for (i, d) in docs.into_iter().enumerate() {
@@ -568,6 +568,7 @@ fn prepare(w: &Work, s: usize) -> Result<usize, StagedError> {
             }
         }
         idx.push(g);
+        letters.push(output::letters(&d) as u64);
         id.push(d.record.id.clone());
         source.push(d.record.location.to_string());
         passages.push(d.passages);
@@ -585,6 +586,7 @@ fn prepare(w: &Work, s: usize) -> Result<usize, StagedError> {
             ("keep_len", Col::U64(klen)),
             ("keep_artifacts", Col::U64(kart)),
             ("keep_field", Col::OptStr(kfield)),
+            ("letters", Col::U64(letters)),
         ],
     )?;
     for (p, e) in exact.into_iter().enumerate() {
@@ -1155,6 +1157,8 @@ struct Directory {
     id: Vec<String>,
     source: Vec<String>,
     keys: Vec<KeepKey>,
+    /// Letters of each record's compared text (for the lost-text figures).
+    letters: Vec<usize>,
 }
 
 fn directory(w: &Work) -> Result<Directory, StagedError> {
@@ -1162,6 +1166,7 @@ fn directory(w: &Work) -> Result<Directory, StagedError> {
         id: vec![],
         source: vec![],
         keys: vec![],
+        letters: vec![],
     };
     for s in 0..w.shards() {
         let path = w.p(&format!("features/{}", shard_name(s)));
@@ -1171,6 +1176,11 @@ fn directory(w: &Work) -> Result<Directory, StagedError> {
         let len = table::u64s(&mut t, "keep_len", &path)?;
         let art = table::u64s(&mut t, "keep_artifacts", &path)?;
         let field = table::opt_strs(&mut t, "keep_field", &path)?;
+        d.letters.extend(
+            table::u64s(&mut t, "letters", &path)?
+                .into_iter()
+                .map(|n| n as usize),
+        );
         for i in 0..len.len() {
             d.keys.push(KeepKey {
                 len: len[i] as usize,
@@ -1190,6 +1200,8 @@ struct Concluded {
     clusters: usize,
     related: usize,
     removed_by_stage: BTreeMap<String, usize>,
+    /// What the removals lose, as [`output::lost_text`] counts it.
+    lost_text: (usize, usize, usize),
 }
 
 /// Driver: the clustering over the whole edge table (stars in keep order, the second look
@@ -1298,6 +1310,7 @@ fn conclude_run(w: &Work) -> Result<usize, StagedError> {
         clusters: c.clusters.len(),
         related: related.len(),
         removed_by_stage: c.stage_counts.into_iter().collect(),
+        lost_text: output::lost_text_by(&c.removed, |i| dir.letters.get(i).copied().unwrap_or(0)),
     };
     write_json(&w.p("concluded.json"), &concluded)?;
     Ok(c.removed.len())
@@ -1401,19 +1414,25 @@ fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
         .collect();
     write_lines(&out.join("rejected.jsonl"), &rejected)?;
     let c: Concluded = read_json(&w.p("concluded.json"))?;
-    let summary = serde_json::json!({
-        "records_in": acc.offsets.last().copied().unwrap_or(0) + acc.rejected.len(),
-        "kept": c.kept,
-        "removed": c.removed,
-        "rejected": acc.rejected.len(),
-        "removed_by_stage": c.removed_by_stage,
-        "clusters": c.clusters,
-        "related_pairs": c.related,
-        "shards": w.shards(),
-        "options": w.plan.settings,
-    });
-    let dst = out.join("summary.json");
+    // The run metadata type `simdex dedup` writes, with the Ray pass's shards and run
+    // settings beside the dedup options.
+    let mut summary = output::Summary::new(w.plan.settings.options.clone(), None, None);
+    summary.records_in = acc.offsets.last().copied().unwrap_or(0) + acc.rejected.len();
+    summary.kept = c.kept;
+    summary.removed = c.removed;
+    summary.rejected = acc.rejected.len();
+    summary.removed_by_stage = c.removed_by_stage;
+    summary.clusters = c.clusters;
+    summary.related_pairs = c.related;
+    summary.format = w.plan.settings.format;
+    summary.set_lost_text(c.lost_text);
+    summary.shards = Some(w.shards());
+    summary.run_settings = serde_json::to_value(&w.plan.settings).ok();
+    // Written from the type itself (a detour through `serde_json::Value` would print each
+    // f32 setting as its f64 expansion, 0.800000011920929 for 0.8).
     let bytes = serde_json::to_vec_pretty(&summary).unwrap_or_default();
+    let summary: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let dst = out.join("summary.json");
     crate::fsio::write_atomically(&dst, &bytes).map_err(|e| file_err(&dst, e))?;
     Ok(summary)
 }
