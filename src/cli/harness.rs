@@ -1,117 +1,13 @@
 //! The evaluation harness's commands, `simdex bench` and `simdex eval`, built only with the
-//! `eval` cargo feature: arguments, one call into `simdex::bench` or `simdex::eval`, printing.
+//! `eval` cargo feature: one call into `simdex::bench` or `simdex::eval`, then printing (their
+//! arguments are in [`super::args`] with every other command's).
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
-use clap::{Args, ValueEnum};
 
-use super::args::{ModelArg, ThresholdArgs};
+use super::args::{BenchArgs, EvalArgs, EvalWhat, ModelArg};
 use super::load_model;
-
-#[derive(Args)]
-pub(super) struct BenchArgs {
-    #[command(flatten)]
-    pub(super) model: ModelArg,
-    /// JSONL (or .jsonl.gz) with a text field, or plain text with --field "".
-    #[arg(long)]
-    pub(super) input: PathBuf,
-    #[arg(long, default_value = "text")]
-    pub(super) field: String,
-    #[arg(long, default_value = "passage: ")]
-    pub(super) prefix: String,
-    /// Truncation length in tokens, special tokens included.
-    #[arg(long, default_value_t = 512)]
-    pub(super) max_length: usize,
-    /// Texts read from the start of the input (0: all).
-    #[arg(long, default_value_t = 0)]
-    pub(super) limit: usize,
-    /// Also time the dense-layer product (candle's f32 matmul and each bf16 kernel path).
-    #[arg(long)]
-    pub(super) gemm: bool,
-    /// Shape M,K,N of the product `--gemm` times: [M,K]x[K,N] (the intermediate layer of
-    /// the default model by default; 4096,1536,384 is its output layer).
-    #[arg(long, default_value = "4096,384,1536", value_parser = parse_shape)]
-    pub(super) gemm_shape: (usize, usize, usize),
-}
-
-fn parse_shape(s: &str) -> Result<(usize, usize, usize), String> {
-    let v: Vec<usize> = s
-        .split(',')
-        .map(|x| x.trim().parse::<usize>())
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("{s:?}: {e}"))?;
-    match v[..] {
-        [m, k, n] if m > 0 && k > 0 && n > 0 => Ok((m, k, n)),
-        _ => Err(format!("{s:?}: expected three positive numbers M,K,N")),
-    }
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq)]
-pub(super) enum EvalWhat {
-    /// The synthetic dedup benchmark made from the Sina 2018 articles.
-    Dedup,
-    /// STS-B-zh (Spearman), LCQMC and PAWS-X zh (ROC-AUC).
-    Sts,
-    /// WMT24 news: one story in ten languages.
-    Crosslingual,
-    /// Natural Sina article pairs labelled by reading (DUP/RELATED/TEMPLATE/UNRELATED).
-    Natural,
-    /// Recall of the Ray pass's partitioned neighbour search against exact search, on the
-    /// Sina article vectors (no model run).
-    Ivf,
-    /// All of the above.
-    All,
-}
-
-#[derive(Args)]
-pub(super) struct EvalArgs {
-    /// What to evaluate.
-    #[arg(value_enum)]
-    pub(super) what: EvalWhat,
-    #[command(flatten)]
-    pub(super) model: ModelArg,
-    /// Evaluation data folder (stsb_zh/, lcqmc/, pawsx_zh/, sina_news_2018/,
-    /// wmt24_multilingual/). Default: $SIMDEX_EVAL_DATA.
-    #[arg(long, value_name = "DIR")]
-    pub(super) data: Option<PathBuf>,
-    /// Base articles of the dedup benchmark (each gets its original and 2–3 variants).
-    #[arg(long, default_value_t = 100)]
-    pub(super) bases: usize,
-    /// Seed of the benchmark generator.
-    #[arg(long, default_value_t = 1)]
-    pub(super) seed: u64,
-    /// Seed pages added to the benchmark as records that must stay apart.
-    #[arg(long, value_name = "DIR", default_value = "tests/fixtures/seeds")]
-    pub(super) seeds: PathBuf,
-    /// Write the generated benchmark (JSONL with gold cluster and kind) to this file; for
-    /// `eval natural`, the evaluated corpus (JSONL: id, title, text), for peers to run on
-    /// (keep it outside the project: the text is the evaluation data's).
-    #[arg(long, value_name = "FILE")]
-    pub(super) write_benchmark: Option<PathBuf>,
-    /// Reuse and extend this vector cache file (keep it outside the project).
-    #[arg(long, value_name = "FILE")]
-    pub(super) vector_cache: Option<PathBuf>,
-    /// Also re-judge the benchmark over a grid of thresholds.
-    #[arg(long)]
-    pub(super) sweep: bool,
-    /// Pairs read per sentence-pair set (0 = all).
-    #[arg(long, default_value_t = 0)]
-    pub(super) limit: usize,
-    /// Labelled natural pairs for `eval natural` (JSONL: a, b, label, hard, reason); may be
-    /// given more than once.
-    #[arg(
-        long,
-        value_name = "FILE",
-        default_value = "tests/fixtures/natural/sina_pairs_tune.jsonl"
-    )]
-    pub(super) labels: Vec<PathBuf>,
-    /// Other Sina articles added to the `eval natural` corpus as distractors.
-    #[arg(long, default_value_t = 300)]
-    pub(super) extra: usize,
-    #[command(flatten)]
-    pub(super) thresholds: ThresholdArgs,
-}
 
 pub(super) fn bench_cmd(a: BenchArgs) -> Result<()> {
     use simdex::bench;
