@@ -13,6 +13,7 @@
 use rayon::prelude::*;
 
 use super::kernels::bf16::to_bf16;
+pub use super::kernels::scalar::{erf, exp};
 use super::kernels::{amx, VectorIsa};
 use crate::multiversion;
 
@@ -24,52 +25,6 @@ const TILE_ROWS: usize = 6;
 /// Columns (keys in Q·Kᵀ, head dimensions in P·V) of one micro-kernel tile: two AVX vectors.
 /// Heads and key counts are zero-padded to a multiple of it.
 const TILE_COLS: usize = 16;
-
-/// `exp(x)` for `x` in [-87, 88] (clamped outside), relative error about 1e-7.
-/// Cephes' single-precision polynomial; branch-free so that loops over it vectorise.
-#[inline(always)]
-pub fn exp(x: f32) -> f32 {
-    const LOG2E: f32 = std::f32::consts::LOG2_E;
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    // 1.5·2²³: adding it rounds to an integer held in the low mantissa bits.
-    const ROUNDER: f32 = 12_582_912.0;
-    let x = x.clamp(-87.0, 88.0);
-    let t = x.mul_add(LOG2E, ROUNDER);
-    let n = t - ROUNDER;
-    let k = (t.to_bits() as i32).wrapping_sub(ROUNDER.to_bits() as i32);
-    let r = n.mul_add(-LN2_LO, n.mul_add(-LN2_HI, x));
-    let mut p = 1.987_569_1e-4f32;
-    p = p.mul_add(r, 1.398_2e-3);
-    p = p.mul_add(r, 8.333_452e-3);
-    p = p.mul_add(r, 4.166_579_6e-2);
-    p = p.mul_add(r, 1.666_666_5e-1);
-    p = p.mul_add(r, 0.5);
-    let e = p.mul_add(r * r, r) + 1.0;
-    e * f32::from_bits(((k + 127) << 23) as u32)
-}
-
-/// `erf(x)`, absolute error below 2e-7 (Abramowitz & Stegun 7.1.26 with the fast `exp`).
-#[inline(always)]
-pub fn erf(x: f32) -> f32 {
-    const P: f32 = 0.327_591_1;
-    const A: [f32; 5] = [
-        0.254_829_6,
-        -0.284_496_74,
-        1.421_413_7,
-        -1.453_152_1,
-        1.061_405_4,
-    ];
-    let a = x.abs();
-    let t = 1.0 / P.mul_add(a, 1.0);
-    let mut q = A[4];
-    q = q.mul_add(t, A[3]);
-    q = q.mul_add(t, A[2]);
-    q = q.mul_add(t, A[1]);
-    q = q.mul_add(t, A[0]);
-    let y = 1.0 - q * t * exp(-a * a);
-    y.copysign(x)
-}
 
 /// Lanes of the reductions below: independent partial results let LLVM vectorise them
 /// (it may not reorder a single float accumulator).
@@ -739,6 +694,75 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    // The AVX-512 kernels of `kernels::avx512_math` against this module's plain code (here,
+    // so that the kernels import nothing from the model).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn exponentials_and_sum_match_the_plain_softmax() {
+        use crate::model::kernels::bf16::from_bf16;
+        if !crate::model::kernels::cpu::avx512() || !crate::model::kernels::cpu::avx512_bf16() {
+            return;
+        }
+        for n in [1usize, 7, 16, 33, 128, 515] {
+            let row: Vec<f32> = (0..n).map(|i| ((i * 37) % 23) as f32 * 0.7 - 8.0).collect();
+            let mut fast = vec![0u16; n + 3];
+            // SAFETY: AVX-512 checked above.
+            let sum = unsafe { crate::model::kernels::avx512_math::exp_to_bf16(&row, &mut fast) };
+            let mut plain = row.clone();
+            super::softmax_in_place(&mut plain);
+            for (i, (f, p)) in fast.iter().zip(&plain).enumerate() {
+                // Normalised, each weight is the plain softmax to within a bf16 step.
+                let w = from_bf16(*f) / sum;
+                assert!(
+                    (w - p).abs() <= 4e-3 * p + 1e-9,
+                    "n {n} element {i}: {w} vs {p}"
+                );
+            }
+            assert_eq!(&fast[n..], &[0, 0, 0], "wrote past the row");
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn matches_the_plain_gelu_to_a_bf16_step() {
+        if !crate::model::kernels::cpu::avx512() {
+            return;
+        }
+        let n = 40; // two vectors and a scalar tail
+        let x: Vec<f32> = (0..3 * n).map(|i| (i as f32 - 60.0) * 0.11).collect();
+        let bias: Vec<f32> = (0..n).map(|i| (i as f32) * 0.01 - 0.2).collect();
+        let stride = 64;
+        let mut plain = vec![7u16; 3 * stride];
+        super::bias_gelu_bf16_rows_plain(
+            crate::model::kernels::VectorIsa::Baseline,
+            &x,
+            &bias,
+            &mut plain,
+            stride,
+        );
+        // Both roundings, where the CPU has them.
+        let native = crate::model::kernels::cpu::avx512_bf16();
+        for use_native in [false, true].into_iter().filter(|&b| !b || native) {
+            let mut fast = vec![7u16; 3 * stride];
+            // SAFETY: AVX-512 (and for the native rounding AVX512_BF16) checked above.
+            unsafe {
+                if use_native {
+                    crate::model::kernels::avx512_math::gelu_native(&x, &bias, &mut fast, stride)
+                } else {
+                    crate::model::kernels::avx512_math::gelu_integer(&x, &bias, &mut fast, stride)
+                }
+            };
+            for (i, (f, p)) in fast.iter().zip(&plain).enumerate() {
+                // The same value, or its bf16 neighbour (the reciprocal differs in the last bit).
+                assert!(
+                    (*f as i32 - *p as i32).abs() <= 1,
+                    "native {use_native} element {i}: {f:#x} vs {p:#x}"
+                );
+            }
+            assert!(fast[n..stride].iter().all(|&v| v == 0));
         }
     }
 }

@@ -31,13 +31,13 @@ pub unsafe fn bias_gelu_bf16_rows(x: &[f32], bias: &[f32], dst: &mut [u16], stri
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,avx512bf16")]
-unsafe fn gelu_native(x: &[f32], bias: &[f32], dst: &mut [u16], stride: usize) {
+pub(crate) unsafe fn gelu_native(x: &[f32], bias: &[f32], dst: &mut [u16], stride: usize) {
     gelu_body::<true>(x, bias, dst, stride)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
-unsafe fn gelu_integer(x: &[f32], bias: &[f32], dst: &mut [u16], stride: usize) {
+pub(crate) unsafe fn gelu_integer(x: &[f32], bias: &[f32], dst: &mut [u16], stride: usize) {
     gelu_body::<false>(x, bias, dst, stride)
 }
 
@@ -161,7 +161,7 @@ unsafe fn exp2_poly(x: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
 /// The scalar GELU of the tail columns, as `cpu_ops` computes it.
 #[cfg(target_arch = "x86_64")]
 fn gelu_scalar(y: f32) -> f32 {
-    0.5 * y * (1.0 + crate::model::cpu_ops::erf(y * std::f32::consts::FRAC_1_SQRT_2))
+    0.5 * y * (1.0 + super::scalar::erf(y * std::f32::consts::FRAC_1_SQRT_2))
 }
 
 /// `cpu_ops::exp`, 16 lanes (arguments here are ≤ 0).
@@ -221,72 +221,4 @@ unsafe fn to_bf16(v: std::arch::x86_64::__m512) -> std::arch::x86_64::__m256i {
     let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
     let out = _mm512_mask_mov_epi32(rounded, nan, _mm512_set1_epi32(0x7fc0));
     _mm512_cvtepi32_epi16(out)
-}
-
-#[cfg(all(test, target_arch = "x86_64"))]
-mod tests {
-    #[test]
-    fn exponentials_and_sum_match_the_plain_softmax() {
-        use crate::model::kernels::bf16::from_bf16;
-        if !crate::model::kernels::cpu::avx512() || !crate::model::kernels::cpu::avx512_bf16() {
-            return;
-        }
-        for n in [1usize, 7, 16, 33, 128, 515] {
-            let row: Vec<f32> = (0..n).map(|i| ((i * 37) % 23) as f32 * 0.7 - 8.0).collect();
-            let mut fast = vec![0u16; n + 3];
-            // SAFETY: AVX-512 checked above.
-            let sum = unsafe { super::exp_to_bf16(&row, &mut fast) };
-            let mut plain = row.clone();
-            crate::model::cpu_ops::softmax_in_place(&mut plain);
-            for (i, (f, p)) in fast.iter().zip(&plain).enumerate() {
-                // Normalised, each weight is the plain softmax to within a bf16 step.
-                let w = from_bf16(*f) / sum;
-                assert!(
-                    (w - p).abs() <= 4e-3 * p + 1e-9,
-                    "n {n} element {i}: {w} vs {p}"
-                );
-            }
-            assert_eq!(&fast[n..], &[0, 0, 0], "wrote past the row");
-        }
-    }
-
-    #[test]
-    fn matches_the_plain_gelu_to_a_bf16_step() {
-        if !crate::model::kernels::cpu::avx512() {
-            return;
-        }
-        let n = 40; // two vectors and a scalar tail
-        let x: Vec<f32> = (0..3 * n).map(|i| (i as f32 - 60.0) * 0.11).collect();
-        let bias: Vec<f32> = (0..n).map(|i| (i as f32) * 0.01 - 0.2).collect();
-        let stride = 64;
-        let mut plain = vec![7u16; 3 * stride];
-        crate::model::cpu_ops::bias_gelu_bf16_rows_plain(
-            crate::model::kernels::VectorIsa::Baseline,
-            &x,
-            &bias,
-            &mut plain,
-            stride,
-        );
-        // Both roundings, where the CPU has them.
-        let native = crate::model::kernels::cpu::avx512_bf16();
-        for use_native in [false, true].into_iter().filter(|&b| !b || native) {
-            let mut fast = vec![7u16; 3 * stride];
-            // SAFETY: AVX-512 (and for the native rounding AVX512_BF16) checked above.
-            unsafe {
-                if use_native {
-                    super::gelu_native(&x, &bias, &mut fast, stride)
-                } else {
-                    super::gelu_integer(&x, &bias, &mut fast, stride)
-                }
-            };
-            for (i, (f, p)) in fast.iter().zip(&plain).enumerate() {
-                // The same value, or its bf16 neighbour (the reciprocal differs in the last bit).
-                assert!(
-                    (*f as i32 - *p as i32).abs() <= 1,
-                    "native {use_native} element {i}: {f:#x} vs {p:#x}"
-                );
-            }
-            assert!(fast[n..stride].iter().all(|&v| v == 0));
-        }
-    }
 }
