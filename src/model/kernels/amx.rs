@@ -10,11 +10,11 @@
 //! tile row is loaded from or stored to starts on a 64-byte boundary ([`AlignedBuf`]):
 //! a row straddling two cache lines halves the kernel's rate.
 //!
-//! Only [`super::bf16::gemm_bf16`] and the attention of `cpu_ops` call it, on CPUs where
+//! Only [`super::packed::gemm_bf16`] and the attention of `cpu_ops` call it, on CPUs where
 //! [`available`] said yes; each call releases the tiles (`tilerelease`) before it returns,
 //! and touches no other state.
 
-use super::bf16::{to_bf16, PackedBf16, Panels, K_STEP, PANEL_COLS, ROW_BLOCK};
+use super::packed::{to_bf16, PackedBf16, Panels, K_STEP, PANEL_COLS, ROW_BLOCK};
 use super::AlignedBuf;
 
 /// Rows of one tile (and of the accumulators).

@@ -77,7 +77,7 @@ unsafe fn gelu_body<const NATIVE: bool>(x: &[f32], bias: &[f32], dst: &mut [u16]
             _mm256_storeu_si256(d.as_mut_ptr().add(j) as *mut __m256i, round::<NATIVE>(g));
         }
         for j in body..n {
-            d[j] = crate::model::kernels::bf16::to_bf16(gelu_scalar(row[j] + bias[j]));
+            d[j] = crate::model::kernels::packed::to_bf16(gelu_scalar(row[j] + bias[j]));
         }
         d[n..].fill(0);
     }
@@ -207,7 +207,7 @@ unsafe fn round<const NATIVE: bool>(v: std::arch::x86_64::__m512) -> std::arch::
     }
 }
 
-/// `bf16::to_bf16`, 16 lanes: round to nearest even, NaN to the quiet NaN 0x7fc0.
+/// `packed::to_bf16`, 16 lanes: round to nearest even, NaN to the quiet NaN 0x7fc0.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn to_bf16(v: std::arch::x86_64::__m512) -> std::arch::x86_64::__m256i {

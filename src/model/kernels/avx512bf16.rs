@@ -3,10 +3,10 @@
 //! same pair of depths) and adds both products into 16 f32 sums. A block is 8 rows × 2
 //! panels (16 accumulators, 2 weight loads and 8 broadcasts per 32 products).
 //!
-//! Only [`super::bf16::gemm_bf16`] calls it, on CPUs where `KernelPath::Avx512Bf16` is
+//! Only [`super::packed::gemm_bf16`] calls it, on CPUs where `KernelPath::Avx512Bf16` is
 //! supported; it must not be reached otherwise.
 
-use super::bf16::{PackedBf16, PANEL_COLS, ROW_BLOCK};
+use super::packed::{PackedBf16, PANEL_COLS, ROW_BLOCK};
 
 /// Rows of one register block.
 const ROWS: usize = 8;

@@ -11,6 +11,7 @@ pub mod amx;
 pub mod avx512_math;
 pub mod avx512bf16;
 pub mod bf16;
+pub mod packed;
 pub mod scalar;
 
 use serde::{Deserialize, Serialize};
