@@ -187,14 +187,14 @@ fn shared_with_window(mine: &minhash::ShingleSet, other: &[PassageText], j: usiz
 
 /// Judges one pair on every signal available (shared by `dedup` and `explain`).
 pub fn judge(a: &DocView, b: &DocView, opts: &DedupOptions, with_passages: usize) -> PairVerdict {
-    let jaccard = minhash::jaccard(a.shingles, b.shingles);
-    let containment = minhash::containment(a.shingles, b.shingles);
-    let small = a.shingles.len().min(b.shingles.len());
+    let overlap = minhash::Overlap::of(a.shingles, b.shingles);
+    let (jaccard, containment) = (overlap.jaccard(), overlap.containment());
+    let small = overlap.a.min(overlap.b);
     let mut ev = Evidence {
         jaccard: Some(jaccard),
         containment: Some(containment),
-        a_in_b: Some(minhash::coverage(a.shingles, b.shingles)),
-        b_in_a: Some(minhash::coverage(b.shingles, a.shingles)),
+        a_in_b: Some(overlap.a_in_b()),
+        b_in_a: Some(overlap.b_in_a()),
         ..Default::default()
     };
     let mut verdict = None;

@@ -142,33 +142,69 @@ fn hash_str(s: &str) -> u64 {
     xxh3_64_with_seed(s.as_bytes(), 0x5eed)
 }
 
+/// How two shingle sets overlap, counted once: every lexical score of a pair is a ratio
+/// of these three counts.
+#[derive(Debug, Clone, Copy)]
+pub struct Overlap {
+    pub a: usize,
+    pub b: usize,
+    /// Shingles in both.
+    pub both: usize,
+}
+
+impl Overlap {
+    pub fn of(a: &ShingleSet, b: &ShingleSet) -> Overlap {
+        Overlap {
+            a: a.len(),
+            b: b.len(),
+            both: a.intersection_count(b),
+        }
+    }
+
+    /// Exact Jaccard (0 when both are empty).
+    pub fn jaccard(&self) -> f32 {
+        let union = self.a + self.b - self.both;
+        if union == 0 {
+            0.0
+        } else {
+            self.both as f32 / union as f32
+        }
+    }
+
+    /// Share of the smaller set's shingles found in the other: high for excerpts.
+    pub fn containment(&self) -> f32 {
+        let small = self.a.min(self.b);
+        if small == 0 {
+            0.0
+        } else {
+            self.both as f32 / small as f32
+        }
+    }
+
+    /// Share of `a`'s shingles found in `b`: how much of `a`'s text `b` holds (1 for an
+    /// empty `a`, which has no text to lose).
+    pub fn a_in_b(&self) -> f32 {
+        if self.a == 0 {
+            1.0
+        } else {
+            self.both as f32 / self.a as f32
+        }
+    }
+
+    /// Share of `b`'s shingles found in `a`.
+    pub fn b_in_a(&self) -> f32 {
+        Overlap {
+            a: self.b,
+            b: self.a,
+            both: self.both,
+        }
+        .a_in_b()
+    }
+}
+
 /// Exact Jaccard of two shingle sets (0 when both are empty).
 pub fn jaccard(a: &ShingleSet, b: &ShingleSet) -> f32 {
-    let inter = a.intersection_count(b);
-    let union = a.len() + b.len() - inter;
-    if union == 0 {
-        0.0
-    } else {
-        inter as f32 / union as f32
-    }
-}
-
-/// Share of `a`'s shingles found in `b`: how much of `a`'s text `b` holds (directional;
-/// 1 for an empty `a`, which has no text to lose).
-pub fn coverage(a: &ShingleSet, b: &ShingleSet) -> f32 {
-    if a.is_empty() {
-        return 1.0;
-    }
-    a.intersection_count(b) as f32 / a.len() as f32
-}
-
-/// Share of the smaller set's shingles found in the other: high for excerpts.
-pub fn containment(a: &ShingleSet, b: &ShingleSet) -> f32 {
-    let small = a.len().min(b.len());
-    if small == 0 {
-        return 0.0;
-    }
-    a.intersection_count(b) as f32 / small as f32
+    Overlap::of(a, b).jaccard()
 }
 
 /// A MinHash signature: the minimum of each seeded hash over the shingles.
