@@ -105,14 +105,14 @@ impl DuplicateEdge {
 
     /// How much of `member`'s text the other end holds (1 for exact copies).
     pub fn coverage_of(&self, member: usize) -> f32 {
+        if self.stage == Stage::Exact {
+            return 1.0;
+        }
         let c = if self.a == member {
             self.evidence.a_in_b
         } else {
             self.evidence.b_in_a
         };
-        if self.stage == Stage::Exact {
-            return 1.0;
-        }
         c.unwrap_or(1.0)
     }
 
@@ -136,6 +136,13 @@ pub struct Cluster {
 /// than this (a copy with a few words changed), the keep policy decides.
 pub const COMPLETENESS_MARGIN: f32 = 0.05;
 
+/// Whether a record, `held` by the other record and holding `holds` of it, is the less
+/// complete of the two: the other holds its text, and it does not hold the other's, or
+/// holds clearly less of it (by [`COMPLETENESS_MARGIN`]).
+pub fn less_complete(held: f32, holds: f32, min_coverage: f32) -> bool {
+    held >= min_coverage && (holds < min_coverage || held - holds >= COMPLETENESS_MARGIN)
+}
+
 /// Star clustering over directed edges. `rank[i]` is record i's keep priority (lower is
 /// kept first; ties must already be broken by the caller); a record joins a centre only
 /// when the centre holds its text (`edge.may_remove(member, min_coverage)`). Records that
@@ -157,12 +164,8 @@ pub fn star_clusters(
             adj[e.a].push(e_idx);
             adj[e.b].push(e_idx);
             let (ca, cb) = (e.coverage_of(e.a), e.coverage_of(e.b));
-            if ca >= min_coverage && (cb < min_coverage || ca - cb >= COMPLETENESS_MARGIN) {
-                held[e.a] = true;
-            }
-            if cb >= min_coverage && (ca < min_coverage || cb - ca >= COMPLETENESS_MARGIN) {
-                held[e.b] = true;
-            }
+            held[e.a] |= less_complete(ca, cb, min_coverage);
+            held[e.b] |= less_complete(cb, ca, min_coverage);
         }
     }
     let mut order: Vec<usize> = (0..n).collect();

@@ -336,11 +336,14 @@ impl<'a> Pass<'a> {
                     verdict.evidence.a_in_b.unwrap_or(0.0),
                     verdict.evidence.b_in_a.unwrap_or(0.0),
                 );
-                let more_complete = theirs_held >= opts.removal_coverage
-                    && theirs_held - mine_held >= super::cluster::COMPLETENESS_MARGIN;
                 if verdict.duplicate.is_some_and(|s| s != Stage::Exact)
                     && verdict.duplicate != Some(Stage::SemanticRedundancy)
-                    && (mine_held < opts.removal_coverage || more_complete)
+                    && (mine_held < opts.removal_coverage
+                        || super::cluster::less_complete(
+                            theirs_held,
+                            mine_held,
+                            opts.removal_coverage,
+                        ))
                 {
                     verdict.duplicate = None;
                 }
