@@ -24,10 +24,10 @@ import shutil
 import sys
 import time
 
-from . import DEDUP_SETTING_DEFAULTS, SimdexError, _native, _tasks, dedup_settings
+from . import _ALIASES, DEDUP_SETTING_DEFAULTS, SimdexError, _native, _tasks, dedup_settings
 
-# The CLI's flag names of settings named otherwise in the library.
-_FLAGS = {"jaccard_threshold": "jaccard", "containment_threshold": "containment"}
+# The CLI's flag names of settings named otherwise in the library (the aliases, reversed).
+_FLAGS = {setting: flag for flag, setting in _ALIASES.items()}
 
 # (stage, where it runs), in order; the semantic stages are skipped with --no-semantic.
 STAGES = [
