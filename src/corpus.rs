@@ -25,6 +25,9 @@ pub struct PreparedDoc {
     pub ranges: Vec<Option<(usize, usize)>>,
     /// Hash of the compared text without white space: equal keys are exact duplicates.
     pub exact_key: u128,
+    /// Cleaning artifacts found (pinyin annotations, mojibake runs, page-chrome lines): kept
+    /// when the cleaning report itself is dropped.
+    pub artifacts: usize,
 }
 
 impl PreparedDoc {
@@ -35,7 +38,13 @@ impl PreparedDoc {
 
     /// Cleaning artifacts (for the `cleanest` keep policy).
     pub fn artifacts(&self) -> usize {
-        self.cleaned.as_ref().map_or(0, |c| c.artifacts())
+        self.artifacts
+    }
+
+    /// Drops the cleaning report (the cleaned and removed lines, a copy of the text that
+    /// the passages already hold): a dedup pass reads only its artifact count, kept above.
+    pub fn drop_cleaning_report(&mut self) {
+        self.cleaned = None;
     }
 }
 
@@ -147,6 +156,7 @@ pub fn prepare_cleaned(
             }
             PreparedDoc {
                 exact_key: exact_key(&paragraphs),
+                artifacts: cleaned.as_ref().map_or(0, |c| c.artifacts()),
                 record,
                 cleaned,
                 passages: paragraphs,

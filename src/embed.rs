@@ -59,9 +59,9 @@ struct TokenizedBlock {
     token_counts: Vec<Vec<usize>>,
 }
 
-fn tokenize_block(
+fn tokenize_block<D: AsRef<[String]>>(
     embedder: &Embedder,
-    docs: &[Vec<String>],
+    docs: &[D],
     first_doc: usize,
     prefix_ids: &[u32],
 ) -> Result<TokenizedBlock, ModelError> {
@@ -71,8 +71,8 @@ fn tokenize_block(
     let mut chunks = Vec::new();
     let mut token_counts = Vec::with_capacity(docs.len());
     for (d, paragraphs) in docs.iter().enumerate() {
-        let mut counts = Vec::with_capacity(paragraphs.len());
-        for (p, text) in paragraphs.iter().enumerate() {
+        let mut counts = Vec::with_capacity(paragraphs.as_ref().len());
+        for (p, text) in paragraphs.as_ref().iter().enumerate() {
             let ids = tok.content_ids(text)?;
             counts.push(ids.len());
             let mut prev_end = 0;
@@ -100,25 +100,33 @@ fn tokenize_block(
 
 /// Embeds documents given as their paragraphs (what is compared, after cleaning).
 /// `on_progress` is called with (documents done, tokens done) after each block.
-pub fn embed_documents(
+pub fn embed_documents<D: AsRef<[String]> + Sync>(
     embedder: &Embedder,
-    docs: &[Vec<String>],
+    docs: &[D],
+    role: Role,
+    on_progress: impl FnMut(usize, usize),
+) -> Result<Vec<DocumentVectors>, ModelError> {
+    let mut out = Vec::with_capacity(docs.len());
+    embed_documents_each(embedder, docs, role, on_progress, |_, v| {
+        out.push(v);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// [`embed_documents`] handing each document's vectors to `each` (with its position) as
+/// soon as its block is done, in order, so a caller that stores them elsewhere never holds
+/// more than one block's vectors.
+pub fn embed_documents_each<D: AsRef<[String]> + Sync>(
+    embedder: &Embedder,
+    docs: &[D],
     role: Role,
     mut on_progress: impl FnMut(usize, usize),
-) -> Result<Vec<DocumentVectors>, ModelError> {
+    mut each: impl FnMut(usize, DocumentVectors) -> Result<(), ModelError>,
+) -> Result<(), ModelError> {
     let prefix = embedder.settings.prefix(role).trim_end().to_string();
     let prefix_ids = embedder.tokenizer.content_ids(&prefix)?;
     let dim = embedder.dim();
-    let mut out: Vec<DocumentVectors> = docs
-        .iter()
-        .map(|d| DocumentVectors {
-            article: vec![0.0; dim],
-            passages: vec![vec![0.0; dim]; d.len()],
-            passage_tokens: vec![0; d.len()],
-        })
-        .collect();
-    let mut weights: Vec<Vec<f32>> = docs.iter().map(|d| vec![0.0; d.len()]).collect();
-    let mut article_weight = vec![0f32; docs.len()];
     let (mut done_docs, mut done_tokens) = (0usize, 0usize);
 
     std::thread::scope(|scope| -> Result<(), ModelError> {
@@ -139,37 +147,40 @@ pub fn embed_documents(
                 chunks,
                 token_counts: counts,
             } = block?;
+            let mut out: Vec<DocumentVectors> = counts
+                .iter()
+                .map(|c| DocumentVectors {
+                    article: vec![0.0; dim],
+                    passages: vec![vec![0.0; dim]; c.len()],
+                    passage_tokens: Vec::new(),
+                })
+                .collect();
             let seqs: Vec<Vec<u32>> = chunks.iter().map(|c| c.ids.clone()).collect();
             let vecs = embedder.embed_sequences(&seqs)?;
             for (c, v) in chunks.iter().zip(&vecs) {
                 let w = c.new_tokens.max(1) as f32;
-                let doc = &mut out[c.doc];
+                let doc = &mut out[c.doc - first];
                 for (a, x) in doc.passages[c.paragraph].iter_mut().zip(v) {
                     *a += w * x;
                 }
                 for (a, x) in doc.article.iter_mut().zip(v) {
                     *a += w * x;
                 }
-                weights[c.doc][c.paragraph] += w;
-                article_weight[c.doc] += w;
                 done_tokens += c.ids.len();
             }
             let n = counts.len();
-            for (i, cs) in counts.into_iter().enumerate() {
-                out[first + i].passage_tokens = cs;
+            for (i, (mut doc, cs)) in out.into_iter().zip(counts).enumerate() {
+                // Normalising divides out the summed weights: the weighted mean's direction.
+                normalize(&mut doc.article);
+                doc.passages.iter_mut().for_each(|p| normalize(p));
+                doc.passage_tokens = cs;
+                each(first + i, doc)?;
             }
             done_docs += n;
             on_progress(done_docs, done_tokens);
         }
         Ok(())
-    })?;
-    for doc in &mut out {
-        normalize(&mut doc.article);
-        for p in &mut doc.passages {
-            normalize(p);
-        }
-    }
-    Ok(out)
+    })
 }
 
 #[cfg(test)]

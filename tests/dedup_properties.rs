@@ -212,7 +212,7 @@ fn folder(out: &Path) -> BTreeMap<String, String> {
         let mut text = std::fs::read_to_string(&p).unwrap();
         if name == "summary.json" {
             let mut v: Value = serde_json::from_str(&text).unwrap();
-            for k in ["timings_s", "tokens_embedded"] {
+            for k in ["timings_s", "tokens_embedded", "held_bytes"] {
                 v.as_object_mut().unwrap().remove(k);
             }
             text = v.to_string();

@@ -193,8 +193,12 @@ pub fn ingest(
         .report
         .kept
         .iter()
-        .map(|&i| run.report.vectors[i].clone())
-        .collect();
+        .map(|&i| run.report.vectors.get(i))
+        .collect::<Result<_, _>>()
+        .map_err(|source| dedup::DedupError::Io {
+            path: std::env::temp_dir().join("(passage vectors of this run)"),
+            source,
+        })?;
     let report = add_to_index(
         &c.index,
         embedder,
@@ -240,7 +244,8 @@ pub struct DedupRun {
 
 impl DedupJob<'_> {
     pub fn run(&self, progress: dedup::Progress) -> Result<DedupRun, AppError> {
-        let (docs, read) = self.inputs.read()?;
+        let (mut docs, read) = self.inputs.read()?;
+        docs.iter_mut().for_each(PreparedDoc::drop_cleaning_report);
         let report = dedup::run(&docs, self.embedder, self.against, &self.options, progress)?;
         Ok(DedupRun { docs, read, report })
     }

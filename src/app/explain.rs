@@ -264,6 +264,7 @@ pub fn indexed_document(
             .map(|p| Some(p.byte_range))
             .collect(),
         exact_key: crate::corpus::exact_key(&passages),
+        artifacts: 0,
         passages,
     };
     let vectors = DocumentVectors {

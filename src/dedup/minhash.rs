@@ -39,14 +39,20 @@ impl Default for MinHashConfig {
 
 pub use crate::script::is_cjk;
 
-/// A set of shingle hashes, sorted and without repeats: 8 bytes a shingle (a `HashSet<u64>`
+/// A shingle's hash: 32 bits. Shingle sets are only ever compared with each other two at a
+/// time, so a false match needs two of a pair's ~1,000-3,000 shingles to collide in 2^32
+/// (about one shingle in a million pairs: no score moves by it), and a set takes half the
+/// memory of 64-bit hashes (shingles were the largest thing a pass held per record).
+pub type ShingleHash = u32;
+
+/// A set of shingle hashes, sorted and without repeats: 4 bytes a shingle (a `HashSet<u64>`
 /// takes 16-18 with its control bytes and free buckets), intersections by merging.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ShingleSet(Vec<u64>);
+pub struct ShingleSet(Vec<ShingleHash>);
 
 impl ShingleSet {
     /// The set of the given hashes.
-    pub fn from_hashes(mut hashes: Vec<u64>) -> ShingleSet {
+    pub fn from_hashes(mut hashes: Vec<ShingleHash>) -> ShingleSet {
         hashes.sort_unstable();
         hashes.dedup();
         hashes.shrink_to_fit();
@@ -61,11 +67,16 @@ impl ShingleSet {
         self.0.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &u64> {
+    /// Bytes held.
+    pub fn held_bytes(&self) -> usize {
+        self.0.capacity() * std::mem::size_of::<ShingleHash>() + std::mem::size_of::<Self>()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &ShingleHash> {
         self.0.iter()
     }
 
-    pub fn contains(&self, h: &u64) -> bool {
+    pub fn contains(&self, h: &ShingleHash) -> bool {
         self.0.binary_search(h).is_ok()
     }
 
@@ -88,18 +99,18 @@ impl ShingleSet {
     }
 }
 
-impl FromIterator<u64> for ShingleSet {
-    fn from_iter<I: IntoIterator<Item = u64>>(iter: I) -> Self {
+impl FromIterator<ShingleHash> for ShingleSet {
+    fn from_iter<I: IntoIterator<Item = ShingleHash>>(iter: I) -> Self {
         ShingleSet::from_hashes(iter.into_iter().collect())
     }
 }
 
-/// The shingle set of a text, as 64-bit hashes.
+/// The shingle set of a text, as 32-bit hashes.
 pub fn shingles(text: &str, cfg: &MinHashConfig) -> ShingleSet {
     shingle_hashes(text, cfg).into_iter().collect()
 }
 
-fn shingle_hashes(text: &str, cfg: &MinHashConfig) -> HashSet<u64> {
+fn shingle_hashes(text: &str, cfg: &MinHashConfig) -> HashSet<ShingleHash> {
     let letters: Vec<char> = text.chars().filter(|c| c.is_alphanumeric()).collect();
     let cjk = letters.iter().filter(|c| is_cjk(**c)).count();
     let mut out = HashSet::new();
@@ -138,8 +149,8 @@ fn shingle_hashes(text: &str, cfg: &MinHashConfig) -> HashSet<u64> {
     out
 }
 
-fn hash_str(s: &str) -> u64 {
-    xxh3_64_with_seed(s.as_bytes(), 0x5eed)
+fn hash_str(s: &str) -> ShingleHash {
+    (xxh3_64_with_seed(s.as_bytes(), 0x5eed) >> 32) as ShingleHash
 }
 
 /// How two shingle sets overlap, counted once: every lexical score of a pair is a ratio
@@ -215,6 +226,7 @@ pub fn signature(shingles: &ShingleSet, cfg: &MinHashConfig) -> Signature {
     let k = cfg.bands * cfg.rows;
     let mut sig = vec![u64::MAX; k];
     for &s in shingles.iter() {
+        let s = u64::from(s);
         for (i, m) in sig.iter_mut().enumerate() {
             // A cheap, well-mixed family: splitmix64 of the shingle hash xor a per-row seed.
             let h = splitmix64(s ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));

@@ -21,6 +21,7 @@ pub mod output;
 pub mod pass;
 pub mod repeated;
 pub mod staged;
+pub mod vector_store;
 
 pub use cluster::{DuplicateEdge, Evidence, PassageMatch, Stage};
 pub use conclude::*;
@@ -30,6 +31,7 @@ pub use keep::KeepKey;
 pub use options::*;
 pub use outcome::*;
 pub use pass::*;
+pub use vector_store::VectorStore;
 
 /// Errors of a dedup run.
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 
 use super::cluster::{Evidence, Stage};
 use super::judge::PairVerdict;
-use crate::embed::DocumentVectors;
 
 /// The record a removed record duplicates: another input record or an indexed one.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -98,9 +97,12 @@ pub struct DedupReport {
     pub nearest_cosines: Vec<f32>,
     /// Vectors of each embedded record, computed from its own passages; `None` for exact
     /// copies (compared through their representative) and without the semantic stage.
-    pub vectors: Vec<Option<DocumentVectors>>,
+    pub vectors: super::VectorStore,
     pub stage_counts: HashMap<String, usize>,
     pub timings: Vec<(String, f64)>,
     /// Tokens embedded.
     pub tokens: usize,
+    /// What the pass held in memory at its end, by structure, in bytes (see
+    /// [`super::pass`]'s memory account); written to `summary.json` as `held_bytes`.
+    pub held_bytes: Vec<(String, usize)>,
 }

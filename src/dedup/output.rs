@@ -58,6 +58,10 @@ pub struct Summary {
     pub options: DedupOptions,
     pub against: Option<String>,
     pub timings_s: std::collections::BTreeMap<String, f64>,
+    /// Bytes the pass held at its end, by structure (an estimate from lengths; the
+    /// single-process pass only).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub held_bytes: std::collections::BTreeMap<String, usize>,
     /// The Ray pass: shards of the input.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shards: Option<usize>,
@@ -93,6 +97,7 @@ impl Summary {
             options,
             against,
             timings_s: Default::default(),
+            held_bytes: Default::default(),
             shards: None,
             run_settings: None,
         }
@@ -431,6 +436,7 @@ pub fn write_outputs(
         .map(|(k, v)| (k.clone(), *v))
         .collect();
     summary.timings_s = report.timings.iter().cloned().collect();
+    summary.held_bytes = report.held_bytes.iter().cloned().collect();
     let mut s = AtomicFile::create(dir, "summary.json")?;
     let bytes = serde_json::to_vec_pretty(&summary).unwrap_or_default();
     s.line(&bytes)?;

@@ -14,9 +14,10 @@ use super::options::{DedupOptions, KeepPolicy, EVIDENCE_PASSAGES};
 use super::outcome::{DedupReport, JudgedPair, Original, RelatedPair, Removal};
 use super::{minhash, neighbours, DedupError};
 use crate::corpus::PreparedDoc;
-use crate::embed::{embed_documents, DocumentVectors};
+use super::vector_store::VectorStore;
+use crate::embed::{embed_documents_each, DocumentVectors};
 use crate::index::{Index, Level};
-use crate::model::{Embedder, Role};
+use crate::model::{Embedder, ModelError, Role};
 
 fn keep_rank_of(docs: &[PreparedDoc], keep: &KeepPolicy) -> Vec<usize> {
     let keys: Vec<KeepKey> = docs.iter().map(|d| KeepKey::of(d, keep)).collect();
@@ -84,7 +85,7 @@ pub fn run_with(
         pass.semantic_stage()?;
         pass.time("semantic", t);
     }
-    pass.judge_through_members();
+    pass.judge_through_members()?;
 
     let mut removed_by_index = HashMap::new();
     if let Some(index) = against {
@@ -115,7 +116,8 @@ struct Pass<'a> {
     edges: Vec<DuplicateEdge>,
     /// Shingles of each representative's text and passages.
     text: Vec<RecordText>,
-    vectors: Vec<Option<DocumentVectors>>,
+    /// Article vectors in memory, passage vectors in a temporary file.
+    vectors: VectorStore,
     report: DedupReport,
 }
 
@@ -132,9 +134,14 @@ impl<'a> Pass<'a> {
             judged: HashSet::new(),
             edges: Vec::new(),
             text: vec![RecordText::default(); n],
-            vectors: vec![None; n],
+            vectors: VectorStore::new(n, 0),
             report: DedupReport::default(),
         }
+    }
+
+    /// Record `i`'s vectors, read back from the store.
+    fn vectors_of(&self, i: usize) -> Result<Option<DocumentVectors>, DedupError> {
+        self.vectors.get(i).map_err(spill_error)
     }
 
     /// Names the pair being judged for a panic message (see [`crate::working_on`]).
@@ -200,26 +207,33 @@ impl<'a> Pass<'a> {
     fn embed(&mut self, source: VectorSource, progress: Progress) -> Result<(), DedupError> {
         match source {
             VectorSource::Embed(embedder) => {
-                let paragraphs: Vec<Vec<String>> = self
-                    .reps
-                    .iter()
-                    .map(|&i| self.docs[i].passages.clone())
-                    .collect();
-                let total = self.reps.len();
-                let vecs = embed_documents(embedder, &paragraphs, Role::Passage, |d, tok| {
-                    progress("embedding", d, total, tok)
-                })?;
-                self.report.tokens = vecs
-                    .iter()
-                    .map(|v| v.passage_tokens.iter().sum::<usize>())
-                    .sum();
-                for (&i, v) in self.reps.iter().zip(vecs) {
-                    self.vectors[i] = Some(v);
-                }
+                let docs = self.docs;
+                let reps = &self.reps;
+                let paragraphs: Vec<&[String]> =
+                    reps.iter().map(|&i| docs[i].passages.as_slice()).collect();
+                let total = reps.len();
+                let store = &mut self.vectors;
+                let mut tokens = 0;
+                embed_documents_each(
+                    embedder,
+                    &paragraphs,
+                    Role::Passage,
+                    |d, tok| progress("embedding", d, total, tok),
+                    |k, v| {
+                        tokens += v.passage_tokens.iter().sum::<usize>();
+                        store.put(reps[k], &v).map_err(|source| ModelError::Io {
+                            path: spill_path(),
+                            source,
+                        })
+                    },
+                )?;
+                self.report.tokens = tokens;
             }
             VectorSource::Given(given) => {
                 for &i in &self.reps {
-                    self.vectors[i] = given.get(i).cloned().flatten();
+                    if let Some(v) = given.get(i).and_then(|v| v.as_ref()) {
+                        self.vectors.put(i, v).map_err(spill_error)?;
+                    }
                 }
             }
         }
@@ -238,11 +252,7 @@ impl<'a> Pass<'a> {
         let arts: Vec<&[f32]> = self
             .reps
             .iter()
-            .map(|&i| {
-                self.vectors[i]
-                    .as_ref()
-                    .map_or(&[][..], |v| v.article.as_slice())
-            })
+            .map(|&i| self.vectors.article(i).unwrap_or(&[]))
             .collect();
         let nn = neighbours::nearest(&arts, opts.neighbours)?;
         for (x, list) in nn.iter().enumerate() {
@@ -258,9 +268,10 @@ impl<'a> Pass<'a> {
                     continue;
                 }
                 let _w = self.working_on_pair(a, b);
+                let (va, vb) = (self.vectors_of(a)?, self.vectors_of(b)?);
                 let v = judge(
-                    &doc_view(self.vectors[a].as_ref(), &self.text[a]),
-                    &doc_view(self.vectors[b].as_ref(), &self.text[b]),
+                    &doc_view(va.as_ref(), &self.text[a]),
+                    &doc_view(vb.as_ref(), &self.text[b]),
                     opts,
                     EVIDENCE_PASSAGES,
                 );
@@ -279,7 +290,7 @@ impl<'a> Pass<'a> {
     /// pair passes the same rule. So an excerpt of a removed copy still goes with the
     /// original it was copied from, without chaining (every member keeps a direct edge to
     /// the record it is removed for).
-    fn judge_through_members(&mut self) {
+    fn judge_through_members(&mut self) -> Result<(), DedupError> {
         let todo = second_look_pairs(
             self.docs.len(),
             &self.edges,
@@ -291,9 +302,10 @@ impl<'a> Pass<'a> {
                 continue;
             }
             let _w = self.working_on_pair(a, b);
+            let (va, vb) = (self.vectors_of(a)?, self.vectors_of(b)?);
             let v = judge(
-                &doc_view(self.vectors[a].as_ref(), &self.text[a]),
-                &doc_view(self.vectors[b].as_ref(), &self.text[b]),
+                &doc_view(va.as_ref(), &self.text[a]),
+                &doc_view(vb.as_ref(), &self.text[b]),
                 self.opts,
                 EVIDENCE_PASSAGES,
             );
@@ -302,6 +314,7 @@ impl<'a> Pass<'a> {
                 self.report.pairs.push(JudgedPair { a, b, verdict: v });
             }
         }
+        Ok(())
     }
 
     /// Against an index: each representative that duplicates an indexed record is removed,
@@ -310,10 +323,10 @@ impl<'a> Pass<'a> {
         let opts = self.opts;
         let mut removed = HashMap::new();
         for &i in &self.reps {
-            let Some(v) = self.vectors[i].as_ref() else {
+            let Some(v) = self.vectors_of(i)? else {
                 continue;
             };
-            let mine = doc_view(Some(v), &self.text[i]);
+            let mine = doc_view(Some(&v), &self.text[i]);
             let mut best: Option<(PairVerdict, String)> = None;
             for hit in index.search(&v.article, opts.neighbours, Level::Article) {
                 if hit.score < opts.threshold.min(opts.related_threshold) {
@@ -400,9 +413,92 @@ impl<'a> Pass<'a> {
         report.stage_counts = c.stage_counts;
         report.related.sort_by_key(|r| (r.a, r.b));
         report.pairs.sort_by_key(|p| (p.a, p.b));
+        report.held_bytes = memory_account(self.docs, &self.text, &self.vectors, &report, self.judged.len());
         report.vectors = self.vectors;
         report
     }
+}
+
+/// What a pass holds in memory at its end, by structure (bytes; an estimate from lengths
+/// and capacities, allocator overhead not counted): the table of the README's "What a run
+/// holds in memory". Passage vectors, in a temporary file, are listed apart.
+fn memory_account(
+    docs: &[PreparedDoc],
+    text: &[RecordText],
+    vectors: &VectorStore,
+    report: &DedupReport,
+    judged: usize,
+) -> Vec<(String, usize)> {
+    use std::mem::size_of;
+    let records: usize = docs
+        .iter()
+        .map(|d| {
+            let r = &d.record;
+            size_of::<PreparedDoc>()
+                + r.id.capacity()
+                + r.title.as_ref().map_or(0, |t| t.capacity())
+                + r.text.capacity()
+                + r.raw.capacity()
+        })
+        .sum();
+    let cleaning: usize = docs
+        .iter()
+        .filter_map(|d| d.cleaned.as_ref())
+        .map(|c| {
+            c.paragraphs.iter().map(|p| p.text.capacity() + 48).sum::<usize>()
+                + c.removed.iter().map(|l| l.text.capacity() + 48).sum::<usize>()
+        })
+        .sum();
+    let passages: usize = docs
+        .iter()
+        .map(|d| {
+            d.passages.iter().map(|p| p.capacity() + 24).sum::<usize>()
+                + d.ranges.capacity() * size_of::<Option<(usize, usize)>>()
+        })
+        .sum();
+    let shingles: usize = text
+        .iter()
+        .map(|t| {
+            t.shingles.held_bytes()
+                + t.passages.iter().map(|p| p.shingles.held_bytes() + 8).sum::<usize>()
+        })
+        .sum();
+    let pairs: usize = report
+        .pairs
+        .iter()
+        .map(|p| {
+            size_of::<JudgedPair>()
+                + p.verdict.evidence.passages.capacity() * size_of::<super::PassageMatch>()
+        })
+        .sum();
+    vec![
+        ("records (id, title, text, raw line)".into(), records),
+        ("cleaning report (cleaned lines, removed lines)".into(), cleaning),
+        ("passages (compared text)".into(), passages),
+        ("shingles (record and passages)".into(), shingles),
+        ("article vectors".into(), vectors.held_bytes()),
+        ("judged pairs with evidence".into(), pairs),
+        ("related pairs".into(), report.related.capacity() * size_of::<RelatedPair>()),
+        // A hash set of (usize, usize): 16 bytes an entry, about twice that with its table.
+        ("pairs-judged set".into(), judged * 32),
+        (
+            "passage vectors (temporary file, not memory)".into(),
+            vectors.spilled_bytes() as usize,
+        ),
+    ]
+}
+
+/// An error of the temporary file that holds passage vectors.
+fn spill_error(source: std::io::Error) -> DedupError {
+    DedupError::Io {
+        path: spill_path(),
+        source,
+    }
+}
+
+/// How the passage vectors' temporary file is named in a message (it has no name).
+fn spill_path() -> std::path::PathBuf {
+    std::env::temp_dir().join("(passage vectors of this run)")
 }
 
 /// How a pair of input records is named in a message: ids and where they were read.

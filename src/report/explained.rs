@@ -109,8 +109,11 @@ fn explain(
     cluster: Option<String>,
 ) -> ExplainedPair {
     let _w = crate::working_on::working_on(crate::dedup::pair_name(docs, a, b));
-    let vec_of = |i: usize| report.vectors.get(i).and_then(|v| v.as_ref());
-    let e = explain_records((&docs[a], vec_of(a)), (&docs[b], vec_of(b)), opts);
+    // A vector that cannot be read back (the temporary file failed) leaves the pair
+    // explained on its text alone, as for a record that was never embedded.
+    let vec_of = |i: usize| report.vectors.get(i).ok().flatten();
+    let (va, vb) = (vec_of(a), vec_of(b));
+    let e = explain_records((&docs[a], va.as_ref()), (&docs[b], vb.as_ref()), opts);
     ExplainedPair {
         kind,
         cluster,
