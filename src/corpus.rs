@@ -46,6 +46,13 @@ impl PreparedDoc {
     pub fn drop_cleaning_report(&mut self) {
         self.cleaned = None;
     }
+
+    /// Drops the decoded text (`record.text`), which the passages and the raw line already
+    /// hold, for a pass whose outputs are written from the raw lines (see
+    /// `app::dedup::DedupJob::needs_text`). What reads the text afterwards reads "".
+    pub fn drop_decoded_text(&mut self) {
+        self.record.text = String::new();
+    }
 }
 
 /// How records are turned into compared text.

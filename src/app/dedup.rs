@@ -85,6 +85,7 @@ pub fn dedup(
         options: c.options.clone(),
         against: against.as_ref(),
         embedder,
+        needs_text: c.strip_repeated_passages,
     };
     let run = job.run(progress)?;
     let (mut summary, mut report) = (None, None);
@@ -180,6 +181,7 @@ pub fn ingest(
         options: c.options.clone(),
         against: Some(&index),
         embedder: Some(embedder),
+        needs_text: true,
     };
     let run = job.run(progress)?;
     drop(index);
@@ -233,6 +235,10 @@ pub struct DedupJob<'a> {
     pub options: DedupOptions,
     pub against: Option<&'a Index>,
     pub embedder: Option<&'a Embedder>,
+    /// Whether the caller reads the records' decoded text after the pass (to add kept
+    /// records to an index, or to cut repeated passages out of them); otherwise it is
+    /// dropped once the passages are cut, and outputs are written from the raw lines.
+    pub needs_text: bool,
 }
 
 /// The result of a dedup job: prepared documents, rejects and the report.
@@ -245,7 +251,17 @@ pub struct DedupRun {
 impl DedupJob<'_> {
     pub fn run(&self, progress: dedup::Progress) -> Result<DedupRun, AppError> {
         let (mut docs, read) = self.inputs.read()?;
-        docs.iter_mut().for_each(PreparedDoc::drop_cleaning_report);
+        // What the pass and the writers never read is dropped before the pass grows.
+        let keep_fields = matches!(self.options.keep, dedup::KeepPolicy::Field(_));
+        for d in &mut docs {
+            d.drop_cleaning_report();
+            if !self.needs_text {
+                d.drop_decoded_text();
+            }
+            if !keep_fields {
+                d.record.fields = Default::default();
+            }
+        }
         let report = dedup::run(&docs, self.embedder, self.against, &self.options, progress)?;
         Ok(DedupRun { docs, read, report })
     }
