@@ -80,7 +80,7 @@ pub fn doc_view<'a>(v: Option<&'a DocumentVectors>, text: &'a RecordText) -> Doc
 }
 
 /// The verdict on one pair.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct PairVerdict {
     /// The stage that calls the pair a duplicate, if any.
     pub duplicate: Option<Stage>,

@@ -17,6 +17,7 @@ pub mod minhash;
 pub mod neighbours;
 pub mod options;
 pub mod outcome;
+pub mod pair_log;
 pub mod output;
 pub mod pass;
 pub mod repeated;
@@ -30,6 +31,7 @@ pub use judge::*;
 pub use keep::KeepKey;
 pub use options::*;
 pub use outcome::*;
+pub use pair_log::JudgedPairs;
 pub use pass::*;
 pub use vector_store::VectorStore;
 

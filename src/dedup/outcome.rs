@@ -92,7 +92,8 @@ pub struct DedupReport {
     pub removed: Vec<Removal>,
     pub clusters: Vec<ClusterSummary>,
     pub related: Vec<RelatedPair>,
-    pub pairs: Vec<JudgedPair>,
+    /// Every pair judged, with its verdict (held in a temporary file; see [`super::pair_log`]).
+    pub pairs: super::JudgedPairs,
     /// Cosine of each embedded record's nearest neighbour (for `--dry-run`'s histogram).
     pub nearest_cosines: Vec<f32>,
     /// Vectors of each embedded record, computed from its own passages; `None` for exact

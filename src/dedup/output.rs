@@ -323,7 +323,10 @@ pub fn write_outputs(
         path: dir.to_path_buf(),
         source,
     })?;
-    let repeated = repeated::find(docs, report);
+    let repeated = repeated::find(docs, report).map_err(|source| DedupError::Io {
+        path: std::env::temp_dir().join("(judged pairs of this run)"),
+        source,
+    })?;
     let mut strip: HashMap<usize, Vec<usize>> = HashMap::new();
     if summary.stripped_repeated_passages {
         for r in &repeated {
@@ -412,7 +415,11 @@ pub fn write_outputs(
     related.finish()?;
 
     let mut pairs = AtomicFile::create(dir, "pairs.jsonl")?;
-    for p in &report.pairs {
+    for p in report.pairs.iter() {
+        let p = p.map_err(|source| DedupError::Io {
+            path: std::env::temp_dir().join("(judged pairs of this run)"),
+            source,
+        })?;
         pairs.json(&json!({
             "a": docs[p.a].record.id, "b": docs[p.b].record.id,
             "duplicate": p.verdict.duplicate, "related": p.verdict.related,

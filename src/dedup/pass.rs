@@ -73,7 +73,7 @@ pub fn run_with(
     let t = Instant::now();
     pass.shingle_representatives();
     if opts.stages.near_exact {
-        pass.near_exact_stage();
+        pass.near_exact_stage()?;
     }
     pass.time("near_exact", t);
 
@@ -177,7 +177,7 @@ impl<'a> Pass<'a> {
     }
 
     /// Stage 2: MinHash-LSH candidates, verified on the shingle sets.
-    fn near_exact_stage(&mut self) {
+    fn near_exact_stage(&mut self) -> Result<(), DedupError> {
         let opts = self.opts;
         let sigs: Vec<minhash::Signature> = self
             .reps
@@ -198,9 +198,13 @@ impl<'a> Pass<'a> {
             if let Some(edge) = DuplicateEdge::from_verdict(a, b, &v) {
                 self.judged.insert((a, b));
                 self.edges.push(edge);
-                self.report.pairs.push(JudgedPair { a, b, verdict: v });
+                self.report
+                    .pairs
+                    .push(JudgedPair { a, b, verdict: v })
+                    .map_err(spill_error)?;
             }
         }
+        Ok(())
     }
 
     /// Vectors of the representatives (embedded now or given), shared by their copies.
@@ -279,7 +283,10 @@ impl<'a> Pass<'a> {
                     .related
                     .extend(RelatedPair::from_verdict(a, b, c, &v));
                 self.edges.extend(DuplicateEdge::from_verdict(a, b, &v));
-                self.report.pairs.push(JudgedPair { a, b, verdict: v });
+                self.report
+                    .pairs
+                    .push(JudgedPair { a, b, verdict: v })
+                    .map_err(spill_error)?;
             }
         }
         Ok(())
@@ -311,7 +318,10 @@ impl<'a> Pass<'a> {
             );
             if let Some(edge) = DuplicateEdge::from_verdict(a, b, &v) {
                 self.edges.push(edge);
-                self.report.pairs.push(JudgedPair { a, b, verdict: v });
+                self.report
+                    .pairs
+                    .push(JudgedPair { a, b, verdict: v })
+                    .map_err(spill_error)?;
             }
         }
         Ok(())
@@ -412,7 +422,7 @@ impl<'a> Pass<'a> {
         report.clusters = c.clusters;
         report.stage_counts = c.stage_counts;
         report.related.sort_by_key(|r| (r.a, r.b));
-        report.pairs.sort_by_key(|p| (p.a, p.b));
+        report.pairs.sort();
         report.held_bytes = memory_account(self.docs, &self.text, &self.vectors, &report, self.judged.len());
         report.vectors = self.vectors;
         report
@@ -463,27 +473,23 @@ fn memory_account(
                 + t.passages.iter().map(|p| p.shingles.held_bytes() + 8).sum::<usize>()
         })
         .sum();
-    let pairs: usize = report
-        .pairs
-        .iter()
-        .map(|p| {
-            size_of::<JudgedPair>()
-                + p.verdict.evidence.passages.capacity() * size_of::<super::PassageMatch>()
-        })
-        .sum();
     vec![
         ("records (id, title, text, raw line)".into(), records),
         ("cleaning report (cleaned lines, removed lines)".into(), cleaning),
         ("passages (compared text)".into(), passages),
         ("shingles (record and passages)".into(), shingles),
         ("article vectors".into(), vectors.held_bytes()),
-        ("judged pairs with evidence".into(), pairs),
+        ("judged pairs (positions; verdicts in a temporary file)".into(), report.pairs.held_bytes()),
         ("related pairs".into(), report.related.capacity() * size_of::<RelatedPair>()),
         // A hash set of (usize, usize): 16 bytes an entry, about twice that with its table.
         ("pairs-judged set".into(), judged * 32),
         (
             "passage vectors (temporary file, not memory)".into(),
             vectors.spilled_bytes() as usize,
+        ),
+        (
+            "judged pairs' verdicts (temporary file, not memory)".into(),
+            report.pairs.spilled_bytes() as usize,
         ),
     ]
 }
@@ -496,9 +502,10 @@ fn spill_error(source: std::io::Error) -> DedupError {
     }
 }
 
-/// How the passage vectors' temporary file is named in a message (it has no name).
+/// How the temporary files of a pass (passage vectors, judged pairs) are named in a
+/// message (they have no name).
 fn spill_path() -> std::path::PathBuf {
-    std::env::temp_dir().join("(passage vectors of this run)")
+    std::env::temp_dir().join("(temporary file of this run)")
 }
 
 /// How a pair of input records is named in a message: ids and where they were read.

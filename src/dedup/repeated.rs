@@ -36,7 +36,10 @@ fn compact(s: &str) -> String {
 
 /// Finds repeated paragraphs among the kept records of a report. The first kept record (in
 /// input order) holding a paragraph is its original; later ones are the duplicates.
-pub fn find(docs: &[PreparedDoc], report: &DedupReport) -> Vec<PassageDuplicate> {
+pub fn find(
+    docs: &[PreparedDoc],
+    report: &DedupReport,
+) -> std::io::Result<Vec<PassageDuplicate>> {
     let mut kept = vec![false; docs.len()];
     for &i in &report.kept {
         kept[i] = true;
@@ -69,7 +72,8 @@ pub fn find(docs: &[PreparedDoc], report: &DedupReport) -> Vec<PassageDuplicate>
             }
         }
     }
-    for pair in &report.pairs {
+    for pair in report.pairs.iter() {
+        let pair = pair?;
         let (a, b) = (pair.a, pair.b);
         if !kept[a] || !kept[b] || pair.verdict.duplicate.is_some() {
             continue;
@@ -101,7 +105,7 @@ pub fn find(docs: &[PreparedDoc], report: &DedupReport) -> Vec<PassageDuplicate>
         }
     }
     out.sort_by_key(|x| (x.doc, x.paragraph));
-    out
+    Ok(out)
 }
 
 /// The record's text with the given paragraphs cut out (by their byte ranges in the

@@ -122,10 +122,13 @@ pub fn dry_run_report(run: &DedupRun, o: &DedupOptions) -> String {
         };
         s.push_str(&format!("  {:.2}    {n:>6} {bar}{mark}\n", w[0]));
     }
-    let mut near: Vec<&JudgedPair> = run
+    // A pair whose verdict cannot be read back (the temporary file failed) is left out of
+    // this preview; the run itself reports such an error when it writes its outputs.
+    let mut near: Vec<JudgedPair> = run
         .report
         .pairs
         .iter()
+        .filter_map(Result::ok)
         .filter(|p| {
             p.verdict
                 .evidence
