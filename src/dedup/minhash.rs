@@ -107,43 +107,58 @@ impl FromIterator<ShingleHash> for ShingleSet {
 
 /// The shingle set of a text, as 32-bit hashes.
 pub fn shingles(text: &str, cfg: &MinHashConfig) -> ShingleSet {
-    shingle_hashes(text, cfg).into_iter().collect()
+    ShingleSet::from_hashes(shingle_hashes(text, cfg))
 }
 
-fn shingle_hashes(text: &str, cfg: &MinHashConfig) -> HashSet<ShingleHash> {
+/// The hashes of a text's shingles, with repeats (the set sorts and dedups them).
+fn shingle_hashes(text: &str, cfg: &MinHashConfig) -> Vec<ShingleHash> {
     let letters: Vec<char> = text.chars().filter(|c| c.is_alphanumeric()).collect();
     let cjk = letters.iter().filter(|c| is_cjk(**c)).count();
-    let mut out = HashSet::new();
+    let mut out = Vec::new();
     if cjk * 2 >= letters.len() {
-        // Character n-grams over the text without whitespace and punctuation.
+        // Character n-grams over the text without whitespace and punctuation. Each letter is
+        // lowercased once into one buffer; a shingle is the byte range of n letters in it,
+        // hashed in place (the bytes are those of the n letters lowercased and concatenated).
         let n = cfg.cjk_ngram.max(1);
         if letters.len() < n {
             if !letters.is_empty() {
-                out.insert(hash_str(&letters.iter().collect::<String>()));
+                out.push(hash_str(&letters.iter().collect::<String>()));
             }
             return out;
         }
-        let mut buf = String::new();
-        for w in letters.windows(n) {
-            buf.clear();
-            buf.extend(w.iter().flat_map(|c| c.to_lowercase()));
-            out.insert(hash_str(&buf));
+        let mut lowered = String::with_capacity(letters.len() * 3);
+        let mut starts = Vec::with_capacity(letters.len() + 1);
+        for c in &letters {
+            starts.push(lowered.len());
+            lowered.extend(c.to_lowercase());
+        }
+        starts.push(lowered.len());
+        for i in 0..=letters.len() - n {
+            out.push(hash_str(&lowered[starts[i]..starts[i + n]]));
         }
     } else {
-        let words: Vec<String> = text
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(|w| w.to_lowercase())
-            .collect();
+        // Word n-grams: the lowercased words joined by single spaces into one buffer; a
+        // shingle is the range of n consecutive words in it (their text joined by spaces).
+        let mut joined = String::with_capacity(text.len());
+        let mut starts = Vec::new();
+        let mut ends = Vec::new();
+        for w in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+            if !joined.is_empty() {
+                joined.push(' ');
+            }
+            starts.push(joined.len());
+            joined.push_str(&w.to_lowercase());
+            ends.push(joined.len());
+        }
         let n = cfg.word_ngram.max(1);
-        if words.len() < n {
-            if !words.is_empty() {
-                out.insert(hash_str(&words.join(" ")));
+        if starts.len() < n {
+            if !starts.is_empty() {
+                out.push(hash_str(&joined));
             }
             return out;
         }
-        for w in words.windows(n) {
-            out.insert(hash_str(&w.join(" ")));
+        for i in 0..=starts.len() - n {
+            out.push(hash_str(&joined[starts[i]..ends[i + n - 1]]));
         }
     }
     out

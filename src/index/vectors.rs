@@ -138,20 +138,5 @@ pub(crate) fn write_vector(sink: &mut FileSink, vector: &[f32]) -> Result<(), In
 /// Dot product, which is the cosine for the L2-normalised vectors the index holds.
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // Eight accumulators let the compiler vectorise without reassociation flags.
-    let mut acc = [0f32; 8];
-    let chunks_a = a.chunks_exact(8);
-    let chunks_b = b.chunks_exact(8);
-    let rest: f32 = chunks_a
-        .remainder()
-        .iter()
-        .zip(chunks_b.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (ca, cb) in chunks_a.zip(chunks_b) {
-        for i in 0..8 {
-            acc[i] += ca[i] * cb[i];
-        }
-    }
-    acc.iter().sum::<f32>() + rest
+    crate::model::cosine(a, b)
 }

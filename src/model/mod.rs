@@ -337,7 +337,26 @@ pub fn normalize(v: &mut [f32]) {
     }
 }
 
-/// Cosine of two unit vectors.
+/// Cosine of two unit vectors: their dot product, summed in eight lanes so that the
+/// compiler vectorises it (a single running sum is a chain of dependent adds: passage
+/// alignment, which takes every passage of one record against every passage of the other,
+/// spent a quarter of a pass there).
+#[inline]
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    // Eight accumulators let the compiler vectorise without reassociation flags.
+    let mut acc = [0f32; 8];
+    let chunks_a = a.chunks_exact(8);
+    let chunks_b = b.chunks_exact(8);
+    let rest: f32 = chunks_a
+        .remainder()
+        .iter()
+        .zip(chunks_b.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (ca, cb) in chunks_a.zip(chunks_b) {
+        for i in 0..8 {
+            acc[i] += ca[i] * cb[i];
+        }
+    }
+    acc.iter().sum::<f32>() + rest
 }
