@@ -6,8 +6,9 @@ Every record's text is one sentence per line, each sentence taken whole from a p
 so that a record's passages are sentences the embedding cache already holds once the pool has
 been embedded (`pool.jsonl`, the P articles cut the same way): the benchmark then measures the
 pass, not the model, at sizes no session can embed. The duplicate structure is planted and real:
-  mix      (80 %)  a contiguous run of 60-100 % of one pool article's sentences, then a run of
-                   10-40 % of another's (a report quoting part of another: a partial pair);
+  mix      (80 %)  contiguous runs of 20-45 % of the sentences of three pool articles (so two
+                   mixes that draw on the same article share a part of it: a partial pair,
+                   never a duplicate; each pool article feeds about 3N/P mixes);
   copy     ( 5 %)  an earlier record verbatim (an exact copy);
   excerpt  ( 5 %)  a run of 30-70 % of an earlier record's sentences (removed only if the
                    kept record holds it, which it does);
@@ -76,9 +77,9 @@ with open(os.path.join(out, f"records-{n}.jsonl"), "w", encoding="utf-8") as f:
             else:
                 kind, s = "shuffled", rng.sample(base, len(base))
         else:
-            a, b = rng.sample(range(len(pool)), 2)
+            a, b, c = rng.sample(range(len(pool)), 3)
             kind, t = "mix", pool[a][1]
-            s = run(pool[a][2], 0.6, 1.0) + run(pool[b][2], 0.1, 0.4)
+            s = run(pool[a][2], 0.2, 0.45) + run(pool[b][2], 0.2, 0.45) + run(pool[c][2], 0.2, 0.45)
         kinds[kind] = kinds.get(kind, 0) + 1
         records.append((t, s))
         f.write(json.dumps({"id": f"scale-{r:07d}", "title": t, "text": "\n".join(s)}, ensure_ascii=False) + "\n")
