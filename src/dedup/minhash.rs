@@ -142,7 +142,10 @@ fn shingle_hashes(text: &str, cfg: &MinHashConfig) -> Vec<ShingleHash> {
         let mut joined = String::with_capacity(text.len());
         let mut starts = Vec::new();
         let mut ends = Vec::new();
-        for w in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        for w in text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
             if !joined.is_empty() {
                 joined.push(' ');
             }

@@ -12,9 +12,9 @@ use super::judge::{doc_view, judge, PairVerdict, RecordText};
 use super::keep::{self, KeepKey};
 use super::options::{DedupOptions, KeepPolicy, EVIDENCE_PASSAGES};
 use super::outcome::{DedupReport, JudgedPair, Original, RelatedPair, Removal};
+use super::vector_store::VectorStore;
 use super::{minhash, neighbours, DedupError};
 use crate::corpus::PreparedDoc;
-use super::vector_store::VectorStore;
 use crate::embed::{embed_documents_each, DocumentVectors};
 use crate::index::{Index, Level};
 use crate::model::{Embedder, ModelError, Role};
@@ -217,6 +217,7 @@ impl<'a> Pass<'a> {
                     reps.iter().map(|&i| docs[i].passages.as_slice()).collect();
                 let total = reps.len();
                 let store = &mut self.vectors;
+                store.reserve(total, embedder.dim());
                 let mut tokens = 0;
                 embed_documents_each(
                     embedder,
@@ -234,6 +235,17 @@ impl<'a> Pass<'a> {
                 self.report.tokens = tokens;
             }
             VectorSource::Given(given) => {
+                let present = self
+                    .reps
+                    .iter()
+                    .filter(|&&i| given.get(i).is_some_and(|v| v.is_some()));
+                let dim = given
+                    .iter()
+                    .flatten()
+                    .map(|v| v.article.len())
+                    .next()
+                    .unwrap_or(0);
+                self.vectors.reserve(present.count(), dim);
                 for &i in &self.reps {
                     if let Some(v) = given.get(i).and_then(|v| v.as_ref()) {
                         self.vectors.put(i, v).map_err(spill_error)?;
@@ -423,7 +435,13 @@ impl<'a> Pass<'a> {
         report.stage_counts = c.stage_counts;
         report.related.sort_by_key(|r| (r.a, r.b));
         report.pairs.sort();
-        report.held_bytes = memory_account(self.docs, &self.text, &self.vectors, &report, self.judged.len());
+        report.held_bytes = memory_account(
+            self.docs,
+            &self.text,
+            &self.vectors,
+            &report,
+            self.judged.len(),
+        );
         report.vectors = self.vectors;
         report
     }
@@ -455,8 +473,14 @@ fn memory_account(
         .iter()
         .filter_map(|d| d.cleaned.as_ref())
         .map(|c| {
-            c.paragraphs.iter().map(|p| p.text.capacity() + 48).sum::<usize>()
-                + c.removed.iter().map(|l| l.text.capacity() + 48).sum::<usize>()
+            c.paragraphs
+                .iter()
+                .map(|p| p.text.capacity() + 48)
+                .sum::<usize>()
+                + c.removed
+                    .iter()
+                    .map(|l| l.text.capacity() + 48)
+                    .sum::<usize>()
         })
         .sum();
     let passages: usize = docs
@@ -470,17 +494,29 @@ fn memory_account(
         .iter()
         .map(|t| {
             t.shingles.held_bytes()
-                + t.passages.iter().map(|p| p.shingles.held_bytes() + 8).sum::<usize>()
+                + t.passages
+                    .iter()
+                    .map(|p| p.shingles.held_bytes() + 8)
+                    .sum::<usize>()
         })
         .sum();
     vec![
         ("records (id, title, text, raw line)".into(), records),
-        ("cleaning report (cleaned lines, removed lines)".into(), cleaning),
+        (
+            "cleaning report (cleaned lines, removed lines)".into(),
+            cleaning,
+        ),
         ("passages (compared text)".into(), passages),
         ("shingles (record and passages)".into(), shingles),
         ("article vectors".into(), vectors.held_bytes()),
-        ("judged pairs (positions; verdicts in a temporary file)".into(), report.pairs.held_bytes()),
-        ("related pairs".into(), report.related.capacity() * size_of::<RelatedPair>()),
+        (
+            "judged pairs (positions; verdicts in a temporary file)".into(),
+            report.pairs.held_bytes(),
+        ),
+        (
+            "related pairs".into(),
+            report.related.capacity() * size_of::<RelatedPair>(),
+        ),
         // A hash set of (usize, usize): 16 bytes an entry, about twice that with its table.
         ("pairs-judged set".into(), judged * 32),
         (

@@ -36,10 +36,7 @@ fn compact(s: &str) -> String {
 
 /// Finds repeated paragraphs among the kept records of a report. The first kept record (in
 /// input order) holding a paragraph is its original; later ones are the duplicates.
-pub fn find(
-    docs: &[PreparedDoc],
-    report: &DedupReport,
-) -> std::io::Result<Vec<PassageDuplicate>> {
+pub fn find(docs: &[PreparedDoc], report: &DedupReport) -> std::io::Result<Vec<PassageDuplicate>> {
     let mut kept = vec![false; docs.len()];
     for &i in &report.kept {
         kept[i] = true;

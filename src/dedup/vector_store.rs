@@ -83,6 +83,15 @@ impl VectorStore {
         Ok(store)
     }
 
+    /// Makes room for `records` more article vectors of width `dim` at once (so the
+    /// vectors of a whole pass take what they need, not up to twice that by doubling).
+    pub fn reserve(&mut self, records: usize, dim: usize) {
+        if self.dim == 0 {
+            self.dim = dim;
+        }
+        self.articles.reserve_exact(records * self.dim);
+    }
+
     /// Records the store is for.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -111,7 +120,8 @@ impl VectorStore {
         let offset = self.written;
         let mut bytes = Vec::with_capacity(v.passages.len() * self.dim * 4);
         for p in &v.passages {
-            p.iter().for_each(|x| bytes.extend_from_slice(&x.to_le_bytes()));
+            p.iter()
+                .for_each(|x| bytes.extend_from_slice(&x.to_le_bytes()));
         }
         file.write_all_at(&bytes, offset)?;
         self.written += bytes.len() as u64;
@@ -128,7 +138,8 @@ impl VectorStore {
     /// Record `i`'s article vector, if it has vectors.
     pub fn article(&self, i: usize) -> Option<&[f32]> {
         let at = *self.article_at.get(i)?;
-        (at != u32::MAX).then(|| &self.articles[at as usize * self.dim..(at as usize + 1) * self.dim])
+        (at != u32::MAX)
+            .then(|| &self.articles[at as usize * self.dim..(at as usize + 1) * self.dim])
     }
 
     /// Whether record `i` has vectors.
@@ -193,7 +204,12 @@ mod tests {
 
     #[test]
     fn vectors_read_back_bit_for_bit_and_absent_records_stay_absent() {
-        let given = vec![Some(doc(1.0, 3)), None, Some(doc(2.5, 0)), Some(doc(-4.0, 5))];
+        let given = vec![
+            Some(doc(1.0, 3)),
+            None,
+            Some(doc(2.5, 0)),
+            Some(doc(-4.0, 5)),
+        ];
         let store = VectorStore::from_vectors(&given).unwrap();
         for (i, g) in given.iter().enumerate() {
             let back = store.get(i).unwrap();
