@@ -21,6 +21,7 @@ pub mod eval;
 pub mod fsio;
 pub mod index;
 pub mod input;
+pub mod memory;
 pub mod model;
 pub mod passages;
 pub mod render;

@@ -262,6 +262,7 @@ impl DedupJob<'_> {
                 d.record.fields = Default::default();
             }
         }
+        crate::memory::release_free_memory();
         let report = dedup::run(&docs, self.embedder, self.against, &self.options, progress)?;
         Ok(DedupRun { docs, read, report })
     }

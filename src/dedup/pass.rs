@@ -83,6 +83,8 @@ pub fn run_with(
         pass.time("embedding", t);
         let t = Instant::now();
         pass.semantic_stage()?;
+        // The neighbour graph is gone: its pages go back before the pairs are concluded.
+        crate::memory::release_free_memory();
         pass.time("semantic", t);
     }
     pass.judge_through_members()?;
