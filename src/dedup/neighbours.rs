@@ -4,7 +4,11 @@
 //!
 //! It returns neighbour lists only; it must not decide what is a duplicate.
 
-use hnsw_rs::prelude::{DistDot, Hnsw};
+use hnsw_rs::prelude::Hnsw;
+
+// The index's distance: hnsw_rs's own `DistDot` asserts `dot <= 1`, which rounding breaks for
+// identical vectors (copies, re-cut copies), so a batch above the exact limit panicked.
+use crate::index::CosineDistance;
 
 /// Up to this many vectors, neighbours are found by exact search.
 pub const EXACT_SEARCH_MAX: usize = 30_000;
@@ -53,7 +57,8 @@ fn exact(vectors: &[&[f32]], k: usize) -> Result<Vec<Vec<(usize, f32)>>, candle_
 fn approximate(vectors: &[&[f32]], k: usize) -> Vec<Vec<(usize, f32)>> {
     let n = vectors.len();
     let layers = 16.min((n as f32).ln().ceil() as usize).max(1);
-    let hnsw: Hnsw<f32, DistDot> = Hnsw::new(HNSW_M, n, layers, HNSW_EF_CONSTRUCTION, DistDot {});
+    let hnsw: Hnsw<f32, CosineDistance> =
+        Hnsw::new(HNSW_M, n, layers, HNSW_EF_CONSTRUCTION, CosineDistance);
     for (i, v) in vectors.iter().enumerate() {
         hnsw.insert_slice((v, i));
     }
@@ -72,4 +77,48 @@ fn approximate(vectors: &[&[f32]], k: usize) -> Vec<Vec<(usize, f32)>> {
             hits
         })
         .collect()
+}
+
+#[cfg(test)]
+mod approximate_tests {
+    use super::*;
+
+    /// Unit vectors from a seeded generator; every fifth is an exact copy of the one before
+    /// (identical vectors: their dot product rounds above 1 for some, which made hnsw_rs's
+    /// `DistDot` panic on 50,000 records with copies; checked: this test fails with it).
+    fn vectors(n: usize, dim: usize) -> Vec<Vec<f32>> {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        let mut out: Vec<Vec<f32>> = Vec::with_capacity(n);
+        for i in 0..n {
+            let v = if i % 5 == 4 {
+                out[i - 1].clone()
+            } else {
+                let mut v: Vec<f32> = (0..dim).map(|_| next()).collect();
+                crate::model::normalize(&mut v);
+                v
+            };
+            out.push(v);
+        }
+        out
+    }
+
+    #[test]
+    fn identical_vectors_are_each_others_nearest_in_the_graph_search() {
+        let vs = vectors(400, 384);
+        let above_one = vs.iter().filter(|v| crate::model::cosine(v, v) > 1.0).count();
+        assert!(above_one > 0, "the test needs a vector whose self-dot rounds above 1");
+        let refs: Vec<&[f32]> = vs.iter().map(|v| v.as_slice()).collect();
+        let nn = approximate(&refs, 5);
+        for i in (4..vs.len()).step_by(5) {
+            let (j, c) = nn[i][0];
+            assert_eq!(j, i - 1, "record {i}'s nearest is its copy");
+            assert!((c - 1.0).abs() < 1e-5 && c <= 1.0, "cosine {c}");
+        }
+    }
 }

@@ -32,7 +32,7 @@ const NO_NEIGHBOUR: u32 = u32::MAX;
 /// hnsw_rs's own `DistDot` asserts `dot <= 1`, which rounding breaks for identical vectors
 /// (exactly the near-duplicates simdex looks for), so the index uses this one.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct CosineDistance;
+pub struct CosineDistance;
 
 impl Distance<f32> for CosineDistance {
     fn eval(&self, va: &[f32], vb: &[f32]) -> f32 {

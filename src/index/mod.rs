@@ -14,6 +14,7 @@
 mod check;
 mod error;
 mod graph;
+pub use graph::CosineDistance;
 mod lock;
 mod manifest;
 mod meta;
