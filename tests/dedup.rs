@@ -63,6 +63,7 @@ fn run_job(
         options,
         against: None,
         embedder,
+        needs_text: true,
     };
     job.run(&mut |_, _, _, _| {}).unwrap()
 }
@@ -266,12 +267,13 @@ fn a_rerun_with_the_cache_embeds_nothing_and_decides_the_same() {
                 )
             })
             .collect();
-        let vectors: Vec<Vec<f32>> = run
-            .report
-            .vectors
-            .iter()
-            .flatten()
-            .map(|v| v.article.clone())
+        let vectors: Vec<Vec<f32>> = (0..run.report.vectors.len())
+            .filter_map(|i| run.report.vectors.get(i).unwrap())
+            .map(|v| {
+                let mut all = v.article;
+                v.passages.iter().for_each(|p| all.extend_from_slice(p));
+                all
+            })
             .collect();
         results.push((removed, vectors));
     }
@@ -352,6 +354,7 @@ fn unbroken_text_reports_that_share_no_text_stay_apart_and_an_unbroken_excerpt_i
         .report
         .pairs
         .iter()
+        .map(Result::unwrap)
         .find(|p| (p.a, p.b) == (4, excerpt))
         .expect("the excerpt is judged against seed 4");
     let ev = &p.verdict.evidence;
@@ -369,7 +372,7 @@ fn unbroken_text_reports_that_share_no_text_stay_apart_and_an_unbroken_excerpt_i
 
     // The closest pair of seed reports: high cosine, no shared text, related not removed.
     let (mut best, mut best_pair) = (0.0f32, None);
-    for p in &run.report.pairs {
+    for p in run.report.pairs.iter().map(Result::unwrap) {
         if p.a < 5 && p.b < 5 {
             let c = p.verdict.evidence.cosine.unwrap_or(0.0);
             if c > best {

@@ -114,6 +114,7 @@ fn ingest_removes_what_the_index_holds_and_adds_the_rest() {
         options: DedupOptions::default(),
         against: Some(&index),
         embedder: Some(e),
+        needs_text: true,
     };
     let run = job.run(&mut |_, _, _, _| {}).unwrap();
     let id = |i: usize| run.docs[i].record.id.clone();
@@ -147,7 +148,7 @@ fn ingest_removes_what_the_index_holds_and_adds_the_rest() {
         .report
         .kept
         .iter()
-        .map(|&i| run.report.vectors[i].clone())
+        .map(|&i| run.report.vectors.get(i).unwrap())
         .collect();
     let rep = add_to_index(&idx, e, &kept, Some(&vectors), false, &mut |_, _| {}).unwrap();
     assert_eq!(
