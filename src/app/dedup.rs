@@ -257,6 +257,7 @@ impl DedupJob<'_> {
             d.drop_cleaning_report();
             if !self.needs_text {
                 d.drop_decoded_text();
+                d.record.drop_raw_line();
             }
             if !keep_fields {
                 d.record.fields = Default::default();

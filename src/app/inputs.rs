@@ -70,5 +70,6 @@ pub fn text_record(id: &str, text: &str) -> crate::input::Record {
         },
         encoding: "UTF-8",
         parquet_row: None,
+        raw_at: None,
     }
 }

@@ -99,7 +99,7 @@ pub(super) fn write(
     docs: &[PreparedDoc],
     kept: &[usize],
     stripped: &HashMap<usize, String>,
-    json_of: &dyn Fn(usize) -> Vec<u8>,
+    json_of: &dyn Fn(usize) -> Result<Vec<u8>, DedupError>,
 ) -> Result<(), DedupError> {
     if let Some(stretches) = stretches(docs, kept) {
         // With nothing kept, the inputs' schema still names the columns.
@@ -116,11 +116,13 @@ pub(super) fn write(
     }
     let rows: Vec<Map<String, Value>> = kept
         .iter()
-        .map(|&i| match serde_json::from_slice(&json_of(i)) {
-            Ok(Value::Object(m)) => m,
-            _ => Map::new(),
+        .map(|&i| {
+            Ok(match serde_json::from_slice(&json_of(i)?) {
+                Ok(Value::Object(m)) => m,
+                _ => Map::new(),
+            })
         })
-        .collect();
+        .collect::<Result<_, DedupError>>()?;
     Ok(tables::write_json_rows(dst, &rows, &["id", "text"])?)
 }
 

@@ -111,8 +111,14 @@ mod approximate_tests {
     #[test]
     fn identical_vectors_are_each_others_nearest_in_the_graph_search() {
         let vs = vectors(400, 384);
-        let above_one = vs.iter().filter(|v| crate::model::cosine(v, v) > 1.0).count();
-        assert!(above_one > 0, "the test needs a vector whose self-dot rounds above 1");
+        let above_one = vs
+            .iter()
+            .filter(|v| crate::model::cosine(v, v) > 1.0)
+            .count();
+        assert!(
+            above_one > 0,
+            "the test needs a vector whose self-dot rounds above 1"
+        );
         let refs: Vec<&[f32]> = vs.iter().map(|v| v.as_slice()).collect();
         let nn = approximate(&refs, 5);
         for i in (4..vs.len()).step_by(5) {

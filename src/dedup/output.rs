@@ -333,15 +333,18 @@ pub fn write_outputs(
             strip.entry(r.doc).or_default().push(r.paragraph);
         }
     }
-    let kept_json = |i: usize| match strip.get(&i) {
-        Some(ps) => stripped_record(&docs[i], ps),
-        None => docs[i].record.raw.clone(),
+    // A raw line dropped during the pass is read back from its input file here.
+    let kept_json = |i: usize| -> Result<Vec<u8>, DedupError> {
+        Ok(match strip.get(&i) {
+            Some(ps) => stripped_record(&docs[i], ps),
+            None => docs[i].record.raw_line()?.into_owned(),
+        })
     };
     match summary.format {
         OutputFormat::Jsonl => {
             let mut kept = AtomicFile::create(dir, "kept.jsonl")?;
             for &i in &report.kept {
-                kept.line(&kept_json(i))?;
+                kept.line(&kept_json(i)?)?;
             }
             kept.finish()?;
         }

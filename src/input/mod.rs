@@ -89,6 +89,55 @@ pub struct Record {
     pub encoding: &'static str,
     /// For a record read from Parquet: its file and row, to write it back with every column.
     pub parquet_row: Option<parquet::ParquetRow>,
+    /// Where `raw` lies in its file, for a line read verbatim from a plain (not compressed)
+    /// JSONL file: a pass that must hold many records drops `raw` and reads it back here
+    /// when it writes the outputs (see [`Record::raw_line`]).
+    pub raw_at: Option<RawAt>,
+}
+
+/// The place of a record's raw line in the file it was read from.
+#[derive(Debug, Clone)]
+pub struct RawAt {
+    pub path: std::sync::Arc<Path>,
+    pub offset: u64,
+    pub len: u32,
+    /// xxh3 of the line: a file changed between reading and writing is an error, not a
+    /// wrong line in the output.
+    pub hash: u64,
+}
+
+impl Record {
+    /// Drops the raw line when it can be read back from its file (see [`Self::raw_line`]);
+    /// keeps it otherwise (stdin, compressed files, text files, Parquet).
+    pub fn drop_raw_line(&mut self) {
+        if self.raw_at.is_some() {
+            self.raw = Vec::new();
+        }
+    }
+
+    /// The record exactly as read: `raw`, or the line read back from its file when `raw`
+    /// was dropped. Fails when the file can no longer be read or the line changed.
+    pub fn raw_line(&self) -> Result<std::borrow::Cow<'_, [u8]>, InputError> {
+        let Some(at) = self.raw_at.as_ref().filter(|_| self.raw.is_empty()) else {
+            return Ok(std::borrow::Cow::Borrowed(&self.raw));
+        };
+        use std::os::unix::fs::FileExt;
+        let io = |source| InputError::Io {
+            path: at.path.to_path_buf(),
+            source,
+        };
+        let mut line = vec![0u8; at.len as usize];
+        std::fs::File::open(&at.path)
+            .and_then(|f| f.read_exact_at(&mut line, at.offset))
+            .map_err(io)?;
+        if xxhash_rust::xxh3::xxh3_64(&line) != at.hash {
+            return Err(io(std::io::Error::other(format!(
+                "line {} changed while the run was reading the input",
+                self.location.line
+            ))));
+        }
+        Ok(std::borrow::Cow::Owned(line))
+    }
 }
 
 /// An input record that could not be used, and why.
@@ -319,7 +368,9 @@ fn read_file(
         source,
     })?;
     if is_jsonl(path) {
-        return read_jsonl_units(name, &bytes, opts, out, units);
+        // A plain file's lines can be read back from it by offset; a decompressed one's not.
+        let verbatim = (!gzip::is_gz(path)).then(|| std::sync::Arc::<Path>::from(path));
+        return read_jsonl_lines(name, &bytes, verbatim, opts, out, units);
     }
     let location = Location {
         file: name.to_string(),
@@ -369,6 +420,7 @@ fn read_file(
         location,
         encoding: decoded.encoding,
         parquet_row: None,
+        raw_at: None,
     });
     Ok(())
 }
@@ -412,17 +464,20 @@ pub fn read_jsonl_bytes(
     opts: &InputOptions,
     out: &mut ReadOutcome,
 ) -> Result<(), InputError> {
-    read_jsonl_units(name, bytes, opts, out, ALL_UNITS)
+    read_jsonl_lines(name, bytes, None, opts, out, ALL_UNITS)
 }
 
-/// Reads the lines of JSONL bytes whose 0-based index lies in `units`.
-fn read_jsonl_units(
+/// Reads the lines of JSONL bytes whose 0-based index lies in `units`; `file` names the file
+/// the bytes are, verbatim, so that each record knows where its line lies in it.
+fn read_jsonl_lines(
     name: &str,
     bytes: &[u8],
+    file: Option<std::sync::Arc<Path>>,
     opts: &InputOptions,
     out: &mut ReadOutcome,
     units: Range<usize>,
 ) -> Result<(), InputError> {
+    let whole = bytes;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let lines = bytes.split(|&b| b == b'\n').enumerate();
     for (i, line) in lines.skip(units.start).take(units.len()) {
@@ -444,6 +499,14 @@ fn read_jsonl_units(
                 location,
                 encoding: "UTF-8",
                 parquet_row: None,
+                raw_at: file.as_ref().and_then(|path| {
+                    Some(RawAt {
+                        path: path.clone(),
+                        offset: (line.as_ptr() as usize - whole.as_ptr() as usize) as u64,
+                        len: u32::try_from(line.len()).ok()?,
+                        hash: xxhash_rust::xxh3::xxh3_64(line),
+                    })
+                }),
             }),
             Err((id, reason)) => reject(out, opts, location, id, reason)?,
         }

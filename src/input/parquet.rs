@@ -265,6 +265,7 @@ pub(super) fn read_file(
                         fields,
                         location,
                         encoding: "UTF-8",
+                        raw_at: None,
                         parquet_row: Some(ParquetRow {
                             file: path.to_path_buf(),
                             row: row - 1,
