@@ -197,10 +197,7 @@ pub fn ingest(
         .iter()
         .map(|&i| run.report.vectors.get(i))
         .collect::<Result<_, _>>()
-        .map_err(|source| dedup::DedupError::Io {
-            path: std::env::temp_dir().join("(passage vectors of this run)"),
-            source,
-        })?;
+        .map_err(dedup::spill::spill_error)?;
     let report = add_to_index(
         &c.index,
         embedder,

@@ -21,6 +21,7 @@ pub mod output;
 pub mod pair_log;
 pub mod pass;
 pub mod repeated;
+pub mod spill;
 pub mod staged;
 pub mod vector_store;
 

@@ -323,10 +323,7 @@ pub fn write_outputs(
         path: dir.to_path_buf(),
         source,
     })?;
-    let repeated = repeated::find(docs, report).map_err(|source| DedupError::Io {
-        path: std::env::temp_dir().join("(judged pairs of this run)"),
-        source,
-    })?;
+    let repeated = repeated::find(docs, report).map_err(super::spill::spill_error)?;
     let mut strip: HashMap<usize, Vec<usize>> = HashMap::new();
     if summary.stripped_repeated_passages {
         for r in &repeated {
@@ -419,10 +416,7 @@ pub fn write_outputs(
 
     let mut pairs = AtomicFile::create(dir, "pairs.jsonl")?;
     for p in report.pairs.iter() {
-        let p = p.map_err(|source| DedupError::Io {
-            path: std::env::temp_dir().join("(judged pairs of this run)"),
-            source,
-        })?;
+        let p = p.map_err(super::spill::spill_error)?;
         pairs.json(&json!({
             "a": docs[p.a].record.id, "b": docs[p.b].record.id,
             "duplicate": p.verdict.duplicate, "related": p.verdict.related,

@@ -6,12 +6,11 @@
 //! What is read back is what was stored (verdicts as JSON, f32 scores round-trip exactly).
 //! This module stores and reads; it must not judge.
 
-use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 
 use super::judge::PairVerdict;
 use super::outcome::JudgedPair;
+use super::spill::SpillFile;
 
 /// Where one pair's verdict lies in the file.
 #[derive(Debug, Clone, Copy)]
@@ -26,15 +25,14 @@ struct Key {
 #[derive(Default)]
 pub struct JudgedPairs {
     keys: Vec<Key>,
-    file: Option<File>,
-    written: u64,
+    file: SpillFile,
 }
 
 impl std::fmt::Debug for JudgedPairs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JudgedPairs")
             .field("pairs", &self.keys.len())
-            .field("bytes", &self.written)
+            .field("bytes", &self.file.len())
             .finish()
     }
 }
@@ -50,22 +48,17 @@ impl JudgedPairs {
 
     /// Appends a pair.
     pub fn push(&mut self, p: JudgedPair) -> io::Result<()> {
-        if self.file.is_none() {
-            self.file = Some(tempfile::tempfile()?);
-        }
         let bytes = serde_json::to_vec(&p.verdict).map_err(io::Error::other)?;
-        let file = self.file.as_ref().expect("just opened");
-        file.write_all_at(&bytes, self.written)?;
+        let offset = self.file.append(&bytes)?;
         let narrow = |x: usize| {
             u32::try_from(x).map_err(|_| io::Error::other("more than 2^32 records in one pass"))
         };
         self.keys.push(Key {
             a: narrow(p.a)?,
             b: narrow(p.b)?,
-            offset: self.written,
+            offset,
             len: narrow(bytes.len())?,
         });
-        self.written += bytes.len() as u64;
         Ok(())
     }
 
@@ -77,11 +70,7 @@ impl JudgedPairs {
     /// The pairs read back, in order.
     pub fn iter(&self) -> impl Iterator<Item = io::Result<JudgedPair>> + '_ {
         self.keys.iter().map(move |k| {
-            let mut bytes = vec![0u8; k.len as usize];
-            self.file
-                .as_ref()
-                .expect("a pushed pair has a file")
-                .read_exact_at(&mut bytes, k.offset)?;
+            let bytes = self.file.read(k.offset, k.len as usize)?;
             let verdict: PairVerdict = serde_json::from_slice(&bytes).map_err(io::Error::other)?;
             Ok(JudgedPair {
                 a: k.a as usize,
@@ -98,7 +87,7 @@ impl JudgedPairs {
 
     /// Bytes of verdicts in the file.
     pub fn spilled_bytes(&self) -> u64 {
-        self.written
+        self.file.len()
     }
 }
 

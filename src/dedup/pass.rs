@@ -12,6 +12,7 @@ use super::judge::{doc_view, judge, PairVerdict, RecordText};
 use super::keep::{self, KeepKey};
 use super::options::{DedupOptions, KeepPolicy, EVIDENCE_PASSAGES};
 use super::outcome::{DedupReport, JudgedPair, Original, RelatedPair, Removal};
+use super::spill::{spill_error, spill_path};
 use super::vector_store::VectorStore;
 use super::{minhash, neighbours, DedupError};
 use crate::corpus::PreparedDoc;
@@ -237,17 +238,6 @@ impl<'a> Pass<'a> {
                 self.report.tokens = tokens;
             }
             VectorSource::Given(given) => {
-                let present = self
-                    .reps
-                    .iter()
-                    .filter(|&&i| given.get(i).is_some_and(|v| v.is_some()));
-                let dim = given
-                    .iter()
-                    .flatten()
-                    .map(|v| v.article.len())
-                    .next()
-                    .unwrap_or(0);
-                self.vectors.reserve(present.count(), dim);
                 for &i in &self.reps {
                     if let Some(v) = given.get(i).and_then(|v| v.as_ref()) {
                         self.vectors.put(i, v).map_err(spill_error)?;
@@ -277,16 +267,27 @@ impl<'a> Pass<'a> {
             if let Some(&(_, c)) = list.first() {
                 self.report.nearest_cosines.push(c);
             }
+            // This record's vectors, read from the store once for all its neighbours (on the
+            // first pair that needs them), not once a pair.
+            let me = self.reps[x];
+            let mut mine: Option<Option<DocumentVectors>> = None;
             for &(y, c) in list {
-                let (a, b) = (
-                    self.reps[x].min(self.reps[y]),
-                    self.reps[x].max(self.reps[y]),
-                );
+                let other = self.reps[y];
+                let (a, b) = (me.min(other), me.max(other));
                 if c < opts.threshold.min(opts.related_threshold) || !self.judged.insert((a, b)) {
                     continue;
                 }
                 let _w = self.working_on_pair(a, b);
-                let (va, vb) = (self.vectors_of(a)?, self.vectors_of(b)?);
+                if mine.is_none() {
+                    mine = Some(self.vectors_of(me)?);
+                }
+                let mine = mine.as_ref().expect("just read");
+                let theirs = self.vectors_of(other)?;
+                let (va, vb) = if a == me {
+                    (mine, &theirs)
+                } else {
+                    (&theirs, mine)
+                };
                 let v = judge(
                     &doc_view(va.as_ref(), &self.text[a]),
                     &doc_view(vb.as_ref(), &self.text[b]),
@@ -530,20 +531,6 @@ fn memory_account(
             report.pairs.spilled_bytes() as usize,
         ),
     ]
-}
-
-/// An error of the temporary file that holds passage vectors.
-fn spill_error(source: std::io::Error) -> DedupError {
-    DedupError::Io {
-        path: spill_path(),
-        source,
-    }
-}
-
-/// How the temporary files of a pass (passage vectors, judged pairs) are named in a
-/// message (they have no name).
-fn spill_path() -> std::path::PathBuf {
-    std::env::temp_dir().join("(temporary file of this run)")
 }
 
 /// How a pair of input records is named in a message: ids and where they were read.

@@ -7,10 +7,9 @@
 //! The values read back are the values stored (f32, bit for bit): where vectors live never
 //! changes a decision. This module stores and reads; it must not embed or judge.
 
-use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 
+use super::spill::SpillFile;
 use crate::embed::DocumentVectors;
 
 /// Where one record's passage vectors lie in the file.
@@ -31,9 +30,8 @@ pub struct VectorStore {
     entries: Vec<Option<Entry>>,
     /// Content tokens of each passage, per record (what the evidence weights passages by).
     tokens: Vec<Box<[u32]>>,
-    /// Passage vectors, appended as records are stored; `None` until the first is.
-    file: Option<File>,
-    written: u64,
+    /// Passage vectors, appended as records are stored.
+    file: SpillFile,
 }
 
 impl std::fmt::Debug for VectorStore {
@@ -41,7 +39,7 @@ impl std::fmt::Debug for VectorStore {
         f.debug_struct("VectorStore")
             .field("records", &self.entries.len())
             .field("present", &(self.articles.len() / self.dim.max(1)))
-            .field("passage_bytes", &self.written)
+            .field("passage_bytes", &self.file.len())
             .finish()
     }
 }
@@ -61,8 +59,7 @@ impl VectorStore {
             article_at: vec![u32::MAX; n],
             entries: vec![None; n],
             tokens: vec![Box::default(); n],
-            file: None,
-            written: 0,
+            file: SpillFile::default(),
         }
     }
 
@@ -113,18 +110,12 @@ impl VectorStore {
                 self.dim
             )));
         }
-        if self.file.is_none() {
-            self.file = Some(tempfile::tempfile()?);
-        }
-        let file = self.file.as_mut().expect("just opened");
-        let offset = self.written;
         let mut bytes = Vec::with_capacity(v.passages.len() * self.dim * 4);
         for p in &v.passages {
             p.iter()
                 .for_each(|x| bytes.extend_from_slice(&x.to_le_bytes()));
         }
-        file.write_all_at(&bytes, offset)?;
-        self.written += bytes.len() as u64;
+        let offset = self.file.append(&bytes)?;
         self.article_at[i] = (self.articles.len() / self.dim) as u32;
         self.articles.extend_from_slice(&v.article);
         self.entries[i] = Some(Entry {
@@ -153,11 +144,9 @@ impl VectorStore {
             return Ok(None);
         };
         let article = self.article(i).map(<[f32]>::to_vec).unwrap_or_default();
-        let mut bytes = vec![0u8; e.passages as usize * self.dim * 4];
-        if !bytes.is_empty() {
-            let file = self.file.as_ref().expect("a stored record has a file");
-            file.read_exact_at(&mut bytes, e.offset)?;
-        }
+        let bytes = self
+            .file
+            .read(e.offset, e.passages as usize * self.dim * 4)?;
         let passages = bytes
             .chunks_exact(self.dim * 4)
             .map(|p| {
@@ -184,7 +173,7 @@ impl VectorStore {
 
     /// Bytes of passage vectors in the file.
     pub fn spilled_bytes(&self) -> u64 {
-        self.written
+        self.file.len()
     }
 }
 
