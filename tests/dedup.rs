@@ -252,7 +252,11 @@ fn a_rerun_with_the_cache_embeds_nothing_and_decides_the_same() {
     let mut results = Vec::new();
     let mut computed = Vec::new();
     for _ in 0..2 {
-        let (e, _) = simdex::app::load_embedder(None).unwrap();
+        let (e, _) = simdex::app::load_embedder(
+            None,
+            &simdex::model::EncoderConfig::from_env(simdex::model::Precision::Auto).unwrap(),
+        )
+        .unwrap();
         let e = e.with_cache(cache.path()).unwrap();
         let run = run_job(&inputs, DedupOptions::default(), Some(&e));
         computed.push(e.computed_tokens.load(Ordering::Relaxed));

@@ -75,7 +75,11 @@ fn vectors_do_not_depend_on_thread_count_or_worker_layout() {
     use simdex::model::batch::Threading;
     let seeds = common::seeds();
     let texts: Vec<&str> = seeds.iter().map(|s| s.1.as_str()).collect();
-    let (mut e, _) = simdex::app::load_embedder(None).unwrap();
+    let (mut e, _) = simdex::app::load_embedder(
+        None,
+        &simdex::model::EncoderConfig::from_env(simdex::model::Precision::Auto).unwrap(),
+    )
+    .unwrap();
     let mut runs = Vec::new();
     for (workers, threads) in [(1, 1), (1, 2), (2, 1)] {
         e.threading = Threading {

@@ -6,7 +6,7 @@
 
 mod common;
 
-use simdex::model::{cosine, Embedder, KernelPath, Precision, Role};
+use simdex::model::{cosine, Embedder, EncoderConfig, KernelPath, Precision, Role};
 
 /// Reference texts and vectors: (prefix, text, embedding).
 fn reference() -> Vec<(String, String, Vec<f32>)> {
@@ -56,17 +56,26 @@ fn every_path_and_precision_matches_the_reference_and_the_portable_path() {
     let rows = reference();
     assert_eq!(rows.len(), 80);
     let want: Vec<Vec<f32>> = rows.iter().map(|r| r.2.clone()).collect();
-    let (mut e, _) = simdex::app::load_embedder(None).unwrap();
+    let (mut e, _) = simdex::app::load_embedder(
+        None,
+        &simdex::model::EncoderConfig::from_env(simdex::model::Precision::Auto).unwrap(),
+    )
+    .unwrap();
     let paths = KernelPath::available();
     println!("kernel paths on this machine: {paths:?}");
     for precision in [Precision::F32, Precision::Bf16] {
-        e.set_kernel(KernelPath::Portable, precision).unwrap();
+        e.configure(&EncoderConfig::new(Some(KernelPath::Portable), precision, None).unwrap())
+            .unwrap();
         let portable = embed_all(&e, &rows);
         let w = worst(&portable, &want);
         println!("{precision} portable: worst cosine to the reference {w:.7}");
         assert!(w >= 0.9999, "{precision} portable: {w}");
         for &path in &paths[1..] {
-            assert_eq!(e.set_kernel(path, precision).unwrap(), precision);
+            assert_eq!(
+                e.configure(&EncoderConfig::new(Some(path), precision, None).unwrap())
+                    .unwrap(),
+                precision
+            );
             let got = embed_all(&e, &rows);
             let (r, p) = (worst(&got, &want), worst(&got, &portable));
             println!(
@@ -80,19 +89,28 @@ fn every_path_and_precision_matches_the_reference_and_the_portable_path() {
 
 #[test]
 fn auto_precision_is_bf16_exactly_where_the_cpu_has_native_bf16() {
-    let (mut e, _) = simdex::app::load_embedder(None).unwrap();
+    let (mut e, _) = simdex::app::load_embedder(
+        None,
+        &simdex::model::EncoderConfig::from_env(simdex::model::Precision::Auto).unwrap(),
+    )
+    .unwrap();
     for path in KernelPath::available() {
-        let p = e.set_kernel(path, Precision::Auto).unwrap();
+        let p = e
+            .configure(&EncoderConfig::new(Some(path), Precision::Auto, None).unwrap())
+            .unwrap();
         assert_eq!(p == Precision::Bf16, path.native_bf16(), "{path}");
         assert_eq!(e.settings.precision, p);
     }
     // f32 keeps the fingerprint of indexes and caches made before precisions existed;
     // bf16 gets its own.
-    e.set_precision(Precision::F32).unwrap();
+    let here = Some(e.encoder.kernel());
+    e.configure(&EncoderConfig::new(here, Precision::F32, None).unwrap())
+        .unwrap();
     let f32_json = serde_json::to_string(&e.settings).unwrap();
     assert!(!f32_json.contains("precision"), "{f32_json}");
     let f32_print = e.settings.fingerprint();
-    e.set_precision(Precision::Bf16).unwrap();
+    e.configure(&EncoderConfig::new(here, Precision::Bf16, None).unwrap())
+        .unwrap();
     assert_ne!(e.settings.fingerprint(), f32_print);
 }
 

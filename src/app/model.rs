@@ -9,7 +9,9 @@ use super::AppError;
 use crate::corpus::PreparedDoc;
 use crate::embed::{embed_documents, DocumentVectors};
 use crate::index::{Index, IndexMeta};
-use crate::model::{resolve_model_dir, Embedder, ModelSource, Precision, Role, DEFAULT_MODEL};
+use crate::model::{
+    resolve_model_dir, Embedder, EncoderConfig, ModelSource, Precision, Role, DEFAULT_MODEL,
+};
 
 /// Which model folder to load, in which precision, and whether the embedding cache may be
 /// used.
@@ -37,15 +39,22 @@ impl ModelChoice {
         })
     }
 
+    /// The encoder configuration this choice runs with on this machine: the precision asked
+    /// for, on the kernel path and workers the environment sets (`SIMDEX_KERNEL`,
+    /// `SIMDEX_WORKERS`), else the best path and the default workers.
+    pub fn encoder_config(&self) -> Result<EncoderConfig, AppError> {
+        Ok(EncoderConfig::from_env(self.precision).map_err(crate::model::ModelError::from)?)
+    }
+
     /// Loads the model, for embedding only `texts` when given (faster, same vectors), with
     /// the embedding cache attached unless switched off or only a few texts are embedded
     /// (a few texts are embedded faster than a large cache is read).
     pub fn load(&self, texts: Option<&[&str]>) -> Result<Embedder, AppError> {
-        let (mut e, _) = match texts {
-            None => load_embedder(self.dir.as_deref())?,
-            Some(texts) => load_embedder_for(self.dir.as_deref(), texts)?,
+        let config = self.encoder_config()?;
+        let (e, _) = match texts {
+            None => load_embedder(self.dir.as_deref(), &config)?,
+            Some(texts) => load_embedder_for(self.dir.as_deref(), texts, &config)?,
         };
-        e.set_precision(self.precision)?;
         let use_cache = !self.no_cache && texts.is_none();
         match crate::model::cache::default_cache_dir().filter(|_| use_cache) {
             Some(dir) => e.with_cache(&dir).map_err(|err| {
@@ -56,10 +65,14 @@ impl ModelChoice {
     }
 }
 
-/// Loads the model from the first source that has one (see [`crate::model::source`]).
-pub fn load_embedder(explicit: Option<&Path>) -> Result<(Embedder, ModelSource), AppError> {
+/// Loads the model from the first source that has one (see [`crate::model::source`]), to
+/// run as `config` says.
+pub fn load_embedder(
+    explicit: Option<&Path>,
+    config: &EncoderConfig,
+) -> Result<(Embedder, ModelSource), AppError> {
     let source = resolve_model_dir(explicit)?;
-    let embedder = Embedder::load(source.dir(), DEFAULT_MODEL)?;
+    let embedder = Embedder::load(source.dir(), DEFAULT_MODEL, config)?;
     Ok((embedder, source))
 }
 
@@ -68,9 +81,10 @@ pub fn load_embedder(explicit: Option<&Path>) -> Result<(Embedder, ModelSource),
 pub fn load_embedder_for(
     explicit: Option<&Path>,
     texts: &[&str],
+    config: &EncoderConfig,
 ) -> Result<(Embedder, ModelSource), AppError> {
     let source = resolve_model_dir(explicit)?;
-    let embedder = Embedder::load_for_texts(source.dir(), DEFAULT_MODEL, texts)?;
+    let embedder = Embedder::load_for_texts(source.dir(), DEFAULT_MODEL, texts, config)?;
     Ok((embedder, source))
 }
 

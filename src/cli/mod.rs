@@ -320,8 +320,12 @@ fn model_cmd(c: ModelCommand) -> Result<()> {
             Ok(())
         }
         ModelCommand::Info(m) => {
-            let (mut e, source) = app::load_embedder(m.model.as_deref())?;
-            e.set_precision(m.precision)?;
+            let choice = app::ModelChoice {
+                dir: m.model.clone(),
+                no_cache: true,
+                precision: m.precision,
+            };
+            let (e, source) = app::load_embedder(m.model.as_deref(), &choice.encoder_config()?)?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&json!({

@@ -5,10 +5,11 @@
 //! One concern a file: [`options`] (the settings), [`judge`] (one pair's evidence and
 //! verdict), [`pass`] (the single-process stages in order), [`conclude`] (edges to removals,
 //! shared with the Ray pass in [`staged`]), [`outcome`] (the result types), [`index_view`]
-//! (indexed records for the judge). This module reads no files.
+//! (indexed records for the judge), [`explanation`] (a pair's verdict in words). This module reads no files.
 
 pub mod cluster;
 pub mod conclude;
+pub mod explanation;
 pub mod index_view;
 pub mod judge;
 pub mod keep;

@@ -279,8 +279,8 @@ pub fn cluster_json(
 }
 
 /// Writes `dir/{stem}.jsonl` or `dir/{stem}.parquet` (nested values as JSON text) from
-/// JSON object rows with these `columns`.
-fn write_table(
+/// JSON object rows with these `columns`: every driver's tables go through here.
+pub(crate) fn write_table(
     dir: &Path,
     stem: &str,
     format: OutputFormat,
@@ -397,11 +397,7 @@ pub fn write_outputs(
     });
     write_table(dir, "clusters", summary.format, CLUSTER_COLUMNS, clusters)?;
 
-    let mut rej = AtomicFile::create(dir, "rejected.jsonl")?;
-    for r in rejected {
-        rej.json(r)?;
-    }
-    rej.finish()?;
+    write_rejected(dir, rejected)?;
 
     let mut related = AtomicFile::create(dir, "related.jsonl")?;
     for r in &report.related {
@@ -441,9 +437,37 @@ pub fn write_outputs(
         .collect();
     summary.timings_s = report.timings.iter().cloned().collect();
     summary.held_bytes = report.held_bytes.iter().cloned().collect();
-    let mut s = AtomicFile::create(dir, "summary.json")?;
-    let bytes = serde_json::to_vec_pretty(&summary).unwrap_or_default();
-    s.line(&bytes)?;
-    s.finish()?;
+    write_summary(dir, &summary)?;
     Ok(summary)
+}
+
+/// Writes `rejected.jsonl`: each rejected record with its file, line (or row) and reason.
+pub(crate) fn write_rejected(dir: &Path, rejected: &[Rejected]) -> Result<(), DedupError> {
+    let mut rej = AtomicFile::create(dir, "rejected.jsonl")?;
+    for r in rejected {
+        rej.json(r)?;
+    }
+    rej.finish()
+}
+
+/// Writes `summary.json` from the type itself (a detour through `serde_json::Value` would
+/// print each f32 setting as its f64 expansion, 0.800000011920929 for 0.8).
+pub(crate) fn write_summary(dir: &Path, summary: &Summary) -> Result<(), DedupError> {
+    let mut s = AtomicFile::create(dir, "summary.json")?;
+    let bytes = serde_json::to_vec_pretty(summary).unwrap_or_default();
+    s.line(&bytes)?;
+    s.finish()
+}
+
+/// Writes `dir/name` from ready lines (each ends with a newline in the file).
+pub(crate) fn write_lines<L: AsRef<[u8]>>(
+    dir: &Path,
+    name: &str,
+    lines: impl IntoIterator<Item = L>,
+) -> Result<(), DedupError> {
+    let mut f = AtomicFile::create(dir, name)?;
+    for l in lines {
+        f.line(l.as_ref())?;
+    }
+    f.finish()
 }

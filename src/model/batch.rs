@@ -29,7 +29,7 @@ pub struct Threading {
     pub threads_per_worker: usize,
 }
 
-/// Environment variable that sets [`Threading::workers`] (threads per worker follow from
+/// Environment variable that sets [`Threading::workers`] (read by [`super::config`]) (threads per worker follow from
 /// the global rayon pool, i.e. `RAYON_NUM_THREADS`, divided among the workers).
 pub const WORKERS_ENV: &str = "SIMDEX_WORKERS";
 /// Default number of concurrent batch workers, 0 meaning one per thread of the global
@@ -48,15 +48,12 @@ impl Threading {
         }
     }
 
-    /// The setting from `SIMDEX_WORKERS`, else [`DEFAULT_WORKERS`] on the CPU and one worker
-    /// on a GPU (`on_cpu` false): there is one device, and batches on it run one at a time.
-    pub fn from_env(on_cpu: bool) -> Threading {
+    /// `workers` batch workers ([`DEFAULT_WORKERS`] when `None`) on the CPU; one worker on
+    /// a GPU (`on_cpu` false) unless set: there is one device, and batches on it run one at
+    /// a time.
+    pub fn for_device(workers: Option<usize>, on_cpu: bool) -> Threading {
         let default = if on_cpu { DEFAULT_WORKERS } else { 1 };
-        let workers = std::env::var(WORKERS_ENV)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(default);
-        Threading::with_workers(workers)
+        Threading::with_workers(workers.unwrap_or(default))
     }
 }
 

@@ -222,7 +222,7 @@ fn safetensors_header(path: &Path, map: &[u8]) -> Result<(usize, serde_json::Val
 impl BertEncoder {
     /// Loads `config.json` and `model.safetensors` from a model folder onto the CPU (or the
     /// first CUDA device when built with the `cuda` feature and one is present).
-    pub fn load(dir: &Path) -> Result<BertEncoder, ModelError> {
+    pub fn load(dir: &Path, kernel: KernelPath) -> Result<BertEncoder, ModelError> {
         let device = pick_device();
         let cfg_path = dir.join("config.json");
         let cfg_text = std::fs::read_to_string(&cfg_path).map_err(|source| ModelError::Io {
@@ -369,9 +369,8 @@ impl BertEncoder {
             .to_dtype(DType::F32)?
             .flatten_all()?
             .to_vec1::<f32>()?;
-        let kernel = KernelPath::from_env()?;
         Ok(BertEncoder {
-            kernel,
+            kernel: kernel.check()?,
             precision: Precision::F32,
             packed: Vec::new(),
             emb_ln_w_vec: emb_ln_w.to_dtype(DType::F32)?.to_vec1()?,
@@ -395,7 +394,7 @@ impl BertEncoder {
         })
     }
 
-    /// The kernel path of the CPU forward pass (`SIMDEX_KERNEL`, else the best one).
+    /// The kernel path of the CPU forward pass.
     pub fn kernel(&self) -> KernelPath {
         self.kernel
     }

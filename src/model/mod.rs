@@ -7,6 +7,7 @@
 pub mod batch;
 pub mod bert;
 pub mod cache;
+pub mod config;
 pub mod cpu_ops;
 pub mod import;
 pub mod kernels;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use bert::BertEncoder;
+pub use config::EncoderConfig;
 pub use kernels::{KernelPath, Precision};
 pub use source::{resolve_model_dir, ModelSource};
 pub use tokenize::TextTokenizer;
@@ -124,9 +126,13 @@ pub struct Embedder {
 }
 
 impl Embedder {
-    /// Loads the model from a resolved folder.
-    pub fn load(dir: &std::path::Path, name: &str) -> Result<Embedder, ModelError> {
-        Embedder::load_with(dir, name, None)
+    /// Loads the model from a resolved folder, to run as `config` says.
+    pub fn load(
+        dir: &std::path::Path,
+        name: &str,
+        config: &EncoderConfig,
+    ) -> Result<Embedder, ModelError> {
+        Embedder::load_with(dir, name, None, config)
     }
 
     /// [`Self::load`] for embedding a few known texts (a query): the tokenizer is built only
@@ -136,14 +142,16 @@ impl Embedder {
         dir: &std::path::Path,
         name: &str,
         texts: &[&str],
+        config: &EncoderConfig,
     ) -> Result<Embedder, ModelError> {
-        Embedder::load_with(dir, name, Some(texts))
+        Embedder::load_with(dir, name, Some(texts), config)
     }
 
     fn load_with(
         dir: &std::path::Path,
         name: &str,
         texts: Option<&[&str]>,
+        config: &EncoderConfig,
     ) -> Result<Embedder, ModelError> {
         let passage_prefix = "passage: ";
         let query_prefix = "query: ";
@@ -159,7 +167,7 @@ impl Embedder {
                     TextTokenizer::load_scoped(&tok_path, usize::MAX, &all)
                 }
             });
-            let encoder = BertEncoder::load(dir);
+            let encoder = BertEncoder::load(dir, config.kernel);
             let tokenizer = tok.join().unwrap_or_else(|_| {
                 Err(ModelError::Tokenizer {
                     path: tok_path.clone(),
@@ -179,7 +187,7 @@ impl Embedder {
             weights_digest: encoder.weights_digest().to_string(),
             precision: Precision::F32,
         };
-        let threading = batch::Threading::from_env(encoder.is_cpu());
+        let threading = batch::Threading::for_device(config.workers, encoder.is_cpu());
         let mut embedder = Embedder {
             tokenizer,
             encoder,
@@ -189,28 +197,19 @@ impl Embedder {
             cache: None,
             computed_tokens: Default::default(),
         };
-        embedder.set_precision(Precision::Auto)?;
+        embedder.configure(config)?;
         Ok(embedder)
     }
 
-    /// Sets the precision of the dense layers (`auto`: bf16 on CPUs with native bf16, f32
-    /// elsewhere) and returns the one now in use. Call it before [`Self::with_cache`]: the
-    /// precision is part of the settings fingerprint that keys the cache.
-    pub fn set_precision(&mut self, precision: Precision) -> Result<Precision, ModelError> {
-        let p = self.encoder.set_precision(precision)?;
+    /// Runs on another kernel path and precision (tests compare paths on one loaded model);
+    /// returns the precision now in use (a GPU encoder stays f32). Call it before
+    /// [`Self::with_cache`]: the precision is part of the settings fingerprint that keys the
+    /// cache.
+    pub fn configure(&mut self, config: &EncoderConfig) -> Result<Precision, ModelError> {
+        self.encoder.set_kernel(config.kernel)?;
+        let p = self.encoder.set_precision(config.precision)?;
         self.settings.precision = p;
         Ok(p)
-    }
-
-    /// Runs the CPU forward pass on another kernel path (tests compare paths with it), then
-    /// re-resolves the precision asked for (`auto` depends on the path).
-    pub fn set_kernel(
-        &mut self,
-        path: KernelPath,
-        precision: Precision,
-    ) -> Result<Precision, ModelError> {
-        self.encoder.set_kernel(path)?;
-        self.set_precision(precision)
     }
 
     /// Attaches the persistent vector cache in `dir` (one file per settings fingerprint).

@@ -5,10 +5,10 @@
 //! It must not compute a decision or read files: what it shows was decided elsewhere.
 
 use crate::app::dedup::DedupRun;
-use crate::app::explain::Explanation;
 use crate::app::index::IndexReport;
 use crate::app::similar::SimilarHit;
 use crate::corpus::PreparedDoc;
+use crate::dedup::explanation::Explanation;
 use crate::dedup::output::Summary;
 use crate::dedup::{DedupOptions, JudgedPair};
 use crate::index::CheckReport;

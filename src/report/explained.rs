@@ -4,7 +4,7 @@
 //! of each record those lines name (`passages.jsonl`), which the other outputs do not hold
 //! for removed records.
 //!
-//! It judges nothing itself (it calls [`crate::app::explain::explain_records`], the same code as
+//! It judges nothing itself (it calls [`crate::dedup::explanation::explain_records`], the same code as
 //! `simdex explain`) and never changes the other outputs.
 
 use std::collections::BTreeSet;
@@ -14,8 +14,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::{write_atomically, ReportError};
-use crate::app::explain::explain_records;
 use crate::corpus::PreparedDoc;
+use crate::dedup::explanation::explain_records;
 use crate::dedup::{DedupOptions, DedupReport, Evidence, Original, Stage};
 
 /// The explanations file of an output folder.

@@ -31,8 +31,11 @@ pub fn fixtures() -> PathBuf {
 pub fn embedder() -> &'static Embedder {
     static E: OnceLock<Embedder> = OnceLock::new();
     E.get_or_init(|| {
-        let (e, _) = simdex::app::load_embedder(None)
-            .expect("model missing: run `bash models/fetch.sh` (the README's test command does)");
+        let (e, _) = simdex::app::load_embedder(
+            None,
+            &simdex::model::EncoderConfig::from_env(simdex::model::Precision::Auto).unwrap(),
+        )
+        .expect("model missing: run `bash models/fetch.sh` (the README's test command does)");
         e
     })
 }

@@ -137,9 +137,9 @@ pub enum StagedError {
     #[error(transparent)]
     Model(#[from] crate::model::ModelError),
     #[error(transparent)]
-    App(#[from] Box<crate::app::AppError>),
-    #[error(transparent)]
     Search(#[from] candle_core::Error),
+    #[error(transparent)]
+    Output(#[from] super::DedupError),
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
     #[error("unknown stage \"{0}\"")]
@@ -781,6 +781,48 @@ fn read_pairs(w: &Work, kind: &str, s: usize) -> Result<Vec<(usize, usize, f32)>
     Ok(out)
 }
 
+/// One related pair: its records, the cosine that found it and whether it is `partial`
+/// (a stage finds the two alike but neither holds enough of the other to be removed).
+struct RelatedRow {
+    a: usize,
+    b: usize,
+    cosine: f32,
+    partial: bool,
+}
+
+fn write_related(path: &Path, rows: &[RelatedRow]) -> Result<(), StagedError> {
+    table::write(
+        path,
+        vec![
+            ("a", Col::U64(rows.iter().map(|r| r.a as u64).collect())),
+            ("b", Col::U64(rows.iter().map(|r| r.b as u64).collect())),
+            ("cosine", Col::F32(rows.iter().map(|r| r.cosine).collect())),
+            // 1 for partial, 0 for related.
+            (
+                "partial",
+                Col::U32(rows.iter().map(|r| r.partial as u32).collect()),
+            ),
+        ],
+    )?;
+    Ok(())
+}
+
+fn read_related(path: &Path) -> Result<Vec<RelatedRow>, StagedError> {
+    let mut t = table::read(path)?;
+    let a = table::u64s(&mut t, "a", path)?;
+    let b = table::u64s(&mut t, "b", path)?;
+    let cosine = table::f32s(&mut t, "cosine", path)?;
+    let partial = table::u32s(&mut t, "partial", path)?;
+    Ok((0..a.len())
+        .map(|i| RelatedRow {
+            a: a[i] as usize,
+            b: b[i] as usize,
+            cosine: cosine[i],
+            partial: partial[i] != 0,
+        })
+        .collect())
+}
+
 /// The passages (and vectors, when embedded) of the records a judge needs, read from the
 /// shards that hold them.
 struct Loaded {
@@ -940,12 +982,12 @@ fn embed(w: &Work, s: usize) -> Result<usize, StagedError> {
         .filter(|(i, _)| !copies.contains(&(*i as usize)))
         .unzip();
     let settings = &w.plan.settings;
-    let choice = crate::app::ModelChoice {
-        dir: settings.model.clone(),
-        no_cache: true,
-        precision: settings.precision,
-    };
-    let embedder = choice.load(None).map_err(Box::new)?;
+    // A task is the edge of its process: the kernel path is this worker's own.
+    let config = crate::model::EncoderConfig::from_env(settings.precision)
+        .map_err(crate::model::ModelError::from)?;
+    let source = crate::model::resolve_model_dir(settings.model.as_deref())?;
+    let embedder =
+        crate::model::Embedder::load(source.dir(), crate::model::DEFAULT_MODEL, &config)?;
     let vecs =
         crate::embed::embed_documents(&embedder, &docs, crate::model::Role::Passage, |_, _| {})?;
     let dim = embedder.dim();
@@ -1129,8 +1171,12 @@ fn judge_semantic(w: &Work, s: usize) -> Result<usize, StagedError> {
             EVIDENCE_PASSAGES,
         );
         if v.related || v.partial {
-            // The kind travels in the sign of the cosine column: negative for partial.
-            related.push((a, b, if v.partial { -c } else { c }));
+            related.push(RelatedRow {
+                a,
+                b,
+                cosine: c,
+                partial: v.partial,
+            });
         }
         judged.push((a, b, 0.0));
         edges.extend(DuplicateEdge::from_verdict(a, b, &v));
@@ -1139,10 +1185,7 @@ fn judge_semantic(w: &Work, s: usize) -> Result<usize, StagedError> {
         &w.p(&format!("edges/semantic/{}", shard_name(s))),
         edge_cols(&edges),
     )?;
-    table::write(
-        &w.p(&format!("related/{}", shard_name(s))),
-        pair_cols(&related),
-    )?;
+    write_related(&w.p(&format!("related/{}", shard_name(s))), &related)?;
     table::write(
         &w.p(&format!("judged/{}", shard_name(s))),
         pair_cols(&judged),
@@ -1288,19 +1331,19 @@ fn conclude_run(w: &Work) -> Result<usize, StagedError> {
     for s in 0..w.shards() {
         let path = w.p(&format!("related/{}", shard_name(s)));
         if path.exists() {
-            related.extend(read_pair_file(&path)?);
+            related.extend(read_related(&path)?);
         }
     }
-    related.sort_by_key(|r| (r.0, r.1));
+    related.sort_by_key(|r| (r.a, r.b));
     let related_lines: Vec<String> = related
         .iter()
-        .map(|&(a, b, c)| {
-            let kind = if c < 0.0 {
+        .map(|r| {
+            let kind = if r.partial {
                 super::RelatedKind::Partial
             } else {
                 super::RelatedKind::Related
             };
-            output::related_json(&dir.id[a], &dir.id[b], c.abs(), kind).to_string()
+            output::related_json(&dir.id[r.a], &dir.id[r.b], r.cosine, kind).to_string()
         })
         .collect();
     write_lines(&w.p("related.jsonl"), &related_lines)?;
@@ -1316,16 +1359,14 @@ fn conclude_run(w: &Work) -> Result<usize, StagedError> {
     Ok(c.removed.len())
 }
 
+/// Writes a work-folder file of lines through the output writer, its folder created.
 fn write_lines(path: &Path, lines: &[String]) -> Result<(), StagedError> {
-    let mut bytes = Vec::new();
-    for l in lines {
-        bytes.extend_from_slice(l.as_bytes());
-        bytes.push(b'\n');
-    }
-    if let Some(p) = path.parent() {
-        std::fs::create_dir_all(p).map_err(|e| file_err(p, e))?;
-    }
-    crate::fsio::write_atomically(path, &bytes).map_err(|e| file_err(path, e))
+    let (dir, name) = match (path.parent(), path.file_name()) {
+        (Some(d), Some(n)) => (d, n.to_string_lossy()),
+        _ => return Err(file_err(path, "not a file path")),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| file_err(dir, e))?;
+    Ok(output::write_lines(dir, &name, lines)?)
 }
 
 /// Map: writes a shard's kept records (byte for byte as read) and its removals' lines.
@@ -1360,59 +1401,47 @@ fn write(w: &Work, s: usize) -> Result<usize, StagedError> {
 fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
     let out = &w.plan.out;
     std::fs::create_dir_all(out).map_err(|e| file_err(out, e))?;
+    let read = |p: PathBuf| std::fs::read(&p).map_err(|e| file_err(&p, e));
     let mut joined = HashMap::new();
     for kind in ["kept", "duplicates"] {
         let mut bytes = Vec::new();
         for s in 0..w.shards() {
-            let p = w.p(&format!("parts/{kind}-s{s:05}.jsonl"));
-            bytes.extend(std::fs::read(&p).map_err(|e| file_err(&p, e))?);
+            bytes.extend(read(w.p(&format!("parts/{kind}-s{s:05}.jsonl")))?);
         }
         joined.insert(kind, bytes);
     }
-    let clusters = w.p("clusters.jsonl");
-    joined.insert(
-        "clusters",
-        std::fs::read(&clusters).map_err(|e| file_err(&clusters, e))?,
-    );
+    joined.insert("clusters", read(w.p("clusters.jsonl"))?);
+    // The tables go through the single-process writer, as JSON object rows (kept rows of
+    // Parquet inputs come back with their columns, as JSON values).
     for (kind, columns) in [
         ("kept", &["id", "text"][..]),
         ("duplicates", output::DUPLICATE_COLUMNS),
         ("clusters", output::CLUSTER_COLUMNS),
     ] {
-        let bytes = &joined[kind];
+        let rows = joined[kind]
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap_or_default());
         match w.plan.settings.format {
-            crate::tables::OutputFormat::Jsonl => {
-                let dst = out.join(format!("{kind}.jsonl"));
-                crate::fsio::write_atomically(&dst, bytes).map_err(|e| file_err(&dst, e))?;
-            }
-            crate::tables::OutputFormat::Parquet => {
-                // Rows as JSON objects, column types inferred from all rows (kept rows of
-                // Parquet inputs come back with their columns, as JSON values).
-                let dst = out.join(format!("{kind}.parquet"));
-                let rows: Vec<serde_json::Map<String, serde_json::Value>> = bytes
+            // JSONL is copied byte for byte: a kept record is written as it was read.
+            crate::tables::OutputFormat::Jsonl => output::write_lines(
+                out,
+                &format!("{kind}.jsonl"),
+                joined[kind]
                     .split(|&b| b == b'\n')
-                    .filter(|l| !l.is_empty())
-                    .filter_map(|l| match serde_json::from_slice(l) {
-                        Ok(serde_json::Value::Object(m)) => Some(m),
-                        _ => None,
-                    })
-                    .collect();
-                crate::tables::write_json_rows(&dst, &rows, columns)
-                    .map_err(|e| file_err(&dst, e))?;
-            }
+                    .filter(|l| !l.is_empty()),
+            )?,
+            format => output::write_table(out, kind, format, columns, rows)?,
         }
     }
-    let related = w.p("related.jsonl");
-    let bytes = std::fs::read(&related).map_err(|e| file_err(&related, e))?;
-    let dst = out.join("related.jsonl");
-    crate::fsio::write_atomically(&dst, &bytes).map_err(|e| file_err(&dst, e))?;
+    let related = read(w.p("related.jsonl"))?;
+    output::write_lines(
+        out,
+        "related.jsonl",
+        related.split(|&b| b == b'\n').filter(|l| !l.is_empty()),
+    )?;
     let acc = w.accepted()?;
-    let rejected: Vec<String> = acc
-        .rejected
-        .iter()
-        .map(|r| serde_json::to_string(r).unwrap_or_default())
-        .collect();
-    write_lines(&out.join("rejected.jsonl"), &rejected)?;
+    output::write_rejected(out, &acc.rejected)?;
     let c: Concluded = read_json(&w.p("concluded.json"))?;
     // The run metadata type `simdex dedup` writes, with the Ray pass's shards and run
     // settings beside the dedup options.
@@ -1428,11 +1457,9 @@ fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
     summary.set_lost_text(c.lost_text);
     summary.shards = Some(w.shards());
     summary.run_settings = serde_json::to_value(&w.plan.settings).ok();
-    // Written from the type itself (a detour through `serde_json::Value` would print each
-    // f32 setting as its f64 expansion, 0.800000011920929 for 0.8).
-    let bytes = serde_json::to_vec_pretty(&summary).unwrap_or_default();
+    output::write_summary(out, &summary)?;
+    // Through its JSON text, so that 0.8 stays 0.8 (not its f64 expansion).
+    let bytes = serde_json::to_vec(&summary).unwrap_or_default();
     let summary: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    let dst = out.join("summary.json");
-    crate::fsio::write_atomically(&dst, &bytes).map_err(|e| file_err(&dst, e))?;
     Ok(summary)
 }

@@ -109,21 +109,6 @@ impl KernelPath {
             .unwrap_or(KernelPath::Portable)
     }
 
-    /// The path `SIMDEX_KERNEL` forces, else [`Self::best`]. A forced path the machine
-    /// cannot run is an error, never a silent fallback.
-    pub fn from_env() -> Result<KernelPath, KernelError> {
-        match std::env::var(KERNEL_ENV) {
-            Ok(v) if !v.trim().is_empty() => {
-                let path = KernelPath::parse(&v).ok_or_else(|| KernelError::Unknown {
-                    var: KERNEL_ENV,
-                    value: v.clone(),
-                })?;
-                path.check()
-            }
-            _ => Ok(Self::best()),
-        }
-    }
-
     /// `Ok(self)` when the machine runs this path.
     pub fn check(self) -> Result<KernelPath, KernelError> {
         if self.supported() {
