@@ -3,7 +3,7 @@ use std::time::Instant;
 fn main() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/multilingual-e5-small");
     let t = Instant::now();
-    let enc = simdex::model::BertEncoder::load(&dir).unwrap();
+    let enc = simdex::model::BertEncoder::load(&dir, simdex::model::KernelPath::best()).unwrap();
     println!("encoder load {:?}", t.elapsed());
     let t = Instant::now();
     let tok = simdex::model::TextTokenizer::load(&dir.join("tokenizer.json"), 512).unwrap();
