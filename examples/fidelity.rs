@@ -21,7 +21,11 @@ fn main() -> Result<()> {
     if args.len() != 3 {
         bail!("usage: fidelity MODEL_DIR REFERENCE.jsonl");
     }
-    let embedder = Embedder::load(Path::new(&args[1]), simdex::model::DEFAULT_MODEL, &simdex::model::EncoderConfig::from_env(simdex::model::Precision::Auto)?)?;
+    let embedder = Embedder::load(
+        Path::new(&args[1]),
+        simdex::model::DEFAULT_MODEL,
+        &simdex::model::EncoderConfig::from_env(simdex::model::Precision::Auto)?,
+    )?;
     let text = std::fs::read_to_string(&args[2]).with_context(|| args[2].clone())?;
     let mut worst = (f32::INFINITY, 0usize);
     let mut n = 0;

@@ -106,7 +106,10 @@ fn bench(real: &[Vec<f32>], dim: usize, n: usize) -> Result<(), BoxError> {
                 std::fs::remove_dir_all(path)?;
             }
             std::fs::create_dir_all(path)?;
-            let (embedder, _) = simdex::app::load_embedder(None, &simdex::model::EncoderConfig::from_env(simdex::model::Precision::Auto)?)?;
+            let (embedder, _) = simdex::app::load_embedder(
+                None,
+                &simdex::model::EncoderConfig::from_env(simdex::model::Precision::Auto)?,
+            )?;
             (
                 BenchDir::Kept(path.clone()),
                 simdex::app::index_meta(&embedder),
