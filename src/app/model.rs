@@ -43,7 +43,7 @@ impl ModelChoice {
     /// for, on the kernel path and workers the environment sets (`SIMDEX_KERNEL`,
     /// `SIMDEX_WORKERS`), else the best path and the default workers.
     pub fn encoder_config(&self) -> Result<EncoderConfig, AppError> {
-        Ok(EncoderConfig::from_env(self.precision).map_err(crate::model::ModelError::from)?)
+        Ok(EncoderConfig::from_env(self.precision)?)
     }
 
     /// Loads the model, for embedding only `texts` when given (faster, same vectors), with

@@ -8,6 +8,7 @@
 
 use super::batch::WORKERS_ENV;
 use super::kernels::{KernelError, KernelPath, Precision, KERNEL_ENV};
+use super::ModelError;
 
 /// The encoder's run configuration, every choice made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +43,7 @@ impl EncoderConfig {
     /// The configuration the environment asks for: the path `SIMDEX_KERNEL` forces (one the
     /// machine cannot run is an error, never a silent fallback), else the best; the workers
     /// `SIMDEX_WORKERS` sets, else the default; `precision` resolved on that path.
-    pub fn from_env(precision: Precision) -> Result<EncoderConfig, KernelError> {
+    pub fn from_env(precision: Precision) -> Result<EncoderConfig, ModelError> {
         let kernel = match std::env::var(KERNEL_ENV) {
             Ok(v) if !v.trim().is_empty() => {
                 Some(KernelPath::parse(&v).ok_or_else(|| KernelError::Unknown {
@@ -55,7 +56,7 @@ impl EncoderConfig {
         let workers = std::env::var(WORKERS_ENV)
             .ok()
             .and_then(|s| s.trim().parse().ok());
-        EncoderConfig::new(kernel, precision, workers)
+        Ok(EncoderConfig::new(kernel, precision, workers)?)
     }
 }
 

@@ -983,8 +983,7 @@ fn embed(w: &Work, s: usize) -> Result<usize, StagedError> {
         .unzip();
     let settings = &w.plan.settings;
     // A task is the edge of its process: the kernel path is this worker's own.
-    let config = crate::model::EncoderConfig::from_env(settings.precision)
-        .map_err(crate::model::ModelError::from)?;
+    let config = crate::model::EncoderConfig::from_env(settings.precision)?;
     let source = crate::model::resolve_model_dir(settings.model.as_deref())?;
     let embedder =
         crate::model::Embedder::load(source.dir(), crate::model::DEFAULT_MODEL, &config)?;
