@@ -29,27 +29,9 @@ from . import _ALIASES, DEDUP_SETTING_DEFAULTS, SimdexError, _native, _tasks, de
 # The CLI's flag names of settings named otherwise in the library (the aliases, reversed).
 _FLAGS = {setting: flag for flag, setting in _ALIASES.items()}
 
-# (stage, where it runs), in order; the semantic stages are skipped with --no-semantic.
-STAGES = [
-    ("scan", "map"),
-    ("reduce_ids", "reduce"),
-    ("ids", "driver"),
-    ("reduce_contexts", "reduce"),
-    ("prepare", "map"),
-    ("reduce_exact", "reduce"),
-    ("reduce_bands", "reduce"),
-    ("judge_near", "map"),
-    ("embed", "map"),
-    ("ivf_train", "driver"),
-    ("ivf_assign", "map"),
-    ("knn", "reduce"),
-    ("merge_knn", "map"),
-    ("judge_semantic", "map"),
-    ("conclude", "driver"),
-    ("write", "map"),
-    ("finish", "driver"),
-]
-SEMANTIC_STAGES = {"embed", "ivf_train", "ivf_assign", "knn", "merge_knn", "judge_semantic"}
+# The stages in order, where each runs, and which belong to the semantic stage: the
+# library's one list (`simdex::dedup::staged::STAGES`), never a copy kept here.
+STAGES = json.loads(_native.staged_stages())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -144,11 +126,12 @@ def run_dedup(a: argparse.Namespace) -> dict:
     timings = {}
     worker_rss = {}
     semantic = not a.no_semantic
-    for name, where in STAGES:
-        if name in SEMANTIC_STAGES and not semantic:
+    for stage in STAGES:
+        name = stage["name"]
+        if stage["semantic"] and not semantic:
             continue
         t = time.time()
-        if where == "driver":
+        if stage["runs"] == "driver":
             json.loads(_native.staged_stage(work, name, 0))
         else:
             opts = {"runtime_env": env}

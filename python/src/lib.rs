@@ -319,6 +319,12 @@ fn staged_stage(py: Python<'_>, work: PathBuf, name: String, part: usize) -> PyR
     Ok(v.to_string())
 }
 
+/// The stages in order, as JSON: `[{"name", "runs": "map"|"reduce"|"driver", "semantic"}]`.
+#[pyfunction]
+fn staged_stages() -> String {
+    serde_json::to_string(staged::STAGES).unwrap_or_default()
+}
+
 /// How many tasks a stage runs in.
 #[pyfunction]
 fn staged_parts(work: PathBuf, name: String) -> PyResult<usize> {
@@ -334,6 +340,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(similar, m)?)?;
     m.add_function(wrap_pyfunction!(index_contains, m)?)?;
     m.add_function(wrap_pyfunction!(staged_plan, m)?)?;
+    m.add_function(wrap_pyfunction!(staged_stages, m)?)?;
     m.add_function(wrap_pyfunction!(staged_stage, m)?)?;
     m.add_function(wrap_pyfunction!(staged_parts, m)?)?;
     Ok(())

@@ -58,18 +58,5 @@ pub fn read_and_prepare(
 
 /// A record made from a bare text (queries, `explain` on files).
 pub fn text_record(id: &str, text: &str) -> crate::input::Record {
-    crate::input::Record {
-        id: id.to_string(),
-        title: None,
-        text: text.to_string(),
-        raw: Vec::new(),
-        fields: Default::default(),
-        location: crate::input::Location {
-            file: id.to_string(),
-            line: 0,
-        },
-        encoding: "UTF-8",
-        parquet_row: None,
-        raw_at: None,
-    }
+    crate::input::Record::from_text(id, text)
 }

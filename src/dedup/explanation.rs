@@ -5,11 +5,16 @@
 //! It reads nothing and writes nothing; the verdict is [`super::judge`]'s, the same rule the
 //! pass applies, never a second copy of it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::{doc_view, judge, DedupOptions, PairVerdict, RecordText, Stage};
+use super::{doc_view, judge, DedupOptions, Evidence, PairVerdict, RecordText, Stage};
 use crate::corpus::PreparedDoc;
 use crate::embed::DocumentVectors;
+
+/// The explanations file of an output folder.
+pub const EXPLANATIONS_FILE: &str = "explanations.jsonl";
+/// The passages file of an output folder.
+pub const PASSAGES_FILE: &str = "passages.jsonl";
 
 /// One aligned passage pair of an explanation.
 #[derive(Debug, Clone, Serialize)]
@@ -194,5 +199,109 @@ pub fn explain_records(
         verdict,
         decision,
         thresholds: opts.clone(),
+    }
+}
+
+/// What a line of `explanations.jsonl` explains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExplainedKind {
+    /// `b` was removed as a duplicate of `a` (the kept record, or the member it copies).
+    Duplicate,
+    /// `a` and `b` are a related pair of `related.jsonl`.
+    Related,
+}
+
+/// One aligned passage pair, without its texts (they are in `passages.jsonl`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlignedRef {
+    pub a: usize,
+    pub b: usize,
+    pub cosine: f32,
+    pub shared: f32,
+    /// The longest run of characters the two passages share.
+    pub shared_run: String,
+}
+
+/// The scores of a pair, as in `pairs.jsonl` but without the aligned passages.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Scores {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cosine: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub jaccard: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub containment: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub passage_coverage: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub text_coverage: Option<f32>,
+}
+
+impl From<&Evidence> for Scores {
+    fn from(e: &Evidence) -> Scores {
+        Scores {
+            cosine: e.cosine,
+            jaccard: e.jaccard,
+            containment: e.containment,
+            passage_coverage: e.passage_coverage,
+            text_coverage: e.text_coverage,
+        }
+    }
+}
+
+/// One line of `explanations.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExplainedPair {
+    pub kind: ExplainedKind,
+    /// The removed record's cluster (duplicates only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cluster: Option<String>,
+    pub a: String,
+    pub b: String,
+    /// The decision in words, as `simdex explain` prints it.
+    pub decision: String,
+    pub exact_match: bool,
+    /// The stage that calls the pair a duplicate when judged on its own (`null`: none).
+    pub duplicate: Option<String>,
+    pub related: bool,
+    pub scores: Scores,
+    /// Aligned passage pairs in the shorter record's order.
+    pub aligned: Vec<AlignedRef>,
+}
+
+/// One line of `passages.jsonl`: the compared passages of a record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordPassages {
+    pub id: String,
+    pub passages: Vec<String>,
+}
+
+impl ExplainedPair {
+    /// The `explanations.jsonl` line of an explanation (the passages' texts left to
+    /// `passages.jsonl`).
+    pub fn new(e: Explanation, kind: ExplainedKind, cluster: Option<String>) -> ExplainedPair {
+        ExplainedPair {
+            kind,
+            cluster,
+            a: e.a.id.clone(),
+            b: e.b.id.clone(),
+            decision: e.decision,
+            exact_match: e.exact_match,
+            duplicate: e.verdict.duplicate.map(|s: Stage| s.name().to_string()),
+            related: e.verdict.related,
+            scores: Scores::from(&e.verdict.evidence),
+            aligned: e
+                .aligned
+                .into_iter()
+                .map(|p| AlignedRef {
+                    a: p.a,
+                    b: p.b,
+                    cosine: p.cosine,
+                    shared: p.shared,
+                    shared_run: p.shared_run,
+                })
+                .collect(),
+        }
     }
 }

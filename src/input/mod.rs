@@ -107,6 +107,25 @@ pub struct RawAt {
 }
 
 impl Record {
+    /// A record of just an id and a text (no input line behind it): for texts given
+    /// directly, and for records rebuilt from an index or a work folder.
+    pub fn from_text(id: &str, text: &str) -> Record {
+        Record {
+            id: id.to_string(),
+            title: None,
+            text: text.to_string(),
+            raw: Vec::new(),
+            fields: Default::default(),
+            location: Location {
+                file: id.to_string(),
+                line: 0,
+            },
+            encoding: "UTF-8",
+            parquet_row: None,
+            raw_at: None,
+        }
+    }
+
     /// Drops the raw line when it can be read back from its file (see [`Self::raw_line`]);
     /// keeps it otherwise (stdin, compressed files, text files, Parquet).
     pub fn drop_raw_line(&mut self) {

@@ -8,7 +8,8 @@
 //! [`crate::clean`]), so the same input and settings give the same kept records, the same
 //! `duplicate_of` and the same clusters as `simdex dedup`, whatever the shard count.
 //!
-//! Order of the stages (`M` maps run per shard, `R` reduces per partition, `D` on the driver):
+//! Order of the stages ([`STAGES`], the list drivers follow; `M` maps run per shard, `R`
+//! reduces per partition, `D` on the driver):
 //! `plan` (D) → `scan` (M: ids, corpus-pass counts) → `reduce_ids` (R) → `ids` (D) →
 //! `reduce_contexts` (R) → `prepare` (M: features, exact keys, LSH bands) → `reduce_exact`
 //! (R) → `reduce_bands` (R) → `judge_near` (M) → `embed` (M) → `ivf_train` (D) →
@@ -279,6 +280,56 @@ pub fn plan(
     Ok(plan)
 }
 
+/// Where a stage runs: once per shard (`Map`), once per partition of a shuffle (`Reduce`),
+/// or once on the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runs {
+    Map,
+    Reduce,
+    Driver,
+}
+
+/// One stage of the plan: its name, where it runs, and whether it belongs to the semantic
+/// stage (skipped when that is off).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct StageSpec {
+    pub name: &'static str,
+    pub runs: Runs,
+    pub semantic: bool,
+}
+
+const fn stage(name: &'static str, runs: Runs, semantic: bool) -> StageSpec {
+    StageSpec {
+        name,
+        runs,
+        semantic,
+    }
+}
+
+/// The stages in the order they run: the one list a driver follows (the Ray driver reads
+/// it through the Python module rather than keeping its own).
+pub const STAGES: &[StageSpec] = &[
+    stage("scan", Runs::Map, false),
+    stage("reduce_ids", Runs::Reduce, false),
+    stage("ids", Runs::Driver, false),
+    stage("reduce_contexts", Runs::Reduce, false),
+    stage("prepare", Runs::Map, false),
+    stage("reduce_exact", Runs::Reduce, false),
+    stage("reduce_bands", Runs::Reduce, false),
+    stage("judge_near", Runs::Map, false),
+    stage("embed", Runs::Map, true),
+    stage("ivf_train", Runs::Driver, true),
+    stage("ivf_assign", Runs::Map, true),
+    stage("knn", Runs::Reduce, true),
+    stage("merge_knn", Runs::Map, true),
+    stage("judge_semantic", Runs::Map, true),
+    stage("conclude", Runs::Driver, false),
+    stage("write", Runs::Map, false),
+    stage("explain", Runs::Map, false),
+    stage("finish", Runs::Driver, false),
+];
+
 /// Runs one stage by name: `part` is the shard of a map, the partition of a reduce, and
 /// ignored on the driver's stages. Returns what the stage reports (counts).
 pub fn run_stage(dir: &Path, name: &str, part: usize) -> Result<serde_json::Value, StagedError> {
@@ -301,21 +352,25 @@ pub fn run_stage(dir: &Path, name: &str, part: usize) -> Result<serde_json::Valu
         "judge_semantic" => n(judge_semantic(&w, part)?),
         "conclude" => n(conclude_run(&w)?),
         "write" => n(write(&w, part)?),
+        "explain" => n(explain(&w, part)?),
         "finish" => finish(&w)?,
         other => return Err(StagedError::UnknownStage(other.into())),
     })
 }
 
-/// How many parts a stage runs in: shards for maps, partitions for reduces, the vector
-/// partitions for `knn` (known after `ivf_train`), 1 for the driver's stages.
+/// How many parts a stage runs in: shards for maps, partitions for reduces (the vector
+/// partitions for `knn`, known after `ivf_train`), 1 for the driver's stages.
 pub fn stage_parts(dir: &Path, name: &str) -> Result<usize, StagedError> {
     let w = Work::open(dir)?;
-    Ok(match name {
-        "scan" | "prepare" | "judge_near" | "embed" | "ivf_assign" | "merge_knn"
-        | "judge_semantic" | "write" => w.shards(),
-        "reduce_ids" | "reduce_contexts" | "reduce_exact" | "reduce_bands" => w.parts(),
-        "knn" => read_json::<Ivf>(&w.p("ivf.json"))?.centroids.len().max(1),
-        _ => 1,
+    let spec = STAGES
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| StagedError::UnknownStage(name.into()))?;
+    Ok(match (spec.runs, name) {
+        (Runs::Reduce, "knn") => read_json::<Ivf>(&w.p("ivf.json"))?.centroids.len().max(1),
+        (Runs::Map, _) => w.shards(),
+        (Runs::Reduce, _) => w.parts(),
+        (Runs::Driver, _) => 1,
     })
 }
 
@@ -1294,7 +1349,16 @@ fn conclude_run(w: &Work) -> Result<usize, StagedError> {
         w.opts().removal_coverage,
     );
     let mut by: Vec<(Vec<u64>, Vec<String>)> = vec![Default::default(); w.shards()];
+    // What `explain` explains of each shard's removals: the record each is explained against
+    // (the member it copies, else the kept record) and its cluster.
+    let mut explained: Vec<(Vec<u64>, Vec<u64>, Vec<String>)> = vec![Default::default(); w.shards()];
     for r in &c.removed {
+        if let super::Original::Input(kept) = r.duplicate_of {
+            let s = Work::shard_of(&acc.offsets, r.doc).min(w.shards() - 1);
+            explained[s].0.push(r.doc as u64);
+            explained[s].1.push(r.exact_copy_of.unwrap_or(kept) as u64);
+            explained[s].2.push(r.cluster.clone());
+        }
         let s = Work::shard_of(&acc.offsets, r.doc).min(w.shards() - 1);
         let of = match &r.duplicate_of {
             super::Original::Input(i) => dir.id[*i].clone(),
@@ -1314,6 +1378,16 @@ fn conclude_run(w: &Work) -> Result<usize, StagedError> {
         table::write(
             &w.p(&format!("removed/{}", shard_name(s))),
             vec![("idx", Col::U64(idx)), ("line", Col::Str(line))],
+        )?;
+    }
+    for (s, (doc, of, cluster)) in explained.into_iter().enumerate() {
+        table::write(
+            &w.p(&format!("explain/{}", shard_name(s))),
+            vec![
+                ("idx", Col::U64(doc)),
+                ("of", Col::U64(of)),
+                ("cluster", Col::Str(cluster)),
+            ],
         )?;
     }
     let mut lines = Vec::new();
@@ -1394,6 +1468,125 @@ fn write(w: &Work, s: usize) -> Result<usize, StagedError> {
     Ok(n)
 }
 
+/// Map: explains a shard's removals (each against the record it duplicates) and its related
+/// pairs, as `simdex dedup` does in `explanations.jsonl`, through the same
+/// [`super::explanation`]; lists the records those lines name, for `passages.jsonl`.
+fn explain(w: &Work, s: usize) -> Result<usize, StagedError> {
+    let acc = w.accepted()?;
+    let path = w.p(&format!("explain/{}", shard_name(s)));
+    let mut t = table::read(&path)?;
+    let doc = table::u64s(&mut t, "idx", &path)?;
+    let of = table::u64s(&mut t, "of", &path)?;
+    let cluster = table::strs(&mut t, "cluster", &path)?;
+    let related_path = w.p(&format!("related/{}", shard_name(s)));
+    let related = if related_path.exists() {
+        read_related(&related_path)?
+    } else {
+        Vec::new()
+    };
+    let mut related = related;
+    related.sort_by_key(|r| (r.a, r.b));
+    let mut named: BTreeSet<usize> = BTreeSet::new();
+    named.extend(doc.iter().chain(&of).map(|&i| i as usize));
+    named.extend(related.iter().flat_map(|r| [r.a, r.b]));
+    let docs = load_docs(w, &acc, &named)?;
+    let line = |a: usize, b: usize, kind, cluster| {
+        let (da, db) = (&docs.docs[&a], &docs.docs[&b]);
+        let e = super::explanation::explain_records(
+            (da, docs.vectors.get(&a)),
+            (db, docs.vectors.get(&b)),
+            w.opts(),
+        );
+        let p = super::explanation::ExplainedPair::new(e, kind, cluster);
+        serde_json::to_string(&p).unwrap_or_default()
+    };
+    use super::explanation::ExplainedKind;
+    let removals: Vec<String> = (0..doc.len())
+        .map(|i| {
+            line(
+                of[i] as usize,
+                doc[i] as usize,
+                ExplainedKind::Duplicate,
+                Some(cluster[i].clone()),
+            )
+        })
+        .collect();
+    let related: Vec<String> = related
+        .iter()
+        .map(|r| line(r.a, r.b, ExplainedKind::Related, None))
+        .collect();
+    let parts = w.p("parts");
+    write_lines(&parts.join(format!("explained-removals-s{s:05}.jsonl")), &removals)?;
+    write_lines(&parts.join(format!("explained-related-s{s:05}.jsonl")), &related)?;
+    table::write(
+        &w.p(&format!("named/{}", shard_name(s))),
+        vec![("idx", Col::U64(named.iter().map(|&i| i as u64).collect()))],
+    )?;
+    Ok(removals.len() + related.len())
+}
+
+/// Records rebuilt from the work folder as far as an explanation reads them (id, compared
+/// passages, exact key), with their vectors when embedded.
+struct LoadedDocs {
+    docs: HashMap<usize, crate::corpus::PreparedDoc>,
+    vectors: HashMap<usize, DocumentVectors>,
+}
+
+fn load_docs(
+    w: &Work,
+    acc: &Accepted,
+    needed: &BTreeSet<usize>,
+) -> Result<LoadedDocs, StagedError> {
+    let mut docs = HashMap::new();
+    let mut vectors = HashMap::new();
+    let shards: BTreeSet<usize> = needed
+        .iter()
+        .map(|&i| Work::shard_of(&acc.offsets, i).min(w.shards() - 1))
+        .collect();
+    for s in shards {
+        let wanted = |i: u64| needed.contains(&(i as usize));
+        for (i, id, passages) in read_passages(w, s, &wanted)? {
+            docs.insert(i, rebuilt_doc(&id, passages));
+        }
+        if w.plan.settings.semantic() {
+            let path = w.p(&format!("vectors/{}", shard_name(s)));
+            let t = table::read_matching(&path, "idx", wanted, VECTOR_COLUMNS)?;
+            vectors.extend(vectors_of(t, &path)?);
+        }
+    }
+    Ok(LoadedDocs { docs, vectors })
+}
+
+/// The (index, id, compared passages) of the wanted records of a shard.
+fn read_passages(
+    w: &Work,
+    s: usize,
+    wanted: &dyn Fn(u64) -> bool,
+) -> Result<Vec<(usize, String, Vec<String>)>, StagedError> {
+    let path = w.p(&format!("features/{}", shard_name(s)));
+    let mut t = table::read_matching(&path, "idx", wanted, &["idx", "id", "passages"])?;
+    let idx = table::u64s(&mut t, "idx", &path)?;
+    let id = table::strs(&mut t, "id", &path)?;
+    let passages = table::str_lists(&mut t, "passages", &path)?;
+    Ok(idx
+        .into_iter()
+        .zip(id)
+        .zip(passages)
+        .map(|((i, id), p)| (i as usize, id, p))
+        .collect())
+}
+
+fn rebuilt_doc(id: &str, passages: Vec<String>) -> crate::corpus::PreparedDoc {
+    crate::corpus::PreparedDoc {
+        record: crate::input::Record::from_text(id, ""),
+        cleaned: None,
+        ranges: vec![None; passages.len()],
+        exact_key: crate::corpus::exact_key(&passages),
+        artifacts: 0,
+        passages,
+    }
+}
+
 /// Driver: joins the shards' outputs into the output folder, with the same file names as
 /// `simdex dedup`: kept.jsonl, duplicates.jsonl, clusters.jsonl, rejected.jsonl,
 /// related.jsonl and summary.json.
@@ -1441,6 +1634,40 @@ fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
     )?;
     let acc = w.accepted()?;
     output::write_rejected(out, &acc.rejected)?;
+    // explanations.jsonl: every shard's removals, then every shard's related pairs (the
+    // order of `simdex dedup`); passages.jsonl: the named records in input order, a shard
+    // at a time.
+    let mut explained = Vec::new();
+    for kind in ["removals", "related"] {
+        for s in 0..w.shards() {
+            explained.extend(read(w.p(&format!("parts/explained-{kind}-s{s:05}.jsonl")))?);
+        }
+    }
+    output::write_lines(
+        out,
+        super::explanation::EXPLANATIONS_FILE,
+        explained.split(|&b| b == b'\n').filter(|l| !l.is_empty()),
+    )?;
+    let mut named: BTreeSet<usize> = BTreeSet::new();
+    for s in 0..w.shards() {
+        let path = w.p(&format!("named/{}", shard_name(s)));
+        let mut t = table::read(&path)?;
+        named.extend(table::u64s(&mut t, "idx", &path)?.into_iter().map(|i| i as usize));
+    }
+    let mut passages = Vec::new();
+    for s in 0..w.shards() {
+        let wanted = |i: u64| named.contains(&(i as usize));
+        let mut rows = read_passages(w, s, &wanted)?;
+        rows.sort_by_key(|r| r.0);
+        for (_, id, passages_of) in rows {
+            let rp = super::explanation::RecordPassages {
+                id,
+                passages: passages_of,
+            };
+            passages.push(serde_json::to_string(&rp).unwrap_or_default());
+        }
+    }
+    output::write_lines(out, super::explanation::PASSAGES_FILE, &passages)?;
     let c: Concluded = read_json(&w.p("concluded.json"))?;
     // The run metadata type `simdex dedup` writes, with the Ray pass's shards and run
     // settings beside the dedup options.
