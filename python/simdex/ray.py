@@ -160,6 +160,7 @@ def run_dedup(a: argparse.Namespace) -> dict:
     }
     with open(summary_path, "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2, ensure_ascii=False)
+        f.write("\n")
     if not a.keep_work:
         shutil.rmtree(work, ignore_errors=True)
     ray.shutdown()

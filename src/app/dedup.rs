@@ -31,12 +31,7 @@ pub fn summary_of(
 ) -> output::Summary {
     let mut s = output::Summary::new(
         options,
-        embedder.map(|e| {
-            let mut v = serde_json::to_value(&e.settings).unwrap_or_default();
-            // Written even when f32 (the settings leave f32 out to keep old fingerprints).
-            v["precision"] = serde_json::json!(e.settings.precision);
-            v
-        }),
+        embedder.map(|e| e.settings.described()),
         against.map(|p| p.display().to_string()),
     );
     // Tokens actually run through the model (cache hits excluded).

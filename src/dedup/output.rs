@@ -225,6 +225,37 @@ pub fn duplicate_json(
     })
 }
 
+/// The `pairs.jsonl` line of a judged pair (shared with the staged run).
+pub fn pair_json(a: &str, b: &str, v: &super::judge::PairVerdict) -> serde_json::Value {
+    json!({
+        "a": a, "b": b,
+        "duplicate": v.duplicate, "related": v.related,
+        "partial": v.partial,
+        "evidence": v.evidence,
+    })
+}
+
+/// The file of paragraphs repeated across kept records.
+pub const PASSAGE_DUPLICATES_FILE: &str = "passage_duplicates.jsonl";
+
+/// The `passage_duplicates.jsonl` line of a repeated paragraph (shared with the staged run).
+pub fn passage_duplicate_json(
+    id: &str,
+    of_id: &str,
+    r: &repeated::PassageDuplicate,
+    text: Option<&str>,
+) -> serde_json::Value {
+    json!({
+        "id": id,
+        "paragraph": r.paragraph,
+        "duplicate_of": of_id,
+        "of_paragraph": r.of_paragraph,
+        "similarity": round(r.similarity),
+        "stage": r.stage,
+        "text": text,
+    })
+}
+
 /// The `related.jsonl` line of a related pair (shared with the staged run).
 pub fn related_json(a: &str, b: &str, cosine: f32, kind: super::RelatedKind) -> serde_json::Value {
     json!({"a": a, "b": b, "cosine": round(cosine), "kind": kind})
@@ -360,17 +391,14 @@ pub fn write_outputs(
         }
     }
 
-    let mut pd = AtomicFile::create(dir, "passage_duplicates.jsonl")?;
+    let mut pd = AtomicFile::create(dir, PASSAGE_DUPLICATES_FILE)?;
     for r in &repeated {
-        pd.json(&json!({
-            "id": docs[r.doc].record.id,
-            "paragraph": r.paragraph,
-            "duplicate_of": docs[r.of_doc].record.id,
-            "of_paragraph": r.of_paragraph,
-            "similarity": round(r.similarity),
-            "stage": r.stage,
-            "text": docs[r.doc].passages.get(r.paragraph),
-        }))?;
+        pd.json(&passage_duplicate_json(
+            &docs[r.doc].record.id,
+            &docs[r.of_doc].record.id,
+            r,
+            docs[r.doc].passages.get(r.paragraph).map(String::as_str),
+        ))?;
     }
     pd.finish()?;
     summary.passage_duplicates = repeated.len();
@@ -413,12 +441,11 @@ pub fn write_outputs(
     let mut pairs = AtomicFile::create(dir, "pairs.jsonl")?;
     for p in report.pairs.iter() {
         let p = p.map_err(super::spill::spill_error)?;
-        pairs.json(&json!({
-            "a": docs[p.a].record.id, "b": docs[p.b].record.id,
-            "duplicate": p.verdict.duplicate, "related": p.verdict.related,
-            "partial": p.verdict.partial,
-            "evidence": p.verdict.evidence,
-        }))?;
+        pairs.json(&pair_json(
+            &docs[p.a].record.id,
+            &docs[p.b].record.id,
+            &p.verdict,
+        ))?;
     }
     pairs.finish()?;
 

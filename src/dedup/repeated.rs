@@ -5,11 +5,12 @@
 //! Exact repeats are found by hashing every paragraph's compact form; semantic repeats come
 //! from the paragraph pairs already aligned for judged article pairs. Nothing is embedded here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_64;
 
+use super::outcome::JudgedPair;
 use super::{DedupReport, Stage};
 use crate::corpus::PreparedDoc;
 
@@ -41,19 +42,44 @@ pub fn find(docs: &[PreparedDoc], report: &DedupReport) -> std::io::Result<Vec<P
     for &i in &report.kept {
         kept[i] = true;
     }
-    let mut first: HashMap<u64, (usize, usize)> = HashMap::new();
-    let mut out: Vec<PassageDuplicate> = Vec::new();
-    let mut seen: std::collections::HashSet<(usize, usize)> = Default::default();
+    let mut finder = Finder::default();
     for &d in &report.kept {
-        for (p, text) in docs[d].passages.iter().enumerate() {
+        finder.exact(d, &docs[d].passages);
+    }
+    for pair in report.pairs.iter() {
+        finder.semantic(&pair?, &|i| kept[i], &|d, p| {
+            docs[d].passages.get(p).map(String::as_str)
+        });
+    }
+    Ok(finder.finish())
+}
+
+/// The search for repeated paragraphs, fed by a driver: every kept record in input order
+/// ([`Self::exact`]), then every judged pair in `pairs.jsonl` order ([`Self::semantic`]).
+/// The single-process pass feeds it from memory, the staged pass a shard at a time; the
+/// rule is here only.
+#[derive(Default)]
+pub struct Finder {
+    /// The first kept (record, paragraph) of each compact paragraph's hash.
+    first: HashMap<u64, (usize, usize)>,
+    seen: HashSet<(usize, usize)>,
+    out: Vec<PassageDuplicate>,
+}
+
+impl Finder {
+    /// A kept record's paragraphs; returns whether any of them repeats an earlier record's.
+    pub fn exact(&mut self, d: usize, passages: &[String]) -> bool {
+        let mut found = false;
+        for (p, text) in passages.iter().enumerate() {
             let key = compact(text);
             if key.chars().count() < MIN_PASSAGE_CHARS {
                 continue;
             }
-            match first.get(&xxh3_64(key.as_bytes())) {
+            match self.first.get(&xxh3_64(key.as_bytes())) {
                 Some(&(od, op)) if od != d => {
-                    seen.insert((d, p));
-                    out.push(PassageDuplicate {
+                    found = true;
+                    self.seen.insert((d, p));
+                    self.out.push(PassageDuplicate {
                         doc: d,
                         paragraph: p,
                         of_doc: od,
@@ -64,45 +90,68 @@ pub fn find(docs: &[PreparedDoc], report: &DedupReport) -> std::io::Result<Vec<P
                 }
                 Some(_) => {}
                 None => {
-                    first.insert(xxh3_64(key.as_bytes()), (d, p));
+                    self.first.insert(xxh3_64(key.as_bytes()), (d, p));
                 }
             }
         }
+        found
     }
-    for pair in report.pairs.iter() {
-        let pair = pair?;
-        let (a, b) = (pair.a, pair.b);
-        if !kept[a] || !kept[b] || pair.verdict.duplicate.is_some() {
-            continue;
-        }
-        for m in &pair.verdict.evidence.passages {
-            if m.cosine < SEMANTIC_PASSAGE_THRESHOLD {
-                continue;
-            }
-            // The later record's paragraph is the duplicate.
-            let (d, p, od, op) = if a < b {
-                (b, m.b, a, m.a)
-            } else {
-                (a, m.a, b, m.b)
-            };
-            let long_enough = docs[d]
-                .passages
-                .get(p)
-                .is_some_and(|t| compact(t).chars().count() >= MIN_PASSAGE_CHARS);
-            if long_enough && seen.insert((d, p)) {
-                out.push(PassageDuplicate {
+
+    /// The paragraphs of a pair's later record that its evidence aligns, at
+    /// [`SEMANTIC_PASSAGE_THRESHOLD`] or above, with the earlier record's (both kept, the
+    /// pair not a duplicate).
+    pub fn semantic<'t>(
+        &mut self,
+        pair: &JudgedPair,
+        kept: &dyn Fn(usize) -> bool,
+        passage: &dyn Fn(usize, usize) -> Option<&'t str>,
+    ) {
+        for (d, p, od, op, cosine) in semantic_candidates(pair, kept) {
+            let long_enough =
+                passage(d, p).is_some_and(|t| compact(t).chars().count() >= MIN_PASSAGE_CHARS);
+            if long_enough && self.seen.insert((d, p)) {
+                self.out.push(PassageDuplicate {
                     doc: d,
                     paragraph: p,
                     of_doc: od,
                     of_paragraph: op,
-                    similarity: m.cosine,
+                    similarity: cosine,
                     stage: Stage::Semantic,
                 });
             }
         }
     }
-    out.sort_by_key(|x| (x.doc, x.paragraph));
-    Ok(out)
+
+    /// The repeated paragraphs, ordered by record and paragraph.
+    pub fn finish(mut self) -> Vec<PassageDuplicate> {
+        self.out.sort_by_key(|x| (x.doc, x.paragraph));
+        self.out
+    }
+}
+
+/// The (record, paragraph, of record, of paragraph, cosine) a judged pair may add: the later
+/// record's paragraph is the duplicate. A driver that reads texts on demand asks this first.
+pub fn semantic_candidates(
+    pair: &JudgedPair,
+    kept: &dyn Fn(usize) -> bool,
+) -> Vec<(usize, usize, usize, usize, f32)> {
+    let (a, b) = (pair.a, pair.b);
+    if !kept(a) || !kept(b) || pair.verdict.duplicate.is_some() {
+        return Vec::new();
+    }
+    pair.verdict
+        .evidence
+        .passages
+        .iter()
+        .filter(|m| m.cosine >= SEMANTIC_PASSAGE_THRESHOLD)
+        .map(|m| {
+            if a < b {
+                (b, m.b, a, m.a, m.cosine)
+            } else {
+                (a, m.a, b, m.b, m.cosine)
+            }
+        })
+        .collect()
 }
 
 /// The record's text with the given paragraphs cut out (by their byte ranges in the

@@ -93,6 +93,14 @@ pub const DEFAULT_MODEL: &str = "intfloat/multilingual-e5-small";
 pub const DEFAULT_WINDOW_OVERLAP: usize = 64;
 
 impl ModelSettings {
+    /// The settings as a run's `summary.json` shows them: the precision written even when
+    /// f32 (the serialised settings leave f32 out to keep old fingerprints).
+    pub fn described(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        v["precision"] = serde_json::json!(self.precision);
+        v
+    }
+
     /// The e5 prefix for a role.
     pub fn prefix(&self, role: Role) -> &str {
         match role {

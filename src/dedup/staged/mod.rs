@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
+use super::judge::PairVerdict;
 use super::keep::{keep_cmp, keep_rank, KeepKey};
 use super::{
     conclude, copy_edge, doc_view, exact_copies, judge, minhash, neighbours, output,
@@ -878,6 +879,41 @@ fn read_related(path: &Path) -> Result<Vec<RelatedRow>, StagedError> {
         .collect())
 }
 
+/// Writes judged pairs with their verdicts (as `pairs.jsonl` needs them): `a`, `b` and the
+/// verdict as JSON (its f32 scores round-trip exactly).
+fn write_verdicts(path: &Path, rows: &[(usize, usize, PairVerdict)]) -> Result<(), StagedError> {
+    table::write(
+        path,
+        vec![
+            ("a", Col::U64(rows.iter().map(|r| r.0 as u64).collect())),
+            ("b", Col::U64(rows.iter().map(|r| r.1 as u64).collect())),
+            (
+                "verdict",
+                Col::Str(
+                    rows.iter()
+                        .map(|r| serde_json::to_string(&r.2).unwrap_or_default())
+                        .collect(),
+                ),
+            ),
+        ],
+    )?;
+    Ok(())
+}
+
+/// The judged pairs of one verdict table, their verdicts parsed back.
+fn read_verdicts(path: &Path) -> Result<Vec<(usize, usize, PairVerdict)>, StagedError> {
+    let mut t = table::read(path)?;
+    let a = table::u64s(&mut t, "a", path)?;
+    let b = table::u64s(&mut t, "b", path)?;
+    let v = table::strs(&mut t, "verdict", path)?;
+    (0..a.len())
+        .map(|i| {
+            let verdict = serde_json::from_str(&v[i]).map_err(|e| file_err(path, e))?;
+            Ok((a[i] as usize, b[i] as usize, verdict))
+        })
+        .collect()
+}
+
 /// The passages (and vectors, when embedded) of the records a judge needs, read from the
 /// shards that hold them.
 struct Loaded {
@@ -975,7 +1011,7 @@ fn judge_near(w: &Work, s: usize) -> Result<usize, StagedError> {
     pairs.dedup();
     let needed: BTreeSet<usize> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
     let l = load(w, &acc, &needed, false)?;
-    let mut edges = Vec::new();
+    let (mut edges, mut verdicts) = (Vec::new(), Vec::new());
     for (a, b) in pairs {
         let v = judge(
             &doc_view(None, &l.text[&a]),
@@ -983,12 +1019,17 @@ fn judge_near(w: &Work, s: usize) -> Result<usize, StagedError> {
             w.opts(),
             0,
         );
-        edges.extend(DuplicateEdge::from_verdict(a, b, &v));
+        // Only a pair settled here is listed (one that fails is left to the semantic stage).
+        if let Some(e) = DuplicateEdge::from_verdict(a, b, &v) {
+            edges.push(e);
+            verdicts.push((a, b, v));
+        }
     }
     table::write(
         &w.p(&format!("edges/near/{}", shard_name(s))),
         edge_cols(&edges),
     )?;
+    write_verdicts(&w.p(&format!("verdicts/near/{}", shard_name(s))), &verdicts)?;
     Ok(edges.len())
 }
 
@@ -1023,6 +1064,13 @@ fn vectors_of(mut t: Table, path: &Path) -> Result<Vec<(usize, DocumentVectors)>
         .collect())
 }
 
+/// What a shard's `embed` ran: tokens through the model, and the model's settings.
+#[derive(Debug, Serialize, Deserialize)]
+struct Embedded {
+    tokens: usize,
+    model: serde_json::Value,
+}
+
 /// Map: embeds a shard's representatives (exact copies share their representative's
 /// vectors and are not embedded, as in the single-process pass).
 fn embed(w: &Work, s: usize) -> Result<usize, StagedError> {
@@ -1046,6 +1094,14 @@ fn embed(w: &Work, s: usize) -> Result<usize, StagedError> {
         crate::embed::embed_documents(&embedder, &docs, crate::model::Role::Passage, |_, _| {})?;
     let dim = embedder.dim();
     let n = vecs.len();
+    // What `summary.json` says of the model and the tokens it ran, as `simdex dedup` does.
+    let embedded = Embedded {
+        tokens: embedder
+            .computed_tokens
+            .load(std::sync::atomic::Ordering::Relaxed),
+        model: embedder.settings.described(),
+    };
+    write_json(&w.p(&format!("embedded/{}.json", shard_name(s))), &embedded)?;
     table::write(
         &w.p(&format!("vectors/{}", shard_name(s))),
         vec![
@@ -1216,7 +1272,7 @@ fn judge_semantic(w: &Work, s: usize) -> Result<usize, StagedError> {
         .collect();
     let needed: BTreeSet<usize> = pairs.iter().flat_map(|&((a, b), _)| [a, b]).collect();
     let l = load(w, &acc, &needed, true)?;
-    let (mut edges, mut related, mut judged) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut edges, mut related, mut verdicts) = (Vec::new(), Vec::new(), Vec::new());
     for ((a, b), c) in pairs {
         let v = judge(
             &doc_view(l.vectors.get(&a), &l.text[&a]),
@@ -1232,17 +1288,17 @@ fn judge_semantic(w: &Work, s: usize) -> Result<usize, StagedError> {
                 partial: v.partial,
             });
         }
-        judged.push((a, b, 0.0));
         edges.extend(DuplicateEdge::from_verdict(a, b, &v));
+        verdicts.push((a, b, v));
     }
     table::write(
         &w.p(&format!("edges/semantic/{}", shard_name(s))),
         edge_cols(&edges),
     )?;
     write_related(&w.p(&format!("related/{}", shard_name(s))), &related)?;
-    table::write(
-        &w.p(&format!("judged/{}", shard_name(s))),
-        pair_cols(&judged),
+    write_verdicts(
+        &w.p(&format!("verdicts/semantic/{}", shard_name(s))),
+        &verdicts,
     )?;
     Ok(edges.len())
 }
@@ -1319,13 +1375,17 @@ fn conclude_run(w: &Work) -> Result<usize, StagedError> {
         }
     }
     judged.extend(edges.iter().map(|e| (e.a, e.b)));
-    for path in table::files_in(&w.p("judged"))? {
-        judged.extend(read_pair_file(&path)?.into_iter().map(|(a, b, _)| (a, b)));
+    for path in table::files_in(&w.p("verdicts/semantic"))? {
+        judged.extend(read_verdicts(&path)?.into_iter().map(|(a, b, _)| (a, b)));
     }
     let todo: Vec<(usize, usize)> = second_look_pairs(n, &edges, &rank, w.opts().removal_coverage)
         .into_iter()
         .filter(|p| !judged.contains(p))
         .collect();
+    // The second look's settled pairs, by the shard of `a` (every shard's file written,
+    // so a re-run replaces each).
+    let mut second: Vec<Vec<(usize, usize, PairVerdict)>> =
+        (0..w.shards()).map(|_| Vec::new()).collect();
     if !todo.is_empty() {
         let needed: BTreeSet<usize> = todo.iter().flat_map(|&(a, b)| [a, b]).collect();
         let l = load(w, &acc, &needed, w.plan.settings.semantic())?;
@@ -1336,8 +1396,15 @@ fn conclude_run(w: &Work) -> Result<usize, StagedError> {
                 w.opts(),
                 EVIDENCE_PASSAGES,
             );
-            edges.extend(DuplicateEdge::from_verdict(a, b, &v));
+            if let Some(e) = DuplicateEdge::from_verdict(a, b, &v) {
+                edges.push(e);
+                let s = Work::shard_of(&acc.offsets, a).min(w.shards() - 1);
+                second[s].push((a, b, v));
+            }
         }
+    }
+    for (s, v) in second.iter().enumerate() {
+        write_verdicts(&w.p(&format!("verdicts/second/{}", shard_name(s))), v)?;
     }
     let copy_edges = copies.iter().map(|&(r, c)| copy_edge(r, c)).collect();
     let c = conclude(
@@ -1576,6 +1643,28 @@ fn read_passages(
         .collect())
 }
 
+/// The id of every accepted record, in input order.
+fn record_ids(w: &Work) -> Result<Vec<String>, StagedError> {
+    let mut ids = Vec::new();
+    for s in 0..w.shards() {
+        let path = w.p(&format!("features/{}", shard_name(s)));
+        let mut t = table::read_matching(&path, "idx", |_| true, &["idx", "id"])?;
+        ids.extend(table::strs(&mut t, "id", &path)?);
+    }
+    Ok(ids)
+}
+
+/// The records `conclude` removed (every shard's `removed` table).
+fn removed_records(w: &Work) -> Result<HashSet<usize>, StagedError> {
+    let mut removed = HashSet::new();
+    for s in 0..w.shards() {
+        let path = w.p(&format!("removed/{}", shard_name(s)));
+        let mut t = table::read_matching(&path, "idx", |_| true, &["idx"])?;
+        removed.extend(table::u64s(&mut t, "idx", &path)?.into_iter().map(|i| i as usize));
+    }
+    Ok(removed)
+}
+
 fn rebuilt_doc(id: &str, passages: Vec<String>) -> crate::corpus::PreparedDoc {
     crate::corpus::PreparedDoc {
         record: crate::input::Record::from_text(id, ""),
@@ -1668,6 +1757,64 @@ fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
         }
     }
     output::write_lines(out, super::explanation::PASSAGES_FILE, &passages)?;
+    let ids = record_ids(w)?;
+    let removed = removed_records(w)?;
+    let kept = |i: usize| !removed.contains(&i);
+    // pairs.jsonl: every judged pair, ordered by (a, b) as `simdex dedup` orders them; each
+    // table holds the pairs whose `a` lies in its shard, so a shard at a time is in order.
+    // The pairs that may show repeated paragraphs are kept for passage_duplicates.jsonl.
+    let mut pairs = Vec::new();
+    let mut aligned = Vec::new();
+    for s in 0..w.shards() {
+        let mut rows = Vec::new();
+        for kind in ["near", "semantic", "second"] {
+            let path = w.p(&format!("verdicts/{kind}/{}", shard_name(s)));
+            if path.exists() {
+                rows.extend(read_verdicts(&path)?);
+            }
+        }
+        rows.sort_by_key(|r| (r.0, r.1));
+        for (a, b, verdict) in rows {
+            pairs.push(output::pair_json(&ids[a], &ids[b], &verdict).to_string());
+            let p = super::outcome::JudgedPair { a, b, verdict };
+            if !super::repeated::semantic_candidates(&p, &kept).is_empty() {
+                aligned.push(p);
+            }
+        }
+    }
+    output::write_lines(out, "pairs.jsonl", &pairs)?;
+    drop(pairs);
+    // passage_duplicates.jsonl: the finder of `simdex dedup`, fed every kept record a shard
+    // at a time, then the aligned pairs; only the passages of records it names are held.
+    let wanted: HashSet<usize> = aligned
+        .iter()
+        .flat_map(|p| super::repeated::semantic_candidates(p, &kept))
+        .map(|c| c.0)
+        .collect();
+    let mut finder = super::repeated::Finder::default();
+    let mut texts: HashMap<usize, Vec<String>> = HashMap::new();
+    for s in 0..w.shards() {
+        let mut rows = read_passages(w, s, &|i| kept(i as usize))?;
+        rows.sort_by_key(|r| r.0);
+        for (d, _, passages) in rows {
+            if finder.exact(d, &passages) || wanted.contains(&d) {
+                texts.insert(d, passages);
+            }
+        }
+    }
+    let text_of = |d: usize, p: usize| texts.get(&d).and_then(|t| t.get(p)).map(String::as_str);
+    for p in &aligned {
+        finder.semantic(p, &kept, &text_of);
+    }
+    let repeated = finder.finish();
+    let lines: Vec<String> = repeated
+        .iter()
+        .map(|r| {
+            output::passage_duplicate_json(&ids[r.doc], &ids[r.of_doc], r, text_of(r.doc, r.paragraph))
+                .to_string()
+        })
+        .collect();
+    output::write_lines(out, output::PASSAGE_DUPLICATES_FILE, &lines)?;
     let c: Concluded = read_json(&w.p("concluded.json"))?;
     // The run metadata type `simdex dedup` writes, with the Ray pass's shards and run
     // settings beside the dedup options.
@@ -1681,6 +1828,15 @@ fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
     summary.related_pairs = c.related;
     summary.format = w.plan.settings.format;
     summary.set_lost_text(c.lost_text);
+    summary.passage_duplicates = repeated.len();
+    for s in 0..w.shards() {
+        let path = w.p(&format!("embedded/{}.json", shard_name(s)));
+        if path.exists() {
+            let e: Embedded = read_json(&path)?;
+            summary.tokens_embedded += e.tokens;
+            summary.model = Some(e.model);
+        }
+    }
     summary.shards = Some(w.shards());
     summary.run_settings = serde_json::to_value(&w.plan.settings).ok();
     output::write_summary(out, &summary)?;
