@@ -167,17 +167,6 @@ def run_dedup(a: argparse.Namespace) -> dict:
     return summary
 
 
-def _line(s: dict, out: str) -> str:
-    stages = ", ".join(f"{k} {v}" for k, v in sorted(s["removed_by_stage"].items()))
-    removed = f"{s['removed']} duplicates removed" + (f" ({stages})" if stages else "")
-    return (
-        f"{s['records_in']} records: {s['kept']} kept, {removed}, {s['rejected']} rejected; "
-        f"{s['clusters']} clusters, {s['related_pairs']} related pairs; {s['shards']} shards on Ray; "
-        f"removed {s['removed_chars']} characters, {s['lost_chars']} ({100 * s['lost_share']:.1f}%) "
-        f"not held by the record kept for them -> {out}"
-    )
-
-
 def main(argv=None) -> int:
     a = _parser().parse_args(argv)
     try:
@@ -188,7 +177,8 @@ def main(argv=None) -> int:
     except ConnectionError as e:
         print(f"simdex: error: Ray: {e}", file=sys.stderr)
         return 1
-    print(_line(s, a.out))
+    # The line `simdex dedup` prints, rendered by the library from the summary's type.
+    print(_native.summary_line(json.dumps(s), a.out))
     return 0
 
 

@@ -325,6 +325,13 @@ fn staged_stages() -> String {
     serde_json::to_string(staged::STAGES).unwrap_or_default()
 }
 
+/// The one-line summary of a run from its `summary.json` text: the line `simdex dedup` prints.
+#[pyfunction]
+fn summary_line(summary: &str, out: PathBuf) -> PyResult<String> {
+    let s: output::Summary = serde_json::from_str(summary).map_err(err)?;
+    Ok(simdex::render::summary_line(&s, &out))
+}
+
 /// How many tasks a stage runs in.
 #[pyfunction]
 fn staged_parts(work: PathBuf, name: String) -> PyResult<usize> {
@@ -343,5 +350,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(staged_stages, m)?)?;
     m.add_function(wrap_pyfunction!(staged_stage, m)?)?;
     m.add_function(wrap_pyfunction!(staged_parts, m)?)?;
+    m.add_function(wrap_pyfunction!(summary_line, m)?)?;
     Ok(())
 }

@@ -24,8 +24,11 @@ use crate::corpus::PreparedDoc;
 use crate::input::Rejected;
 use crate::tables::{self, OutputFormat};
 
-/// The counts and settings of a run, as written to `summary.json`.
-#[derive(Debug, Clone, Serialize)]
+/// The counts and settings of a run, as written to `summary.json` by every driver (the
+/// single-process pass, Python, the Ray pass) and read back as this type (fields a driver
+/// adds of its own, such as the Ray pass's workers, are ignored; missing ones default).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Summary {
     pub records_in: usize,
     pub kept: usize,
@@ -68,6 +71,12 @@ pub struct Summary {
     /// The Ray pass: its run settings beside `options` (input fields, model, partitions).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_settings: Option<serde_json::Value>,
+}
+
+impl Default for Summary {
+    fn default() -> Summary {
+        Summary::new(DedupOptions::default(), None, None)
+    }
 }
 
 impl Summary {

@@ -13,7 +13,7 @@ use crate::dedup::output::Summary;
 use crate::dedup::{DedupOptions, JudgedPair};
 use crate::index::CheckReport;
 
-/// The one-line summary of a dedup run.
+/// The one-line summary of a dedup run (of every driver: the Ray pass's says its shards).
 pub fn summary_line(s: &Summary, out: &std::path::Path) -> String {
     let by_stage = s
         .removed_by_stage
@@ -27,7 +27,7 @@ pub fn summary_line(s: &Summary, out: &std::path::Path) -> String {
         format!(" ({by_stage})")
     };
     format!(
-        "{} records: {} kept, {} duplicates removed{}, {} rejected; {} clusters, {} related pairs, {} repeated passages; removed {} characters, {} ({:.1}%) not held by the record kept for them -> {}",
+        "{} records: {} kept, {} duplicates removed{}, {} rejected; {} clusters, {} related pairs, {} repeated passages{}; removed {} characters, {} ({:.1}%) not held by the record kept for them -> {}",
         s.records_in,
         s.kept,
         s.removed,
@@ -36,6 +36,9 @@ pub fn summary_line(s: &Summary, out: &std::path::Path) -> String {
         s.clusters,
         s.related_pairs,
         s.passage_duplicates,
+        s.shards
+            .map(|n| format!("; {n} shards on Ray"))
+            .unwrap_or_default(),
         s.removed_chars,
         s.lost_chars,
         100.0 * s.lost_share,

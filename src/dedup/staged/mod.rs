@@ -1064,7 +1064,7 @@ fn vectors_of(mut t: Table, path: &Path) -> Result<Vec<(usize, DocumentVectors)>
         .collect())
 }
 
-/// What a shard's `embed` ran: tokens through the model, and the model's settings.
+/// What a shard's `embed` did: content tokens embedded, and the model's settings.
 #[derive(Debug, Serialize, Deserialize)]
 struct Embedded {
     tokens: usize,
@@ -1094,11 +1094,13 @@ fn embed(w: &Work, s: usize) -> Result<usize, StagedError> {
         crate::embed::embed_documents(&embedder, &docs, crate::model::Role::Passage, |_, _| {})?;
     let dim = embedder.dim();
     let n = vecs.len();
-    // What `summary.json` says of the model and the tokens it ran, as `simdex dedup` does.
+    // What `summary.json` says of the model and the tokens embedded, counted as `simdex
+    // dedup` counts them (the content tokens of each representative's passages).
     let embedded = Embedded {
-        tokens: embedder
-            .computed_tokens
-            .load(std::sync::atomic::Ordering::Relaxed),
+        tokens: vecs
+            .iter()
+            .map(|v| v.passage_tokens.iter().sum::<usize>())
+            .sum(),
         model: embedder.settings.described(),
     };
     write_json(&w.p(&format!("embedded/{}.json", shard_name(s))), &embedded)?;
