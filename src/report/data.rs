@@ -19,6 +19,7 @@ use super::explained::{
 use super::highlight::{shared_spans, Spans};
 use super::ReportError;
 use crate::dedup::minhash::MinHashConfig;
+use crate::dedup::output::Summary;
 use crate::dedup::DedupOptions;
 
 /// Default budget of passage text the page holds (UTF-8 bytes): beyond it, pairs are listed
@@ -426,15 +427,6 @@ struct Judged {
     expl: Option<u32>,
 }
 
-/// The dedup settings a run wrote into its `summary.json`: `options`, which the Ray pass
-/// writes inside its run settings (`options.options`); the defaults when absent.
-pub fn run_options(summary: &serde_json::Value) -> DedupOptions {
-    let o = summary.get("options");
-    let o = o.and_then(|o| o.get("options")).or(o);
-    o.and_then(|o| serde_json::from_value(o.clone()).ok())
-        .unwrap_or_default()
-}
-
 /// The report's title for an output folder: its name.
 pub fn folder_title(dir: &Path) -> String {
     dir.file_name()
@@ -461,9 +453,16 @@ pub fn load(dir: &Path, opts: &ReportOptions) -> Result<ReportData, ReportError>
             })
         }
     };
-    let thresholds = run_options(&summary);
+    // The run metadata every driver writes, read back as the type that wrote it.
+    let run: Summary =
+        serde_json::from_value(summary.clone()).map_err(|source| ReportError::Json {
+            path: summary_path.clone(),
+            line: 1,
+            source,
+        })?;
+    let thresholds = run.options;
     let need = |name: &str| dir.join(name);
-    let parquet = summary.get("format").and_then(|f| f.as_str()) == Some("parquet");
+    let parquet = run.format == crate::tables::OutputFormat::Parquet;
     let clusters: Vec<ClusterLine> = read_table(dir, "clusters", parquet)?;
     let dups: Vec<DuplicateLine> = read_table(dir, "duplicates", parquet)?;
     let related: Vec<RelatedLine> = read_jsonl(&need("related.jsonl"), true)?.unwrap_or_default();
