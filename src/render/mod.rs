@@ -37,7 +37,7 @@ pub fn summary_line(s: &Summary, out: &std::path::Path) -> String {
         s.related_pairs,
         s.passage_duplicates,
         s.shards
-            .map(|n| format!("; {n} shards on Ray"))
+            .map(|n| format!("; {n} shard{} on Ray", if n == 1 { "" } else { "s" }))
             .unwrap_or_default(),
         s.removed_chars,
         s.lost_chars,

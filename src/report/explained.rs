@@ -19,7 +19,6 @@ pub use crate::dedup::explanation::{
 };
 use crate::dedup::{DedupOptions, DedupReport, Original};
 
-
 /// Explains one pair of input records with the run's vectors.
 fn explain(
     docs: &[PreparedDoc],

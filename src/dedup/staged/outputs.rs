@@ -1,0 +1,570 @@
+//! The last stages of the staged pass: `conclude` (the clustering over the whole edge
+//! table, on the driver), `write` and `explain` (maps: each shard's kept records, removal
+//! lines and explanations) and `finish` (the driver: the output folder, through
+//! [`crate::dedup::output`]'s writers and lines, as `simdex dedup` writes it).
+//!
+//! It must not judge a pair but the second look's, which the clustering asks for.
+
+use super::rows::*;
+use super::*;
+
+/// Ids, sources and keep keys of every accepted record, in input order.
+pub(super) struct Directory {
+    id: Vec<String>,
+    source: Vec<String>,
+    keys: Vec<KeepKey>,
+    /// Letters of each record's compared text (for the lost-text figures).
+    letters: Vec<usize>,
+}
+
+pub(super) fn directory(w: &Work) -> Result<Directory, StagedError> {
+    let mut d = Directory {
+        id: vec![],
+        source: vec![],
+        keys: vec![],
+        letters: vec![],
+    };
+    for s in 0..w.shards() {
+        let path = w.p(&format!("features/{}", shard_name(s)));
+        let mut t = table::read(&path)?;
+        d.id.extend(table::strs(&mut t, "id", &path)?);
+        d.source.extend(table::strs(&mut t, "source", &path)?);
+        let len = table::u64s(&mut t, "keep_len", &path)?;
+        let art = table::u64s(&mut t, "keep_artifacts", &path)?;
+        let field = table::opt_strs(&mut t, "keep_field", &path)?;
+        d.letters.extend(
+            table::u64s(&mut t, "letters", &path)?
+                .into_iter()
+                .map(|n| n as usize),
+        );
+        for i in 0..len.len() {
+            d.keys.push(KeepKey {
+                len: len[i] as usize,
+                artifacts: art[i] as usize,
+                field: field[i].clone(),
+            });
+        }
+    }
+    Ok(d)
+}
+
+/// What `conclude` found, for `finish`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(super) struct Concluded {
+    kept: usize,
+    removed: usize,
+    clusters: usize,
+    related: usize,
+    removed_by_stage: BTreeMap<String, usize>,
+    /// What the removals lose, as [`output::lost_text`] counts it.
+    lost_text: (usize, usize, usize),
+}
+
+/// Driver: the clustering over the whole edge table (stars in keep order, the second look
+/// judged here, then the same conclusion as the single-process pass); writes each shard's
+/// removals as their `duplicates.jsonl` lines, and `clusters.jsonl`.
+pub(super) fn conclude_run(w: &Work) -> Result<usize, StagedError> {
+    let acc = w.accepted()?;
+    let dir = directory(w)?;
+    let n = dir.id.len();
+    let rank = keep_rank(&dir.keys, &w.opts().keep);
+    let copies = all_copies(w)?;
+    let mut judged: HashSet<(usize, usize)> =
+        copies.iter().map(|&(r, c)| (r.min(c), r.max(c))).collect();
+    let mut edges = Vec::new();
+    for kind in ["near", "semantic"] {
+        for path in table::files_in(&w.p(&format!("edges/{kind}")))? {
+            edges.extend(read_edges(&path)?);
+        }
+    }
+    judged.extend(edges.iter().map(|e| (e.a, e.b)));
+    for path in table::files_in(&w.p("verdicts/semantic"))? {
+        judged.extend(read_verdicts(&path)?.into_iter().map(|(a, b, _)| (a, b)));
+    }
+    let todo: Vec<(usize, usize)> = second_look_pairs(n, &edges, &rank, w.opts().removal_coverage)
+        .into_iter()
+        .filter(|p| !judged.contains(p))
+        .collect();
+    // The second look's settled pairs, by the shard of `a` (every shard's file written,
+    // so a re-run replaces each).
+    let mut second: Vec<Vec<(usize, usize, PairVerdict)>> =
+        (0..w.shards()).map(|_| Vec::new()).collect();
+    if !todo.is_empty() {
+        let needed: BTreeSet<usize> = todo.iter().flat_map(|&(a, b)| [a, b]).collect();
+        let l = load(w, &acc, &needed, w.plan.settings.semantic())?;
+        for (a, b) in todo {
+            let v = judge(
+                &doc_view(l.vectors.get(&a), &l.text[&a]),
+                &doc_view(l.vectors.get(&b), &l.text[&b]),
+                w.opts(),
+                EVIDENCE_PASSAGES,
+            );
+            if let Some(e) = DuplicateEdge::from_verdict(a, b, &v) {
+                edges.push(e);
+                let s = Work::shard_of(&acc.offsets, a).min(w.shards() - 1);
+                second[s].push((a, b, v));
+            }
+        }
+    }
+    for (s, v) in second.iter().enumerate() {
+        write_verdicts(&w.p(&format!("verdicts/second/{}", shard_name(s))), v)?;
+    }
+    let copy_edges = copies.iter().map(|&(r, c)| copy_edge(r, c)).collect();
+    let c = conclude(
+        n,
+        edges,
+        copy_edges,
+        &rank,
+        HashMap::new(),
+        w.opts().removal_coverage,
+    );
+    let mut by: Vec<(Vec<u64>, Vec<String>)> = vec![Default::default(); w.shards()];
+    // What `explain` explains of each shard's removals: the record each is explained against
+    // (the member it copies, else the kept record) and its cluster.
+    let mut explained: Vec<(Vec<u64>, Vec<u64>, Vec<String>)> =
+        vec![Default::default(); w.shards()];
+    for r in &c.removed {
+        if let crate::dedup::Original::Input(kept) = r.duplicate_of {
+            let s = Work::shard_of(&acc.offsets, r.doc).min(w.shards() - 1);
+            explained[s].0.push(r.doc as u64);
+            explained[s].1.push(r.exact_copy_of.unwrap_or(kept) as u64);
+            explained[s].2.push(r.cluster.clone());
+        }
+        let s = Work::shard_of(&acc.offsets, r.doc).min(w.shards() - 1);
+        let of = match &r.duplicate_of {
+            crate::dedup::Original::Input(i) => dir.id[*i].clone(),
+            crate::dedup::Original::Indexed(id) => id.clone(),
+        };
+        let line = output::duplicate_json(
+            &dir.id[r.doc],
+            &of,
+            r,
+            r.exact_copy_of.map(|x| dir.id[x].clone()),
+            &dir.source[r.doc],
+        );
+        by[s].0.push(r.doc as u64);
+        by[s].1.push(line.to_string());
+    }
+    for (s, (idx, line)) in by.into_iter().enumerate() {
+        table::write(
+            &w.p(&format!("removed/{}", shard_name(s))),
+            vec![("idx", Col::U64(idx)), ("line", Col::Str(line))],
+        )?;
+    }
+    for (s, (doc, of, cluster)) in explained.into_iter().enumerate() {
+        table::write(
+            &w.p(&format!("explain/{}", shard_name(s))),
+            vec![
+                ("idx", Col::U64(doc)),
+                ("of", Col::U64(of)),
+                ("cluster", Col::Str(cluster)),
+            ],
+        )?;
+    }
+    let mut lines = Vec::new();
+    for cl in &c.clusters {
+        let kept = match &cl.kept {
+            crate::dedup::Original::Input(i) => dir.id[*i].clone(),
+            crate::dedup::Original::Indexed(id) => id.clone(),
+        };
+        let members: Vec<String> = cl.members.iter().map(|&m| dir.id[m].clone()).collect();
+        lines.push(output::cluster_json(cl, &kept, &members).to_string());
+    }
+    write_lines(&w.p("clusters.jsonl"), &lines)?;
+    let mut related = Vec::new();
+    for s in 0..w.shards() {
+        let path = w.p(&format!("related/{}", shard_name(s)));
+        if path.exists() {
+            related.extend(read_related(&path)?);
+        }
+    }
+    related.sort_by_key(|r| (r.a, r.b));
+    let related_lines: Vec<String> = related
+        .iter()
+        .map(|r| {
+            let kind = if r.partial {
+                crate::dedup::RelatedKind::Partial
+            } else {
+                crate::dedup::RelatedKind::Related
+            };
+            output::related_json(&dir.id[r.a], &dir.id[r.b], r.cosine, kind).to_string()
+        })
+        .collect();
+    write_lines(&w.p("related.jsonl"), &related_lines)?;
+    let concluded = Concluded {
+        kept: c.kept.len(),
+        removed: c.removed.len(),
+        clusters: c.clusters.len(),
+        related: related.len(),
+        removed_by_stage: c.stage_counts.into_iter().collect(),
+        lost_text: output::lost_text_by(&c.removed, |i| dir.letters.get(i).copied().unwrap_or(0)),
+    };
+    write_json(&w.p("concluded.json"), &concluded)?;
+    Ok(c.removed.len())
+}
+
+/// Writes a work-folder file of lines through the output writer, its folder created.
+pub(super) fn write_lines(path: &Path, lines: &[String]) -> Result<(), StagedError> {
+    let (dir, name) = match (path.parent(), path.file_name()) {
+        (Some(d), Some(n)) => (d, n.to_string_lossy()),
+        _ => return Err(file_err(path, "not a file path")),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| file_err(dir, e))?;
+    Ok(output::write_lines(dir, &name, lines)?)
+}
+
+/// Map: writes a shard's kept records (byte for byte as read) and its removals' lines.
+pub(super) fn write(w: &Work, s: usize) -> Result<usize, StagedError> {
+    let acc = w.accepted()?;
+    let read = w.read_shard(s, &acc)?;
+    let path = w.p(&format!("removed/{}", shard_name(s)));
+    let mut t = table::read(&path)?;
+    let idx = table::u64s(&mut t, "idx", &path)?;
+    let lines = table::strs(&mut t, "line", &path)?;
+    let removed: HashSet<usize> = idx.iter().map(|&i| i as usize).collect();
+    let offset = acc.offsets[s];
+    let mut kept = Vec::new();
+    for (i, r) in read.records.iter().enumerate() {
+        if !removed.contains(&(offset + i)) {
+            kept.extend_from_slice(&r.raw);
+            kept.push(b'\n');
+        }
+    }
+    let n = read.records.len() - removed.len();
+    let parts = w.p("parts");
+    std::fs::create_dir_all(&parts).map_err(|e| file_err(&parts, e))?;
+    let kp = parts.join(format!("kept-s{s:05}.jsonl"));
+    crate::fsio::write_atomically(&kp, &kept).map_err(|e| file_err(&kp, e))?;
+    write_lines(&parts.join(format!("duplicates-s{s:05}.jsonl")), &lines)?;
+    Ok(n)
+}
+
+/// Map: explains a shard's removals (each against the record it duplicates) and its related
+/// pairs, as `simdex dedup` does in `explanations.jsonl`, through the same
+/// [`crate::dedup::explanation`]; lists the records those lines name, for `passages.jsonl`.
+pub(super) fn explain(w: &Work, s: usize) -> Result<usize, StagedError> {
+    let acc = w.accepted()?;
+    let path = w.p(&format!("explain/{}", shard_name(s)));
+    let mut t = table::read(&path)?;
+    let doc = table::u64s(&mut t, "idx", &path)?;
+    let of = table::u64s(&mut t, "of", &path)?;
+    let cluster = table::strs(&mut t, "cluster", &path)?;
+    let related_path = w.p(&format!("related/{}", shard_name(s)));
+    let related = if related_path.exists() {
+        read_related(&related_path)?
+    } else {
+        Vec::new()
+    };
+    let mut related = related;
+    related.sort_by_key(|r| (r.a, r.b));
+    let mut named: BTreeSet<usize> = BTreeSet::new();
+    named.extend(doc.iter().chain(&of).map(|&i| i as usize));
+    named.extend(related.iter().flat_map(|r| [r.a, r.b]));
+    let docs = load_docs(w, &acc, &named)?;
+    let line = |a: usize, b: usize, kind, cluster| {
+        let (da, db) = (&docs.docs[&a], &docs.docs[&b]);
+        let e = crate::dedup::explanation::explain_records(
+            (da, docs.vectors.get(&a)),
+            (db, docs.vectors.get(&b)),
+            w.opts(),
+        );
+        let p = crate::dedup::explanation::ExplainedPair::new(e, kind, cluster);
+        serde_json::to_string(&p).unwrap_or_default()
+    };
+    use crate::dedup::explanation::ExplainedKind;
+    let removals: Vec<String> = (0..doc.len())
+        .map(|i| {
+            line(
+                of[i] as usize,
+                doc[i] as usize,
+                ExplainedKind::Duplicate,
+                Some(cluster[i].clone()),
+            )
+        })
+        .collect();
+    let related: Vec<String> = related
+        .iter()
+        .map(|r| line(r.a, r.b, ExplainedKind::Related, None))
+        .collect();
+    let parts = w.p("parts");
+    write_lines(
+        &parts.join(format!("explained-removals-s{s:05}.jsonl")),
+        &removals,
+    )?;
+    write_lines(
+        &parts.join(format!("explained-related-s{s:05}.jsonl")),
+        &related,
+    )?;
+    table::write(
+        &w.p(&format!("named/{}", shard_name(s))),
+        vec![("idx", Col::U64(named.iter().map(|&i| i as u64).collect()))],
+    )?;
+    Ok(removals.len() + related.len())
+}
+
+/// Records rebuilt from the work folder as far as an explanation reads them (id, compared
+/// passages, exact key), with their vectors when embedded.
+pub(super) struct LoadedDocs {
+    docs: HashMap<usize, crate::corpus::PreparedDoc>,
+    vectors: HashMap<usize, DocumentVectors>,
+}
+
+pub(super) fn load_docs(
+    w: &Work,
+    acc: &Accepted,
+    needed: &BTreeSet<usize>,
+) -> Result<LoadedDocs, StagedError> {
+    let mut docs = HashMap::new();
+    let mut vectors = HashMap::new();
+    let shards: BTreeSet<usize> = needed
+        .iter()
+        .map(|&i| Work::shard_of(&acc.offsets, i).min(w.shards() - 1))
+        .collect();
+    for s in shards {
+        let wanted = |i: u64| needed.contains(&(i as usize));
+        for (i, id, passages) in read_passages(w, s, &wanted)? {
+            docs.insert(i, rebuilt_doc(&id, passages));
+        }
+        if w.plan.settings.semantic() {
+            let path = w.p(&format!("vectors/{}", shard_name(s)));
+            let t = table::read_matching(&path, "idx", wanted, VECTOR_COLUMNS)?;
+            vectors.extend(vectors_of(t, &path)?);
+        }
+    }
+    Ok(LoadedDocs { docs, vectors })
+}
+
+/// The (index, id, compared passages) of the wanted records of a shard.
+pub(super) fn read_passages(
+    w: &Work,
+    s: usize,
+    wanted: &dyn Fn(u64) -> bool,
+) -> Result<Vec<(usize, String, Vec<String>)>, StagedError> {
+    let path = w.p(&format!("features/{}", shard_name(s)));
+    let mut t = table::read_matching(&path, "idx", wanted, &["idx", "id", "passages"])?;
+    let idx = table::u64s(&mut t, "idx", &path)?;
+    let id = table::strs(&mut t, "id", &path)?;
+    let passages = table::str_lists(&mut t, "passages", &path)?;
+    Ok(idx
+        .into_iter()
+        .zip(id)
+        .zip(passages)
+        .map(|((i, id), p)| (i as usize, id, p))
+        .collect())
+}
+
+/// The id of every accepted record, in input order.
+pub(super) fn record_ids(w: &Work) -> Result<Vec<String>, StagedError> {
+    let mut ids = Vec::new();
+    for s in 0..w.shards() {
+        let path = w.p(&format!("features/{}", shard_name(s)));
+        let mut t = table::read_matching(&path, "idx", |_| true, &["idx", "id"])?;
+        ids.extend(table::strs(&mut t, "id", &path)?);
+    }
+    Ok(ids)
+}
+
+/// The records `conclude` removed (every shard's `removed` table).
+pub(super) fn removed_records(w: &Work) -> Result<HashSet<usize>, StagedError> {
+    let mut removed = HashSet::new();
+    for s in 0..w.shards() {
+        let path = w.p(&format!("removed/{}", shard_name(s)));
+        let mut t = table::read_matching(&path, "idx", |_| true, &["idx"])?;
+        removed.extend(
+            table::u64s(&mut t, "idx", &path)?
+                .into_iter()
+                .map(|i| i as usize),
+        );
+    }
+    Ok(removed)
+}
+
+pub(super) fn rebuilt_doc(id: &str, passages: Vec<String>) -> crate::corpus::PreparedDoc {
+    crate::corpus::PreparedDoc {
+        record: crate::input::Record::from_text(id, ""),
+        cleaned: None,
+        ranges: vec![None; passages.len()],
+        exact_key: crate::corpus::exact_key(&passages),
+        artifacts: 0,
+        passages,
+    }
+}
+
+/// Driver: joins the shards' outputs into the output folder, with the same file names as
+/// `simdex dedup`: kept.jsonl, duplicates.jsonl, clusters.jsonl, rejected.jsonl,
+/// related.jsonl and summary.json.
+pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
+    let out = &w.plan.out;
+    std::fs::create_dir_all(out).map_err(|e| file_err(out, e))?;
+    let read = |p: PathBuf| std::fs::read(&p).map_err(|e| file_err(&p, e));
+    let mut joined = HashMap::new();
+    for kind in ["kept", "duplicates"] {
+        let mut bytes = Vec::new();
+        for s in 0..w.shards() {
+            bytes.extend(read(w.p(&format!("parts/{kind}-s{s:05}.jsonl")))?);
+        }
+        joined.insert(kind, bytes);
+    }
+    joined.insert("clusters", read(w.p("clusters.jsonl"))?);
+    // The tables go through the single-process writer, as JSON object rows (kept rows of
+    // Parquet inputs come back with their columns, as JSON values).
+    for (kind, columns) in [
+        ("kept", &["id", "text"][..]),
+        ("duplicates", output::DUPLICATE_COLUMNS),
+        ("clusters", output::CLUSTER_COLUMNS),
+    ] {
+        let rows = joined[kind]
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap_or_default());
+        match w.plan.settings.format {
+            // JSONL is copied byte for byte: a kept record is written as it was read.
+            crate::tables::OutputFormat::Jsonl => output::write_lines(
+                out,
+                &format!("{kind}.jsonl"),
+                joined[kind]
+                    .split(|&b| b == b'\n')
+                    .filter(|l| !l.is_empty()),
+            )?,
+            format => output::write_table(out, kind, format, columns, rows)?,
+        }
+    }
+    let related = read(w.p("related.jsonl"))?;
+    output::write_lines(
+        out,
+        "related.jsonl",
+        related.split(|&b| b == b'\n').filter(|l| !l.is_empty()),
+    )?;
+    let acc = w.accepted()?;
+    output::write_rejected(out, &acc.rejected)?;
+    // explanations.jsonl: every shard's removals, then every shard's related pairs (the
+    // order of `simdex dedup`); passages.jsonl: the named records in input order, a shard
+    // at a time.
+    let mut explained = Vec::new();
+    for kind in ["removals", "related"] {
+        for s in 0..w.shards() {
+            explained.extend(read(w.p(&format!("parts/explained-{kind}-s{s:05}.jsonl")))?);
+        }
+    }
+    output::write_lines(
+        out,
+        crate::dedup::explanation::EXPLANATIONS_FILE,
+        explained.split(|&b| b == b'\n').filter(|l| !l.is_empty()),
+    )?;
+    let mut named: BTreeSet<usize> = BTreeSet::new();
+    for s in 0..w.shards() {
+        let path = w.p(&format!("named/{}", shard_name(s)));
+        let mut t = table::read(&path)?;
+        named.extend(
+            table::u64s(&mut t, "idx", &path)?
+                .into_iter()
+                .map(|i| i as usize),
+        );
+    }
+    let mut passages = Vec::new();
+    for s in 0..w.shards() {
+        let wanted = |i: u64| named.contains(&(i as usize));
+        let mut rows = read_passages(w, s, &wanted)?;
+        rows.sort_by_key(|r| r.0);
+        for (_, id, passages_of) in rows {
+            let rp = crate::dedup::explanation::RecordPassages {
+                id,
+                passages: passages_of,
+            };
+            passages.push(serde_json::to_string(&rp).unwrap_or_default());
+        }
+    }
+    output::write_lines(out, crate::dedup::explanation::PASSAGES_FILE, &passages)?;
+    let ids = record_ids(w)?;
+    let removed = removed_records(w)?;
+    let kept = |i: usize| !removed.contains(&i);
+    // pairs.jsonl: every judged pair, ordered by (a, b) as `simdex dedup` orders them; each
+    // table holds the pairs whose `a` lies in its shard, so a shard at a time is in order.
+    // The pairs that may show repeated paragraphs are kept for passage_duplicates.jsonl.
+    let mut pairs = Vec::new();
+    let mut aligned = Vec::new();
+    for s in 0..w.shards() {
+        let mut rows = Vec::new();
+        for kind in ["near", "semantic", "second"] {
+            let path = w.p(&format!("verdicts/{kind}/{}", shard_name(s)));
+            if path.exists() {
+                rows.extend(read_verdicts(&path)?);
+            }
+        }
+        rows.sort_by_key(|r| (r.0, r.1));
+        for (a, b, verdict) in rows {
+            pairs.push(output::pair_json(&ids[a], &ids[b], &verdict).to_string());
+            let p = crate::dedup::outcome::JudgedPair { a, b, verdict };
+            if !crate::dedup::repeated::semantic_candidates(&p, &kept).is_empty() {
+                aligned.push(p);
+            }
+        }
+    }
+    output::write_lines(out, "pairs.jsonl", &pairs)?;
+    drop(pairs);
+    // passage_duplicates.jsonl: the finder of `simdex dedup`, fed every kept record a shard
+    // at a time, then the aligned pairs; only the passages of records it names are held.
+    let wanted: HashSet<usize> = aligned
+        .iter()
+        .flat_map(|p| crate::dedup::repeated::semantic_candidates(p, &kept))
+        .map(|c| c.0)
+        .collect();
+    let mut finder = crate::dedup::repeated::Finder::default();
+    let mut texts: HashMap<usize, Vec<String>> = HashMap::new();
+    for s in 0..w.shards() {
+        let mut rows = read_passages(w, s, &|i| kept(i as usize))?;
+        rows.sort_by_key(|r| r.0);
+        for (d, _, passages) in rows {
+            if finder.exact(d, &passages) || wanted.contains(&d) {
+                texts.insert(d, passages);
+            }
+        }
+    }
+    let text_of = |d: usize, p: usize| texts.get(&d).and_then(|t| t.get(p)).map(String::as_str);
+    for p in &aligned {
+        finder.semantic(p, &kept, &text_of);
+    }
+    let repeated = finder.finish();
+    let lines: Vec<String> = repeated
+        .iter()
+        .map(|r| {
+            output::passage_duplicate_json(
+                &ids[r.doc],
+                &ids[r.of_doc],
+                r,
+                text_of(r.doc, r.paragraph),
+            )
+            .to_string()
+        })
+        .collect();
+    output::write_lines(out, output::PASSAGE_DUPLICATES_FILE, &lines)?;
+    let c: Concluded = read_json(&w.p("concluded.json"))?;
+    // The run metadata type `simdex dedup` writes, with the Ray pass's shards and run
+    // settings beside the dedup options.
+    let mut summary = output::Summary::new(w.plan.settings.options.clone(), None, None);
+    summary.records_in = acc.offsets.last().copied().unwrap_or(0) + acc.rejected.len();
+    summary.kept = c.kept;
+    summary.removed = c.removed;
+    summary.rejected = acc.rejected.len();
+    summary.removed_by_stage = c.removed_by_stage;
+    summary.clusters = c.clusters;
+    summary.related_pairs = c.related;
+    summary.format = w.plan.settings.format;
+    summary.set_lost_text(c.lost_text);
+    summary.passage_duplicates = repeated.len();
+    for s in 0..w.shards() {
+        let path = w.p(&format!("embedded/{}.json", shard_name(s)));
+        if path.exists() {
+            let e: Embedded = read_json(&path)?;
+            summary.tokens_embedded += e.tokens;
+            summary.model = Some(e.model);
+        }
+    }
+    summary.shards = Some(w.shards());
+    summary.run_settings = serde_json::to_value(&w.plan.settings).ok();
+    output::write_summary(out, &summary)?;
+    // Through its JSON text, so that 0.8 stays 0.8 (not its f64 expansion).
+    let bytes = serde_json::to_vec(&summary).unwrap_or_default();
+    let summary: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    Ok(summary)
+}
