@@ -10,8 +10,9 @@ removed records. Stages hand over Parquet files in the work folder, so a failed 
 retried alone (Ray's `max_retries`); on a cluster the work folder must be on storage every
 node sees.
 
-The same input and settings give the same kept records, `duplicate_of` and clusters as
-`simdex dedup`, for any shard count (tested in python/tests/).
+The same input and settings give the same output folder as `simdex dedup`, every file byte
+for byte (summary.json apart from the driver's timings and Ray metadata), for any shard
+count (tested in python/tests/).
 """
 
 from __future__ import annotations
