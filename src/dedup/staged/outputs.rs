@@ -461,28 +461,16 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
                 .map(|i| i as usize),
         );
     }
-    let mut passages = Vec::new();
-    for s in 0..w.shards() {
-        let wanted = |i: u64| named.contains(&(i as usize));
-        let mut rows = read_passages(w, s, &wanted)?;
-        rows.sort_by_key(|r| r.0);
-        for (_, id, passages_of) in rows {
-            let rp = crate::dedup::explanation::RecordPassages {
-                id,
-                passages: passages_of,
-            };
-            passages.push(serde_json::to_string(&rp).unwrap_or_default());
-        }
-    }
-    output::write_lines(out, crate::dedup::explanation::PASSAGES_FILE, &passages)?;
     let ids = record_ids(w)?;
     let removed = removed_records(w)?;
     let kept = |i: usize| !removed.contains(&i);
     // pairs.jsonl: every judged pair, ordered by (a, b) as `simdex dedup` orders them; each
     // table holds the pairs whose `a` lies in its shard, so a shard at a time is in order.
-    // The pairs that may show repeated paragraphs are kept for passage_duplicates.jsonl.
+    // The pairs that may show repeated paragraphs are kept for passage_duplicates.jsonl,
+    // with the records whose paragraphs they may name.
     let mut pairs = Vec::new();
     let mut aligned = Vec::new();
+    let mut wanted: HashSet<usize> = HashSet::new();
     for s in 0..w.shards() {
         let mut rows = Vec::new();
         for kind in ["near", "semantic", "second"] {
@@ -495,31 +483,38 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
         for (a, b, verdict) in rows {
             pairs.push(output::pair_json(&ids[a], &ids[b], &verdict).to_string());
             let p = crate::dedup::outcome::JudgedPair { a, b, verdict };
-            if !crate::dedup::repeated::semantic_candidates(&p, &kept).is_empty() {
+            let candidates = crate::dedup::repeated::semantic_candidates(&p, &kept);
+            if !candidates.is_empty() {
+                wanted.extend(candidates.iter().map(|c| c.0));
                 aligned.push(p);
             }
         }
     }
     output::write_lines(out, "pairs.jsonl", &pairs)?;
     drop(pairs);
-    // passage_duplicates.jsonl: the finder of `simdex dedup`, fed every kept record a shard
-    // at a time, then the aligned pairs; only the passages of records it names are held.
-    let wanted: HashSet<usize> = aligned
-        .iter()
-        .flat_map(|p| crate::dedup::repeated::semantic_candidates(p, &kept))
-        .map(|c| c.0)
-        .collect();
+    // One read of each shard's passages serves both: passages.jsonl (the named records in
+    // input order) and the finder of `simdex dedup` for passage_duplicates.jsonl (fed every
+    // kept record, then the aligned pairs; only the passages of records it names are held).
+    let mut passages = Vec::new();
     let mut finder = crate::dedup::repeated::Finder::default();
     let mut texts: HashMap<usize, Vec<String>> = HashMap::new();
     for s in 0..w.shards() {
-        let mut rows = read_passages(w, s, &|i| kept(i as usize))?;
+        let mut rows = read_passages(w, s, &|i| named.contains(&(i as usize)) || kept(i as usize))?;
         rows.sort_by_key(|r| r.0);
-        for (d, _, passages) in rows {
-            if finder.exact(d, &passages) || wanted.contains(&d) {
-                texts.insert(d, passages);
+        for (d, id, passages_of) in rows {
+            if kept(d) && (finder.exact(d, &passages_of) || wanted.contains(&d)) {
+                texts.insert(d, passages_of.clone());
+            }
+            if named.contains(&d) {
+                let rp = crate::dedup::explanation::RecordPassages {
+                    id,
+                    passages: passages_of,
+                };
+                passages.push(serde_json::to_string(&rp).unwrap_or_default());
             }
         }
     }
+    output::write_lines(out, crate::dedup::explanation::PASSAGES_FILE, &passages)?;
     let text_of = |d: usize, p: usize| texts.get(&d).and_then(|t| t.get(p)).map(String::as_str);
     for p in &aligned {
         finder.semantic(p, &kept, &text_of);
