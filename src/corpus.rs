@@ -96,81 +96,85 @@ pub fn prepare_cleaned(
     records
         .into_iter()
         .zip(cleaned)
-        .map(|(record, cleaned)| {
-            let _w = crate::working_on::working_on(format!(
-                "record {:?} ({})",
-                record.id, record.location
-            ));
-            let fold = opts.clean.as_ref().is_some_and(|c| c.fold_script);
-            let mut paragraphs = Vec::new();
-            let mut ranges = Vec::new();
-            if let Some(title) = &record.title {
-                let mut t = normalize::normalize(title);
-                if fold {
-                    t = clean::fold_to_simplified(&t);
-                }
-                if !t.trim().is_empty() {
-                    paragraphs.push(t);
-                    ranges.push(None);
-                }
-            }
-            let from_clean = cleaned.as_ref().map(|c| {
-                c.paragraphs
-                    .iter()
-                    .map(|p| (p.text.clone(), Some((p.byte_range.start, p.byte_range.end))))
-                    .collect::<Vec<_>>()
-            });
-            let body = match from_clean {
-                Some(ps) if !ps.is_empty() => ps,
-                // Raw lines: with --no-clean, or when cleaning left nothing (a record that is
-                // all "chrome" by the cues, e.g. a one-line text, is still compared whole),
-                // except lines that are not text (page code, markup, mojibake): a slideshow
-                // page of nothing but script and CSS is compared by its title alone.
-                _ => {
-                    let not_text: std::collections::HashSet<usize> = cleaned
-                        .iter()
-                        .flat_map(|c| &c.removed)
-                        .filter(|r| r.reason.is_not_text())
-                        .map(|r| r.line)
-                        .collect();
-                    let text_lines: Vec<_> = raw_lines(&record.text)
-                        .into_iter()
-                        .filter(|(_, _, line)| !not_text.contains(line))
-                        .map(|(t, r, _)| (t, r))
-                        .collect();
-                    if text_lines.is_empty() && paragraphs.is_empty() {
-                        // Nothing but code and no title: compare it whole rather than as an
-                        // empty text that would equal every other empty text.
-                        raw_lines(&record.text)
-                            .into_iter()
-                            .map(|(t, r, _)| (t, r))
-                            .collect()
-                    } else {
-                        text_lines
-                    }
-                }
-            };
-            for (text, range) in body {
-                if paragraphs.len() == 1 && ranges[0].is_none() && text == paragraphs[0] {
-                    continue; // the title repeated as the first line
-                }
-                let cuts = passages::split(&text);
-                let located = locate_passages(&record.text, range, &text, &cuts);
-                for ((s, e), r) in cuts.into_iter().zip(located) {
-                    paragraphs.push(text[s..e].to_string());
-                    ranges.push(r);
-                }
-            }
-            PreparedDoc {
-                exact_key: exact_key(&paragraphs),
-                artifacts: cleaned.as_ref().map_or(0, |c| c.artifacts()),
-                record,
-                cleaned,
-                passages: paragraphs,
-                ranges,
-            }
-        })
+        .map(|(record, cleaned)| prepare_one(record, cleaned, opts))
         .collect()
+}
+
+/// Prepares one record from its cleaned text (`None` without cleaning).
+pub fn prepare_one(
+    record: Record,
+    cleaned: Option<CleanedText>,
+    opts: &PrepareOptions,
+) -> PreparedDoc {
+    let _w = crate::working_on::working_on(format!("record {:?} ({})", record.id, record.location));
+    let fold = opts.clean.as_ref().is_some_and(|c| c.fold_script);
+    let mut paragraphs = Vec::new();
+    let mut ranges = Vec::new();
+    if let Some(title) = &record.title {
+        let mut t = normalize::normalize(title);
+        if fold {
+            t = clean::fold_to_simplified(&t);
+        }
+        if !t.trim().is_empty() {
+            paragraphs.push(t);
+            ranges.push(None);
+        }
+    }
+    let from_clean = cleaned.as_ref().map(|c| {
+        c.paragraphs
+            .iter()
+            .map(|p| (p.text.clone(), Some((p.byte_range.start, p.byte_range.end))))
+            .collect::<Vec<_>>()
+    });
+    let body = match from_clean {
+        Some(ps) if !ps.is_empty() => ps,
+        // Raw lines: with --no-clean, or when cleaning left nothing (a record that is
+        // all "chrome" by the cues, e.g. a one-line text, is still compared whole),
+        // except lines that are not text (page code, markup, mojibake): a slideshow
+        // page of nothing but script and CSS is compared by its title alone.
+        _ => {
+            let not_text: std::collections::HashSet<usize> = cleaned
+                .iter()
+                .flat_map(|c| &c.removed)
+                .filter(|r| r.reason.is_not_text())
+                .map(|r| r.line)
+                .collect();
+            let text_lines: Vec<_> = raw_lines(&record.text)
+                .into_iter()
+                .filter(|(_, _, line)| !not_text.contains(line))
+                .map(|(t, r, _)| (t, r))
+                .collect();
+            if text_lines.is_empty() && paragraphs.is_empty() {
+                // Nothing but code and no title: compare it whole rather than as an
+                // empty text that would equal every other empty text.
+                raw_lines(&record.text)
+                    .into_iter()
+                    .map(|(t, r, _)| (t, r))
+                    .collect()
+            } else {
+                text_lines
+            }
+        }
+    };
+    for (text, range) in body {
+        if paragraphs.len() == 1 && ranges[0].is_none() && text == paragraphs[0] {
+            continue; // the title repeated as the first line
+        }
+        let cuts = passages::split(&text);
+        let located = locate_passages(&record.text, range, &text, &cuts);
+        for ((s, e), r) in cuts.into_iter().zip(located) {
+            paragraphs.push(text[s..e].to_string());
+            ranges.push(r);
+        }
+    }
+    PreparedDoc {
+        exact_key: exact_key(&paragraphs),
+        artifacts: cleaned.as_ref().map_or(0, |c| c.artifacts()),
+        record,
+        cleaned,
+        passages: paragraphs,
+        ranges,
+    }
 }
 
 /// One non-blank line: (trimmed line, byte range, 1-based line number).

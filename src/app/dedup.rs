@@ -242,10 +242,10 @@ pub struct DedupRun {
 
 impl DedupJob<'_> {
     pub fn run(&self, progress: dedup::Progress) -> Result<DedupRun, AppError> {
-        let (mut docs, read) = self.inputs.read()?;
-        // What the pass and the writers never read is dropped before the pass grows.
+        // What the pass and the writers never read is dropped from each record as it is
+        // prepared, before the next is read.
         let keep_fields = matches!(self.options.keep, dedup::KeepPolicy::Field(_));
-        for d in &mut docs {
+        let (docs, read) = self.inputs.read_shedding(&|d| {
             d.drop_cleaning_report();
             if !self.needs_text {
                 d.drop_decoded_text();
@@ -254,7 +254,7 @@ impl DedupJob<'_> {
             if !keep_fields {
                 d.record.fields = Default::default();
             }
-        }
+        })?;
         crate::memory::release_free_memory();
         let report = dedup::run(&docs, self.embedder, self.against, &self.options, progress)?;
         Ok(DedupRun { docs, read, report })

@@ -5,8 +5,9 @@
 use std::path::PathBuf;
 
 use super::AppError;
-use crate::corpus::{prepare, PrepareOptions, PreparedDoc};
-use crate::input::{read_inputs, read_jsonl_records, InputOptions, ReadOutcome};
+use crate::clean::{self, CorpusPass};
+use crate::corpus::{prepare_one, PrepareOptions, PreparedDoc};
+use crate::input::{read_each, InputOptions, ReadOutcome, Source};
 
 /// Where a command's records come from and how they are compared.
 #[derive(Debug, Clone, Default)]
@@ -29,19 +30,53 @@ pub struct GivenRecords {
 impl Inputs {
     /// Reads and prepares the records.
     pub fn read(&self) -> Result<(Vec<PreparedDoc>, ReadOutcome), AppError> {
-        let Some(given) = &self.given else {
-            return read_and_prepare(&self.paths, &self.input, &self.prepare);
+        self.read_shedding(&|_| {})
+    }
+
+    /// Reads and prepares the records a record at a time, `shed` dropping from each
+    /// prepared record what the caller never reads, so that the inputs are never held whole:
+    /// with cleaning on, the inputs are read twice (the corpus pass counts paragraphs over
+    /// every record before any is cleaned for good), standard input and given records from
+    /// memory. The records come back prepared; `ReadOutcome::records` is empty.
+    pub fn read_shedding(
+        &self,
+        shed: &dyn Fn(&mut PreparedDoc),
+    ) -> Result<(Vec<PreparedDoc>, ReadOutcome), AppError> {
+        let mut sources = Source::of_paths(&self.paths)?;
+        if let Some(given) = &self.given {
+            sources.push(Source::Bytes {
+                name: given.name.clone(),
+                bytes: given.jsonl.as_slice().into(),
+            });
+        }
+        let repeated = match &self.prepare.clean {
+            Some(c) => {
+                let mut pass = CorpusPass::default();
+                read_each(&sources, &self.input, &mut |r| {
+                    pass.count(&clean::clean_text(&r.text, c))
+                })?;
+                pass.repeated(c)
+            }
+            None => None,
         };
-        let mut read = if self.paths.is_empty() {
-            ReadOutcome::default()
-        } else {
-            read_inputs(&self.paths, &self.input)?
+        let mut docs = Vec::new();
+        let rejected = read_each(&sources, &self.input, &mut |r| {
+            let cleaned = self.prepare.clean.as_ref().map(|c| {
+                let mut t = clean::clean_text(&r.text, c);
+                if let Some(repeated) = &repeated {
+                    clean::strip_repeated(&mut t, repeated);
+                }
+                t
+            });
+            let mut doc = prepare_one(r, cleaned, &self.prepare);
+            shed(&mut doc);
+            docs.push(doc);
+        })?;
+        let read = ReadOutcome {
+            records: Vec::new(),
+            rejected,
         };
-        let more = read_jsonl_records(&given.name, &given.jsonl, &self.input)?;
-        read.records.extend(more.records);
-        read.rejected.extend(more.rejected);
-        let records = std::mem::take(&mut read.records);
-        Ok((prepare(records, &self.prepare), read))
+        Ok((docs, read))
     }
 }
 
@@ -51,9 +86,13 @@ pub fn read_and_prepare(
     input: &InputOptions,
     prep: &PrepareOptions,
 ) -> Result<(Vec<PreparedDoc>, ReadOutcome), AppError> {
-    let mut read = read_inputs(inputs, input)?;
-    let records = std::mem::take(&mut read.records);
-    Ok((prepare(records, prep), read))
+    let inputs = Inputs {
+        paths: inputs.to_vec(),
+        given: None,
+        input: input.clone(),
+        prepare: prep.clone(),
+    };
+    inputs.read()
 }
 
 /// A record made from a bare text (queries, `explain` on files).

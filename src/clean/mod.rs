@@ -255,26 +255,51 @@ pub fn clean_text(text: &str, opts: &CleanOptions) -> CleanedText {
 
 /// Cleans the texts of one run: line cues per text, then paragraphs that recur in many
 /// unrelated documents are dropped as [`RemovalReason::RepeatedInCorpus`]. With fewer
-/// than `opts.corpus_min_docs` texts the corpus pass does nothing.
+/// than `opts.corpus_min_docs` texts the corpus pass does nothing. A run that does not hold
+/// its texts counts them with [`CorpusPass`] instead (the same rule).
 pub fn clean_corpus(texts: &[&str], opts: &CleanOptions) -> Vec<CleanedText> {
     let mut cleaned: Vec<CleanedText> = texts.iter().map(|t| clean_text(t, opts)).collect();
-    if texts.len() < opts.corpus_min_docs {
-        return cleaned;
+    let mut pass = CorpusPass::default();
+    for c in &cleaned {
+        pass.count(c);
     }
-    let contexts = cleaned.iter().flat_map(cleaned_contexts);
-    let repeated = RepeatedParagraphs::from_contexts(
-        contexts.collect::<Vec<_>>(),
-        texts.len(),
-        opts.repeated_min_docs,
-        opts.repeated_min_fraction,
-    );
-    if repeated.is_empty() {
-        return cleaned;
-    }
-    for doc in cleaned.iter_mut() {
-        strip_repeated(doc, &repeated);
+    if let Some(repeated) = pass.repeated(opts) {
+        for doc in cleaned.iter_mut() {
+            strip_repeated(doc, &repeated);
+        }
     }
     cleaned
+}
+
+/// The corpus pass of cleaning, one text at a time: count each cleaned text, then ask for
+/// the paragraphs repeated across the corpus and strip them from each text as it is cleaned
+/// again. Holds two numbers a paragraph, not the texts.
+#[derive(Debug, Default)]
+pub struct CorpusPass {
+    contexts: Vec<(u64, u64)>,
+    docs: usize,
+}
+
+impl CorpusPass {
+    pub fn count(&mut self, cleaned: &CleanedText) {
+        self.contexts.extend(cleaned_contexts(cleaned));
+        self.docs += 1;
+    }
+
+    /// The repeated paragraphs, `None` when there are none or the corpus is too small for
+    /// the pass (fewer than `opts.corpus_min_docs` texts).
+    pub fn repeated(self, opts: &CleanOptions) -> Option<RepeatedParagraphs> {
+        if self.docs < opts.corpus_min_docs {
+            return None;
+        }
+        let repeated = RepeatedParagraphs::from_contexts(
+            self.contexts,
+            self.docs,
+            opts.repeated_min_docs,
+            opts.repeated_min_fraction,
+        );
+        (!repeated.is_empty()).then_some(repeated)
+    }
 }
 
 /// The corpus pass's counts of one cleaned text (see [`boilerplate::document_contexts`]).

@@ -208,29 +208,122 @@ impl ReadOutcome {
 
 /// Reads every input path: `-` (stdin, JSONL), a `.jsonl`/`.json` file, a `.parquet` file,
 /// a `.txt`/`.md` file, or a directory (searched recursively for `.txt`, `.md`, `.jsonl` and
-/// `.parquet`, in sorted order). Duplicate ids are rejected after their first occurrence.
+/// `.parquet`, in sorted order), into memory. Duplicate ids are rejected after their first
+/// occurrence. A pass over many records reads them with [`read_each`] instead.
 pub fn read_inputs(paths: &[PathBuf], opts: &InputOptions) -> Result<ReadOutcome, InputError> {
-    let mut out = ReadOutcome::default();
-    for p in paths {
-        if p.as_os_str() == "-" {
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .map_err(|source| InputError::Io {
-                    path: p.clone(),
-                    source,
-                })?;
-            read_jsonl_bytes("-", &buf, opts, &mut out)?;
-        } else if p.is_dir() {
-            for (f, name) in dir_files(p)? {
-                read_file(&f, &name, opts, &mut out, ALL_UNITS)?;
-            }
+    let sources = Source::of_paths(paths)?;
+    let mut records = Vec::new();
+    let rejected = read_each(&sources, opts, &mut |r| records.push(r))?;
+    Ok(ReadOutcome { records, rejected })
+}
+
+/// Where records are read from: a path (file or folder), or JSONL bytes under a name (standard
+/// input once read, records handed over by a program). Every source can be read again, so a
+/// pass may read its inputs twice instead of holding them.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Path(PathBuf),
+    Bytes {
+        name: String,
+        bytes: std::sync::Arc<[u8]>,
+    },
+}
+
+impl Source {
+    /// The sources of command-line paths; `-` is standard input, read here once, whole.
+    pub fn of_paths(paths: &[PathBuf]) -> Result<Vec<Source>, InputError> {
+        paths
+            .iter()
+            .map(|p| {
+                if p.as_os_str() != "-" {
+                    return Ok(Source::Path(p.clone()));
+                }
+                let mut buf = Vec::new();
+                std::io::stdin()
+                    .read_to_end(&mut buf)
+                    .map_err(|source| InputError::Io {
+                        path: p.clone(),
+                        source,
+                    })?;
+                Ok(Source::Bytes {
+                    name: "-".into(),
+                    bytes: buf.into(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Reads every source in order and hands each record to `each` as soon as it is parsed: a
+/// JSONL file is read a line at a time and never held whole (a Parquet file a row group at
+/// a time, a text file whole). Returns the rejects, in input order, then the records whose
+/// id was already taken (rejected after the first occurrence, across all sources). With
+/// `on_error = fail` the first bad record stops the read with an error naming it.
+pub fn read_each(
+    sources: &[Source],
+    opts: &InputOptions,
+    each: &mut dyn FnMut(Record),
+) -> Result<Vec<Rejected>, InputError> {
+    let mut first: HashMap<String, Location> = HashMap::new();
+    let mut repeated: Vec<(Location, String)> = Vec::new();
+    let mut unique = |r: Record| {
+        if first.contains_key(&r.id) {
+            repeated.push((r.location, r.id));
         } else {
-            read_file(p, &p.to_string_lossy(), opts, &mut out, ALL_UNITS)?;
+            first.insert(r.id.clone(), r.location.clone());
+            each(r);
+        }
+    };
+    let mut sink = Sink {
+        each: &mut unique,
+        rejected: Vec::new(),
+    };
+    for source in sources {
+        match source {
+            Source::Bytes { name, bytes } => {
+                read_jsonl_lines(name, &bytes[..], None, opts, &mut sink, ALL_UNITS)?
+            }
+            Source::Path(p) if p.is_dir() => {
+                for (f, name) in dir_files(p)? {
+                    read_file(&f, &name, opts, &mut sink, ALL_UNITS)?;
+                }
+            }
+            Source::Path(p) => read_file(p, &p.to_string_lossy(), opts, &mut sink, ALL_UNITS)?,
         }
     }
-    dedupe_ids(&mut out, opts)?;
-    Ok(out)
+    let mut rejected = sink.rejected;
+    for (location, id) in repeated {
+        let reason = duplicate_id_reason(&id, &first[&id]);
+        reject(&mut rejected, opts, location, Some(id), reason)?;
+    }
+    Ok(rejected)
+}
+
+/// Where a reader hands what it reads: each record to a consumer, each reject to a list.
+pub(crate) struct Sink<'a> {
+    each: &'a mut dyn FnMut(Record),
+    pub(crate) rejected: Vec<Rejected>,
+}
+
+impl Sink<'_> {
+    pub(crate) fn record(&mut self, r: Record) {
+        (self.each)(r)
+    }
+}
+
+/// Runs a reader into memory.
+fn collect(
+    read: impl FnOnce(&mut Sink<'_>) -> Result<(), InputError>,
+) -> Result<ReadOutcome, InputError> {
+    let mut records = Vec::new();
+    let mut push = |r| records.push(r);
+    let mut sink = Sink {
+        each: &mut push,
+        rejected: Vec::new(),
+    };
+    read(&mut sink)?;
+    let rejected = sink.rejected;
+    Ok(ReadOutcome { records, rejected })
 }
 
 /// One input file as a staged run splits the inputs: its path, the name its records are
@@ -312,8 +405,19 @@ fn count_units(path: &Path) -> Result<usize, InputError> {
     if !is_jsonl(path) {
         return Ok(1);
     }
-    let bytes = gzip::read(path).map_err(io)?;
-    Ok(bytes.split(|&b| b == b'\n').count())
+    // As the reader counts them: lines ended by a newline, and the piece after the last one.
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, gzip::open(path).map_err(io)?);
+    let mut newlines = 0;
+    loop {
+        let buf = std::io::BufRead::fill_buf(&mut reader).map_err(io)?;
+        if buf.is_empty() {
+            break;
+        }
+        newlines += buf.iter().filter(|&&b| b == b'\n').count();
+        let n = buf.len();
+        std::io::BufRead::consume(&mut reader, n);
+    }
+    Ok(newlines + 1)
 }
 
 /// Reads pieces of input files: the records and rejects whose unit lies in each piece, in
@@ -321,17 +425,12 @@ fn count_units(path: &Path) -> Result<usize, InputError> {
 /// across all shards at once. Only a piece's own units are parsed: JSONL lines outside it
 /// are split off but not decoded, Parquet row groups outside it are not read at all.
 pub fn read_pieces(pieces: &[Piece], opts: &InputOptions) -> Result<ReadOutcome, InputError> {
-    let mut out = ReadOutcome::default();
-    for piece in pieces {
-        read_file(
-            &piece.path,
-            &piece.name,
-            opts,
-            &mut out,
-            piece.from..piece.to,
-        )?;
-    }
-    Ok(out)
+    collect(|out| {
+        for piece in pieces {
+            read_file(&piece.path, &piece.name, opts, out, piece.from..piece.to)?;
+        }
+        Ok(())
+    })
 }
 
 /// Every unit of a file (lines of JSONL, rows of Parquet; a text file is one unit).
@@ -373,7 +472,7 @@ fn read_file(
     path: &Path,
     name: &str,
     opts: &InputOptions,
-    out: &mut ReadOutcome,
+    out: &mut Sink<'_>,
     units: Range<usize>,
 ) -> Result<(), InputError> {
     if parquet::is_parquet(path) {
@@ -382,15 +481,17 @@ fn read_file(
     if !units.contains(&0) && !is_jsonl(path) {
         return Ok(());
     }
-    let bytes = gzip::read(path).map_err(|source| InputError::Io {
+    let io = |source| InputError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
     if is_jsonl(path) {
         // A plain file's lines can be read back from it by offset; a decompressed one's not.
         let verbatim = (!gzip::is_gz(path)).then(|| std::sync::Arc::<Path>::from(path));
-        return read_jsonl_lines(name, &bytes, verbatim, opts, out, units);
+        let reader = std::io::BufReader::with_capacity(1 << 20, gzip::open(path).map_err(io)?);
+        return read_jsonl_lines(name, reader, verbatim, opts, out, units);
     }
+    let bytes = gzip::read(path).map_err(io)?;
     let location = Location {
         file: name.to_string(),
         line: 0,
@@ -398,7 +499,7 @@ fn read_file(
     let decoded = encoding::decode_bytes(&bytes);
     if decoded.malformed > 0 {
         return reject(
-            out,
+            &mut out.rejected,
             opts,
             location,
             Some(name.to_string()),
@@ -409,11 +510,17 @@ fn read_file(
         );
     }
     if let Some(reason) = encoding::binary_reason(&decoded.text) {
-        return reject(out, opts, location, Some(name.to_string()), reason);
+        return reject(
+            &mut out.rejected,
+            opts,
+            location,
+            Some(name.to_string()),
+            reason,
+        );
     }
     if decoded.text.trim().is_empty() {
         return reject(
-            out,
+            &mut out.rejected,
             opts,
             location,
             Some(name.to_string()),
@@ -426,11 +533,17 @@ fn read_file(
             decoded.text.len(),
             opts.max_record_bytes
         );
-        return reject(out, opts, location, Some(name.to_string()), reason);
+        return reject(
+            &mut out.rejected,
+            opts,
+            location,
+            Some(name.to_string()),
+            reason,
+        );
     }
     let raw = serde_json::to_vec(&serde_json::json!({"id": name, "text": decoded.text}))
         .unwrap_or_default();
-    out.records.push(Record {
+    out.record(Record {
         id: name.to_string(),
         title: None,
         text: decoded.text,
@@ -445,7 +558,7 @@ fn read_file(
 }
 
 fn reject(
-    out: &mut ReadOutcome,
+    rejected: &mut Vec<Rejected>,
     opts: &InputOptions,
     location: Location,
     id: Option<String>,
@@ -454,7 +567,7 @@ fn reject(
     if opts.on_error == OnError::Fail {
         return Err(InputError::BadRecord { location, reason });
     }
-    out.rejected.push(Rejected {
+    rejected.push(Rejected {
         location,
         id,
         reason,
@@ -469,37 +582,55 @@ pub fn read_jsonl_records(
     bytes: &[u8],
     opts: &InputOptions,
 ) -> Result<ReadOutcome, InputError> {
-    let mut out = ReadOutcome::default();
-    read_jsonl_bytes(name, bytes, opts, &mut out)?;
-    dedupe_ids(&mut out, opts)?;
-    Ok(out)
+    let source = Source::Bytes {
+        name: name.to_string(),
+        bytes: bytes.into(),
+    };
+    let mut records = Vec::new();
+    let rejected = read_each(&[source], opts, &mut |r| records.push(r))?;
+    Ok(ReadOutcome { records, rejected })
 }
 
-/// Reads JSONL bytes. A last line without a newline is read like any other (a truncated
-/// JSON object on it is rejected as malformed, not dropped).
-pub fn read_jsonl_bytes(
-    name: &str,
-    bytes: &[u8],
-    opts: &InputOptions,
-    out: &mut ReadOutcome,
-) -> Result<(), InputError> {
-    read_jsonl_lines(name, bytes, None, opts, out, ALL_UNITS)
-}
-
-/// Reads the lines of JSONL bytes whose 0-based index lies in `units`; `file` names the file
-/// the bytes are, verbatim, so that each record knows where its line lies in it.
+/// Reads the lines of JSONL whose 0-based index lies in `units`, a line at a time; `file`
+/// names the file `reader` reads, verbatim, so that each record knows where its line lies in
+/// it. A last line without a newline is read like any other (a truncated JSON object on it
+/// is rejected as malformed, not dropped).
 fn read_jsonl_lines(
     name: &str,
-    bytes: &[u8],
+    mut reader: impl std::io::BufRead,
     file: Option<std::sync::Arc<Path>>,
     opts: &InputOptions,
-    out: &mut ReadOutcome,
+    out: &mut Sink<'_>,
     units: Range<usize>,
 ) -> Result<(), InputError> {
-    let whole = bytes;
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let lines = bytes.split(|&b| b == b'\n').enumerate();
-    for (i, line) in lines.skip(units.start).take(units.len()) {
+    let mut buf = Vec::new();
+    let mut offset = 0u64;
+    for i in 0.. {
+        if i >= units.end {
+            break;
+        }
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| InputError::Io {
+                path: PathBuf::from(name),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        let mut at = offset;
+        offset += n as u64;
+        if i < units.start {
+            continue;
+        }
+        let mut line: &[u8] = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        if i == 0 {
+            if let Some(rest) = line.strip_prefix(b"\xEF\xBB\xBF") {
+                line = rest;
+                at += 3;
+            }
+        }
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let location = Location {
             file: name.to_string(),
@@ -509,7 +640,7 @@ fn read_jsonl_lines(
             continue;
         }
         match parse_jsonl_record(line, opts) {
-            Ok((id, title, text, fields)) => out.records.push(Record {
+            Ok((id, title, text, fields)) => out.record(Record {
                 id,
                 title,
                 text,
@@ -521,13 +652,13 @@ fn read_jsonl_lines(
                 raw_at: file.as_ref().and_then(|path| {
                     Some(RawAt {
                         path: path.clone(),
-                        offset: (line.as_ptr() as usize - whole.as_ptr() as usize) as u64,
+                        offset: at,
                         len: u32::try_from(line.len()).ok()?,
                         hash: xxhash_rust::xxh3::xxh3_64(line),
                     })
                 }),
             }),
-            Err((id, reason)) => reject(out, opts, location, id, reason)?,
+            Err((id, reason)) => reject(&mut out.rejected, opts, location, id, reason)?,
         }
     }
     Ok(())
@@ -624,22 +755,6 @@ pub fn duplicate_id_reason(id: &str, first_at: &Location) -> String {
 }
 
 /// Rejects every record whose id was already seen, naming where it was first seen.
-fn dedupe_ids(out: &mut ReadOutcome, opts: &InputOptions) -> Result<(), InputError> {
-    let mut first: HashMap<String, Location> = HashMap::new();
-    let mut kept = Vec::with_capacity(out.records.len());
-    for r in std::mem::take(&mut out.records) {
-        if let Some(at) = first.get(&r.id) {
-            let reason = duplicate_id_reason(&r.id, at);
-            reject(out, opts, r.location.clone(), Some(r.id.clone()), reason)?;
-        } else {
-            first.insert(r.id.clone(), r.location.clone());
-            kept.push(r);
-        }
-    }
-    out.records = kept;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -653,10 +768,8 @@ mod tests {
 {\"id\":\"d\",\"text\":\"bad \xff\"}\n\
 {\"id\":\"a\",\"text\":\"again\"}\n\
 {\"id\":\"e\",\"text\":\"trunc";
-        let mut out = ReadOutcome::default();
         let opts = InputOptions::default();
-        read_jsonl_bytes("f.jsonl", data, &opts, &mut out).unwrap();
-        dedupe_ids(&mut out, &opts).unwrap();
+        let out = read_jsonl_records("f.jsonl", data, &opts).unwrap();
         assert_eq!(out.records.len(), 1);
         assert_eq!(out.total(), 7);
         let lines: Vec<usize> = out.rejected.iter().map(|r| r.location.line).collect();
@@ -670,14 +783,8 @@ mod tests {
             on_error: OnError::Fail,
             ..Default::default()
         };
-        let mut out = ReadOutcome::default();
-        let err = read_jsonl_bytes(
-            "x.jsonl",
-            b"{\"id\":1,\"text\":\"ok\"}\n[1]\n",
-            &opts,
-            &mut out,
-        )
-        .unwrap_err();
+        let err =
+            read_jsonl_records("x.jsonl", b"{\"id\":1,\"text\":\"ok\"}\n[1]\n", &opts).unwrap_err();
         assert_eq!(err.to_string(), "x.jsonl:2: not a JSON object");
     }
 

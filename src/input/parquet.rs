@@ -22,7 +22,7 @@ use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, SchemaRef, TimeUnit};
 use serde_json::{Map, Value};
 
-use super::{reject, InputError, InputOptions, Location, ReadOutcome, Record};
+use super::{reject, InputError, InputOptions, Location, Record, Sink};
 
 /// Rows decoded at a time: bounds the memory of a read whatever the row group size.
 pub const PARQUET_BATCH_ROWS: usize = 1024;
@@ -221,7 +221,7 @@ pub(super) fn read_file(
     path: &Path,
     name: &str,
     opts: &InputOptions,
-    out: &mut ReadOutcome,
+    out: &mut Sink<'_>,
     rows: Range<usize>,
 ) -> Result<(), InputError> {
     let builder = open(path)?;
@@ -257,7 +257,7 @@ pub(super) fn read_file(
                 Ok((id, title, text)) => {
                     let fields = row_json(&batch, i);
                     let raw = serde_json::to_vec(&fields).unwrap_or_default();
-                    out.records.push(Record {
+                    out.record(Record {
                         id,
                         title,
                         text,
@@ -273,9 +273,13 @@ pub(super) fn read_file(
                         }),
                     });
                 }
-                Err((id, reason)) => {
-                    reject(out, opts, location, id, format!("row {row}: {reason}"))?
-                }
+                Err((id, reason)) => reject(
+                    &mut out.rejected,
+                    opts,
+                    location,
+                    id,
+                    format!("row {row}: {reason}"),
+                )?,
             }
         }
     }

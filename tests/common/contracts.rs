@@ -9,13 +9,12 @@ use simdex::clean::{clean_text, CleanOptions};
 use simdex::corpus::{prepare, PrepareOptions};
 use simdex::dedup::{doc_view, judge, DedupOptions, RecordText, Stage};
 use simdex::embed::DocumentVectors;
-use simdex::input::{read_jsonl_bytes, InputOptions, ReadOutcome};
+use simdex::input::{read_jsonl_records, InputOptions};
 
 /// The JSONL reader's contract on any bytes: no panic, one outcome per non-blank line,
 /// in line order, with the line's bytes kept as `raw`.
 pub fn check_jsonl(bytes: &[u8], opts: &InputOptions, case: &str) {
-    let mut out = ReadOutcome::default();
-    read_jsonl_bytes("fuzz.jsonl", bytes, opts, &mut out)
+    let out = read_jsonl_records("fuzz.jsonl", bytes, opts)
         .unwrap_or_else(|e| panic!("{case}: skip policy returned an error: {e}"));
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let lines: Vec<&[u8]> = body
