@@ -13,6 +13,7 @@ pub mod app;
 #[cfg(feature = "eval")]
 pub mod bench;
 pub mod clean;
+pub mod cli;
 pub mod corpus;
 pub mod dedup;
 pub mod embed;

@@ -1,6 +1,5 @@
-//! The `simdex` command: parses arguments, calls the library, prints reports.
-
-mod cli;
+//! The `simdex` command: the process around [`simdex::cli`] (which parses arguments, calls
+//! the library and prints reports): the panic message and the exit status.
 
 fn main() {
     let default_hook = std::panic::take_hook();
@@ -10,7 +9,7 @@ fn main() {
             eprintln!("simdex: internal error (a bug) while processing {what}; the output folder was left as it was");
         }
     }));
-    if let Err(e) = cli::main() {
+    if let Err(e) = simdex::cli::main() {
         eprintln!("simdex: error: {}", error_chain(&e));
         std::process::exit(1);
     }

@@ -25,76 +25,61 @@ import shutil
 import sys
 import time
 
-from . import _ALIASES, DEDUP_SETTING_DEFAULTS, SimdexError, _native, _tasks, dedup_settings
-
-# The CLI's flag names of settings named otherwise in the library (the aliases, reversed).
-_FLAGS = {setting: flag for flag, setting in _ALIASES.items()}
+from . import SimdexError, _native, _tasks
 
 # The stages in order, where each runs, and which belong to the semantic stage: the
 # library's one list (`simdex::dedup::staged::STAGES`), never a copy kept here.
 STAGES = json.loads(_native.staged_stages())
 
+BIN = "python -m simdex.ray"
+
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m simdex.ray", description=__doc__.split("\n\n")[0])
+    """The driver's own flags. Every other argument is `simdex dedup`'s, parsed by the CLI's
+    own definitions in the library (`simdex::cli::staged_args`): no dedup setting is
+    declared here."""
+    p = argparse.ArgumentParser(prog=BIN, description=__doc__.split("\n\n")[0], allow_abbrev=False)
     sub = p.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("dedup", help="the dedup pass over JSONL, text or Parquet inputs, on Ray")
-    d.add_argument("inputs", nargs="+", help="files or folders, as for `simdex dedup`")
-    d.add_argument("--out", required=True, help="output folder (the same files as `simdex dedup`)")
-    d.add_argument("--shards", type=int, default=None, help="shards of the input (default: the cluster's CPUs)")
-    d.add_argument("--address", default=None, help="an existing Ray cluster (default: start a local one)")
-    d.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray instance (default: all)")
-    d.add_argument("--work", default=None, help="work folder for the stages' tables (default: OUT.work)")
-    d.add_argument("--keep-work", action="store_true", help="leave the work folder in place")
-    d.add_argument("--partitions", type=int, default=None, help="partitions of each shuffle (default: shards)")
-    d.add_argument("--ivf-list-size", type=int, default=None, help="article vectors per neighbour partition (default 20000)")
-    d.add_argument("--ivf-probe", type=int, default=None, help="partitions each vector is placed in (default 3)")
-    d.add_argument("--threads-per-task", type=int, default=None, help="compute threads of each task (default: CPUs / concurrent tasks)")
-    d.add_argument("--embed-gpus", type=float, default=0.0, help="GPUs each embedding task asks Ray for (with the cuda build)")
-    # The dedup settings, named as `simdex dedup`'s flags.
-    d.add_argument("--model", default=None, help="model folder")
-    d.add_argument("--precision", default="auto", choices=["auto", "f32", "bf16"])
-    for name, default in DEDUP_SETTING_DEFAULTS.items():
-        if isinstance(default, (dict, str)) or name == "keep":
-            continue  # stages, minhash: set by --no-semantic and the defaults; keep below
-        flag = "--" + _FLAGS.get(name, name).replace("_", "-")
-        kind = int if isinstance(default, int) and not isinstance(default, bool) else float
-        d.add_argument(flag, dest=name, type=kind, default=None)
-    d.add_argument("--keep", choices=["first", "longest", "cleanest"])
-    d.add_argument("--keep-by", default=None)
-    d.add_argument("--no-semantic", action="store_true", help="lexical stages only")
-    d.add_argument("--no-clean", action="store_true", help="compare raw text")
-    d.add_argument("--id-field", default="id")
-    d.add_argument("--text-field", default="text")
-    d.add_argument("--title-field", default="title")
-    d.add_argument("--on-error", default="skip", choices=["skip", "fail"])
-    d.add_argument("--max-record-bytes", type=int, default=None, help="longest text accepted (default as simdex dedup)")
-    d.add_argument("--format", default="jsonl", choices=["jsonl", "parquet"], help="format of kept, duplicates and clusters")
+    d = sub.add_parser(
+        "dedup",
+        help="the dedup pass over JSONL, text or Parquet inputs, on Ray",
+        usage=f"{BIN} dedup [RAY OPTIONS] [SIMDEX DEDUP OPTIONS] <INPUT>... --out <DIR>",
+        description="The dedup pass on Ray. The Ray options are below; every other argument is "
+        "`simdex dedup`'s (listed after them, as `simdex dedup --help` words them).",
+        epilog=_native.staged_dedup_help(BIN),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    r = d.add_argument_group("Ray options")
+    r.add_argument("--shards", type=int, default=None, help="shards of the input (default: the cluster's CPUs)")
+    r.add_argument("--address", default=None, help="an existing Ray cluster (default: start a local one)")
+    r.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray instance (default: all)")
+    r.add_argument("--work", default=None, help="work folder for the stages' tables (default: OUT.work)")
+    r.add_argument("--keep-work", action="store_true", help="leave the work folder in place")
+    r.add_argument("--partitions", type=int, default=None, help="partitions of each shuffle (default: shards)")
+    r.add_argument("--ivf-list-size", type=int, default=None, help="article vectors per neighbour partition (default 20000)")
+    r.add_argument("--ivf-probe", type=int, default=None, help="partitions each vector is placed in (default 3)")
+    r.add_argument("--threads-per-task", type=int, default=None, help="compute threads of each task (default: CPUs / concurrent tasks)")
+    r.add_argument("--embed-gpus", type=float, default=0.0, help="GPUs each embedding task asks Ray for (with the cuda build)")
     return p
 
 
+def parse(argv=None) -> argparse.Namespace:
+    """The driver's flags, and `simdex dedup`'s arguments parsed by the library into
+    `a.inputs`, `a.out` and `a.settings` (the staged pass's settings). Exits with the CLI's
+    message on a bad argument, as `simdex dedup` would."""
+    a, rest = _parser().parse_known_args(argv)
+    run = json.loads(_native.staged_dedup_args(BIN, rest))
+    if "error" in run:
+        print(run["error"].rstrip(), file=sys.stderr)
+        sys.exit(2)
+    a.inputs, a.out, a.settings = run["inputs"], run["out"], run["settings"]
+    return a
+
+
 def _settings(a: argparse.Namespace, shards: int) -> dict:
-    options = dedup_settings(
-        keep_by=a.keep_by,
-        keep=a.keep,
-        **{n: getattr(a, n) for n in DEDUP_SETTING_DEFAULTS if n != "keep" and hasattr(a, n)},
-    )
-    if a.no_semantic:
-        options["stages"] = {"exact": True, "near_exact": True, "semantic": False}
-    s = {
-        "id_field": a.id_field,
-        "text_field": a.text_field,
-        "title_field": a.title_field,
-        "on_error": a.on_error,
-        "clean": not a.no_clean,
-        "options": options,
-        "model": a.model,
-        "precision": a.precision,
-        "partitions": a.partitions or shards,
-        "format": a.format,
-    }
-    if a.max_record_bytes:
-        s["max_record_bytes"] = a.max_record_bytes
+    s = dict(a.settings)
+    s["partitions"] = a.partitions or shards
     if a.ivf_list_size:
         s["ivf_list_size"] = a.ivf_list_size
     if a.ivf_probe:
@@ -126,7 +111,7 @@ def run_dedup(a: argparse.Namespace) -> dict:
     _native.staged_plan(work, [os.path.abspath(i) for i in a.inputs], shards, os.path.abspath(a.out), json.dumps(settings))
     timings = {}
     worker_rss = {}
-    semantic = not a.no_semantic
+    semantic = settings["options"]["stages"]["semantic"]
     for stage in STAGES:
         name = stage["name"]
         if stage["semantic"] and not semantic:
@@ -169,7 +154,7 @@ def run_dedup(a: argparse.Namespace) -> dict:
 
 
 def main(argv=None) -> int:
-    a = _parser().parse_args(argv)
+    a = parse(argv)
     try:
         s = run_dedup(a)
     except SimdexError as e:

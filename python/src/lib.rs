@@ -332,6 +332,23 @@ fn summary_line(summary: &str, out: PathBuf) -> PyResult<String> {
     Ok(simdex::render::summary_line(&s, &out))
 }
 
+/// `simdex dedup`'s arguments (what follows `dedup`, the driver's own flags taken out) for
+/// the staged pass, parsed by the CLI's definitions: JSON `{"inputs", "out", "settings"}`, or
+/// `{"error"}` with the CLI's message (usage included) for the driver to print.
+#[pyfunction]
+fn staged_dedup_args(bin: &str, argv: Vec<String>) -> String {
+    match simdex::cli::staged_args::staged_dedup_args(bin, &argv) {
+        Ok(a) => serde_json::to_string(&a).unwrap_or_default(),
+        Err(e) => serde_json::json!({ "error": e }).to_string(),
+    }
+}
+
+/// The help of the `simdex dedup` flags the staged pass takes, worded as the CLI's.
+#[pyfunction]
+fn staged_dedup_help(bin: &str) -> String {
+    simdex::cli::staged_args::staged_dedup_help(bin)
+}
+
 /// How many tasks a stage runs in.
 #[pyfunction]
 fn staged_parts(work: PathBuf, name: String) -> PyResult<usize> {
@@ -351,5 +368,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(staged_stage, m)?)?;
     m.add_function(wrap_pyfunction!(staged_parts, m)?)?;
     m.add_function(wrap_pyfunction!(summary_line, m)?)?;
+    m.add_function(wrap_pyfunction!(staged_dedup_args, m)?)?;
+    m.add_function(wrap_pyfunction!(staged_dedup_help, m)?)?;
     Ok(())
 }

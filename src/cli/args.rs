@@ -7,18 +7,18 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use simdex::app::dedup::{DedupCommand, IngestCommand};
-use simdex::app::embed::EmbedLevel as LibEmbedLevel;
-use simdex::app::inputs::Inputs;
-use simdex::app::similar::{QueryInput, SimilarOptions};
-use simdex::app::ModelChoice;
-use simdex::clean::CleanOptions;
-use simdex::corpus::PrepareOptions;
-use simdex::dedup::{DedupOptions, KeepPolicy, Stages};
-use simdex::index::Level;
-use simdex::input::{InputOptions, OnError};
-use simdex::model::Role;
-use simdex::tables::OutputFormat;
+use crate::app::dedup::{DedupCommand, IngestCommand};
+use crate::app::embed::EmbedLevel as LibEmbedLevel;
+use crate::app::inputs::Inputs;
+use crate::app::similar::{QueryInput, SimilarOptions};
+use crate::app::ModelChoice;
+use crate::clean::CleanOptions;
+use crate::corpus::PrepareOptions;
+use crate::dedup::{DedupOptions, KeepPolicy, Stages};
+use crate::index::Level;
+use crate::input::{InputOptions, OnError};
+use crate::model::Role;
+use crate::tables::OutputFormat;
 
 #[derive(Parser)]
 #[command(
@@ -78,8 +78,8 @@ pub(super) struct ModelArg {
     /// Precision of the dense layers: bf16 (weights and inputs rounded to bf16, sums in
     /// f32; fast on CPUs with AVX512_BF16 or AMX), f32, or auto (bf16 on such CPUs, else
     /// f32; with an existing index, the index's precision).
-    #[arg(long, value_enum, default_value_t = simdex::model::Precision::Auto)]
-    pub(super) precision: simdex::model::Precision,
+    #[arg(long, value_enum, default_value_t = crate::model::Precision::Auto)]
+    pub(super) precision: crate::model::Precision,
 }
 
 #[derive(Args, Clone)]
@@ -104,7 +104,7 @@ pub(super) struct InputArgs {
     #[arg(long)]
     pub(super) no_clean: bool,
     /// Reject records whose text is longer than this many bytes.
-    #[arg(long, default_value_t = simdex::input::DEFAULT_MAX_RECORD_BYTES)]
+    #[arg(long, default_value_t = crate::input::DEFAULT_MAX_RECORD_BYTES)]
     pub(super) max_record_bytes: usize,
 }
 
@@ -244,7 +244,7 @@ pub(super) struct SimilarArgs {
     #[arg(short = 'k', default_value_t = 10)]
     pub(super) k: usize,
     /// Search beam width: higher finds more of the true nearest neighbours, more slowly.
-    #[arg(long, value_name = "N", default_value_t = simdex::index::DEFAULT_EF_SEARCH)]
+    #[arg(long, value_name = "N", default_value_t = crate::index::DEFAULT_EF_SEARCH)]
     pub(super) ef: usize,
     #[arg(long, value_enum, default_value = "article")]
     pub(super) level: LevelArg,

@@ -1,5 +1,5 @@
 //! The evaluation harness's commands, `simdex bench` and `simdex eval`, built only with the
-//! `eval` cargo feature: one call into `simdex::bench` or `simdex::eval`, then printing (their
+//! `eval` cargo feature: one call into `crate::bench` or `crate::eval`, then printing (their
 //! arguments are in [`super::args`] with every other command's).
 
 use std::path::PathBuf;
@@ -10,7 +10,7 @@ use super::args::{BenchArgs, EvalArgs, EvalWhat, ModelArg};
 use super::load_model;
 
 pub(super) fn bench_cmd(a: BenchArgs) -> Result<()> {
-    use simdex::bench;
+    use crate::bench;
     // A benchmark times the model: the embedding cache would turn re-runs into look-ups.
     let e = load_model(&ModelArg {
         no_cache: true,
@@ -27,7 +27,7 @@ pub(super) fn bench_cmd(a: BenchArgs) -> Result<()> {
     println!(
         "kernels: {} (available: {}), precision {}",
         e.encoder.kernel(),
-        simdex::model::KernelPath::available()
+        crate::model::KernelPath::available()
             .iter()
             .map(|p| p.name())
             .collect::<Vec<_>>()
@@ -50,7 +50,7 @@ pub(super) fn bench_cmd(a: BenchArgs) -> Result<()> {
 }
 
 pub(super) fn eval_cmd(a: EvalArgs) -> Result<()> {
-    use simdex::eval;
+    use crate::eval;
     let data = match a
         .data
         .clone()
@@ -90,7 +90,7 @@ pub(super) fn eval_cmd(a: EvalArgs) -> Result<()> {
             (500, 5),
         ] {
             let r =
-                simdex::dedup::staged::ivf::recall(&vectors, list, probe, o.neighbours, min_cos)?;
+                crate::dedup::staged::ivf::recall(&vectors, list, probe, o.neighbours, min_cos)?;
             println!(
                 "| {} | {} | {} | {} | {} | {} | {:.4} |",
                 r.list_size, r.probe, r.partitions, r.largest, r.exact_pairs, r.found, r.recall

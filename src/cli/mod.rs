@@ -1,10 +1,11 @@
 //! The `simdex` command line: arguments parsed ([`args`]) and resolved once into library
-//! options, then one library call per command ([`simdex::app`]), then printing through
-//! [`simdex::render`]. No reading, embedding, index handling or decisions here.
+//! options, then one library call per command ([`crate::app`]), then printing through
+//! [`crate::render`]. No reading, embedding, index handling or decisions here.
 
 mod args;
 #[cfg(feature = "eval")]
 mod harness;
+pub mod staged_args;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -14,10 +15,10 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
+use crate::app;
+use crate::model;
+use crate::render;
 use args::*;
-use simdex::app;
-use simdex::model;
-use simdex::render;
 
 pub fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -107,7 +108,7 @@ fn out_writer(out: &Option<PathBuf>) -> Result<Box<dyn Write>> {
     })
 }
 
-fn report_rejects(read: &simdex::input::ReadOutcome) {
+fn report_rejects(read: &crate::input::ReadOutcome) {
     for r in &read.rejected {
         eprintln!("simdex: skipped {}: {}", r.location, r.reason);
     }
@@ -125,7 +126,7 @@ fn embed(a: EmbedArgs) -> Result<()> {
     )?;
     pb.finish();
     report_rejects(&read);
-    if let (simdex::tables::OutputFormat::Parquet, Some(out)) = (a.format, &a.out) {
+    if let (crate::tables::OutputFormat::Parquet, Some(out)) = (a.format, &a.out) {
         app::embed::write_parquet(out, &rows, embedder.dim())?;
         return Ok(());
     }
