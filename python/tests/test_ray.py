@@ -16,7 +16,7 @@ import pytest
 from conftest import EXAMPLES, decisions, simdex, simdex_ray
 
 # `simdex dedup` flags the Ray pass does not take (the README's "Not in the Ray pass").
-CLI_ONLY = {"--against", "--dry-run", "--strip-repeated-passages", "--report", "--no-cache"}
+CLI_ONLY = {"--against", "--dry-run", "--strip-repeated-passages", "--report"}
 FLAG = re.compile(r"^\s+(?:-\w, )?(--[a-z0-9-]+)", re.M)
 
 

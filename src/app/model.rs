@@ -55,13 +55,11 @@ impl ModelChoice {
             None => load_embedder(self.dir.as_deref(), &config)?,
             Some(texts) => load_embedder_for(self.dir.as_deref(), texts, &config)?,
         };
-        let use_cache = !self.no_cache && texts.is_none();
-        match crate::model::cache::default_cache_dir().filter(|_| use_cache) {
-            Some(dir) => e.with_cache(&dir).map_err(|err| {
-                AppError::Usage(format!("embedding cache {}: {err}", dir.display()))
-            }),
-            None => Ok(e),
+        if self.no_cache || texts.is_some() {
+            return Ok(e);
         }
+        e.with_default_cache()
+            .map_err(|err| AppError::Usage(format!("embedding cache: {err}")))
     }
 }
 

@@ -31,11 +31,6 @@ pub const NOT_STAGED: &[(&str, &str, &str)] = &[
         "the staged pass writes kept records as read",
     ),
     ("report", "--report", "run `simdex report OUT` afterwards"),
-    (
-        "no_cache",
-        "--no-cache",
-        "the staged pass does not use the embedding cache",
-    ),
 ];
 
 /// A staged run as its arguments ask: inputs, output folder and settings (the shuffle's
@@ -96,6 +91,7 @@ pub fn staged_dedup_args(bin: &str, argv: &[String]) -> Result<StagedArgs, Strin
         options: c.options,
         model: a.model.model.clone(),
         precision: a.model.precision,
+        no_cache: a.model.no_cache,
         format: c.format,
         ..Settings::default()
     };

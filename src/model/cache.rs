@@ -76,6 +76,9 @@ impl VectorCache {
         let mut index = HashMap::new();
         let mut file = None;
         if let Ok(mut f) = File::open(&path) {
+            // Several processes may share the cache (the tasks of a Ray pass): appends and
+            // this read hold the file's lock, so a reader never sees half a record.
+            f.lock().map_err(io(&path))?;
             let rec = 16 + 4 * dim;
             let len = f.metadata().map_err(io(&path))?.len();
             let whole = len / rec as u64 * rec as u64;
@@ -100,6 +103,7 @@ impl VectorCache {
                 }
                 offset += n as u64;
             }
+            f.unlock().map_err(io(&path))?;
             file = Some(f);
         }
         Ok(VectorCache {
@@ -169,6 +173,8 @@ impl VectorCache {
             .append(true)
             .open(&self.path)
             .map_err(io)?;
+        // Another process may append too: the lock makes each flush one run of whole records.
+        f.lock().map_err(io)?;
         let mut offset = f.metadata().map_err(io)?.len();
         let mut w = BufWriter::new(f);
         pending.retain(|(k, _)| !index.contains_key(k));
@@ -182,6 +188,7 @@ impl VectorCache {
         }
         let f = w.into_inner().map_err(|e| io(e.into_error()))?;
         f.sync_data().map_err(io)?;
+        f.unlock().map_err(io)?;
         if file.is_none() {
             *file = Some(File::open(&self.path).map_err(io)?);
         }
@@ -216,5 +223,43 @@ mod tests {
         c.flush().unwrap();
         assert_eq!(c.get(&[4, 4]), Some(vec![0.0f32, -2.0, 8.0]));
         assert_eq!(c.len(), 3);
+    }
+
+    #[test]
+    fn processes_sharing_the_cache_never_interleave_their_records() {
+        // Two handles on one file stand for two processes (the tasks of a Ray pass): each
+        // flushes many records at once, at the same time as the other.
+        let dir = tempfile::tempdir().unwrap();
+        let dim = 384;
+        let vector = |w: u32, i: u32| -> Vec<f32> {
+            (0..dim as u32)
+                .map(|d| (w * 100_000 + i * 1_000 + d) as f32)
+                .collect()
+        };
+        let together = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            for w in 0..2u32 {
+                let (dir, together) = (dir.path(), &together);
+                s.spawn(move || {
+                    let c = VectorCache::open(dir, "fp", dim).unwrap();
+                    for round in 0..5u32 {
+                        for i in 0..400u32 {
+                            c.put(&[w, round, i], &vector(w, round * 400 + i));
+                        }
+                        together.wait();
+                        c.flush().unwrap();
+                    }
+                });
+            }
+        });
+        let c = VectorCache::open(dir.path(), "fp", dim).unwrap();
+        assert_eq!(c.len(), 4000);
+        for w in 0..2u32 {
+            for round in 0..5u32 {
+                for i in 0..400u32 {
+                    assert_eq!(c.get(&[w, round, i]), Some(vector(w, round * 400 + i)));
+                }
+            }
+        }
     }
 }

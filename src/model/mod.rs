@@ -230,6 +230,15 @@ impl Embedder {
         Ok(self)
     }
 
+    /// Attaches the vector cache in its default folder ([`cache::default_cache_dir`]), if
+    /// there is one.
+    pub fn with_default_cache(self) -> Result<Embedder, ModelError> {
+        match cache::default_cache_dir() {
+            Some(dir) => self.with_cache(&dir),
+            None => Ok(self),
+        }
+    }
+
     /// Embeds ready token sequences (special tokens included), in input order, taking what
     /// the cache holds and computing (and caching) the rest.
     pub fn embed_sequences(&self, seqs: &[Vec<u32>]) -> Result<Vec<Vec<f32>>, ModelError> {

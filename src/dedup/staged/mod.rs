@@ -66,6 +66,9 @@ pub struct Settings {
     /// Model folder (`None`: the first source that has one, as for the CLI).
     pub model: Option<PathBuf>,
     pub precision: Precision,
+    /// Never read or write the embedding cache (as `--no-cache`); the tasks of a node share
+    /// its cache folder otherwise.
+    pub no_cache: bool,
     /// Partitions of each shuffle (exact keys, LSH bands, ids, corpus-pass counts).
     pub partitions: usize,
     /// Article vectors per neighbour partition: the vectors are split into
@@ -96,6 +99,7 @@ impl Default for Settings {
             options: DedupOptions::default(),
             model: None,
             precision: Precision::default(),
+            no_cache: false,
             partitions: 4,
             ivf_list_size: DEFAULT_IVF_LIST_SIZE,
             ivf_probe: DEFAULT_IVF_PROBE,
@@ -882,8 +886,11 @@ fn embed(w: &Work, s: usize) -> Result<usize, StagedError> {
     // A task is the edge of its process: the kernel path is this worker's own.
     let config = crate::model::EncoderConfig::from_env(settings.precision)?;
     let source = crate::model::resolve_model_dir(settings.model.as_deref())?;
-    let embedder =
+    let mut embedder =
         crate::model::Embedder::load(source.dir(), crate::model::DEFAULT_MODEL, &config)?;
+    if !settings.no_cache {
+        embedder = embedder.with_default_cache()?;
+    }
     let vecs =
         crate::embed::embed_documents(&embedder, &docs, crate::model::Role::Passage, |_, _| {})?;
     let dim = embedder.dim();
