@@ -5,7 +5,9 @@
 //! One concern a file: [`options`] (the settings), [`judge`] (one pair's evidence and
 //! verdict), [`pass`] (the single-process stages in order), [`conclude`] (edges to removals,
 //! shared with the Ray pass in [`staged`]), [`outcome`] (the result types), [`index_view`]
-//! (indexed records for the judge), [`explanation`] (a pair's verdict in words). This module reads no files.
+//! (indexed records for the judge), [`explanation`] (a pair's verdict in words),
+//! [`stage_rules`] (what each judging stage does with a pair, for both drivers). This module
+//! reads no files.
 
 pub mod cluster;
 pub mod conclude;
@@ -23,6 +25,7 @@ pub mod pair_log;
 pub mod pass;
 pub mod repeated;
 pub mod spill;
+pub mod stage_rules;
 pub mod staged;
 pub mod vector_store;
 

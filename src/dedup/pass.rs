@@ -13,6 +13,7 @@ use super::keep::{self, KeepKey};
 use super::options::{DedupOptions, KeepPolicy, EVIDENCE_PASSAGES};
 use super::outcome::{DedupReport, JudgedPair, Original, RelatedPair, Removal};
 use super::spill::{spill_error, spill_path};
+use super::stage_rules::{judging_floor, Judging};
 use super::vector_store::VectorStore;
 use super::{minhash, neighbours, DedupError};
 use crate::corpus::PreparedDoc;
@@ -190,22 +191,12 @@ impl<'a> Pass<'a> {
         for (x, y) in minhash::lsh_candidates(&sigs, &opts.minhash) {
             let (a, b) = (self.reps[x], self.reps[y]);
             let _w = self.working_on_pair(a, b);
-            let v = judge(
+            let v = Judging::NearExact.judge(
                 &doc_view(None, &self.text[a]),
                 &doc_view(None, &self.text[b]),
                 opts,
-                0,
             );
-            // A pair settled here is not judged again; one that fails the lexical test is
-            // left for the semantic stage (an edited copy may share few shingles).
-            if let Some(edge) = DuplicateEdge::from_verdict(a, b, &v) {
-                self.judged.insert((a, b));
-                self.edges.push(edge);
-                self.report
-                    .pairs
-                    .push(JudgedPair { a, b, verdict: v })
-                    .map_err(spill_error)?;
-            }
+            self.keep(Judging::NearExact, a, b, 0.0, v)?;
         }
         Ok(())
     }
@@ -274,7 +265,7 @@ impl<'a> Pass<'a> {
             for &(y, c) in list {
                 let other = self.reps[y];
                 let (a, b) = (me.min(other), me.max(other));
-                if c < opts.threshold.min(opts.related_threshold) || !self.judged.insert((a, b)) {
+                if c < judging_floor(opts) || self.judged.contains(&(a, b)) {
                     continue;
                 }
                 let _w = self.working_on_pair(a, b);
@@ -288,20 +279,12 @@ impl<'a> Pass<'a> {
                 } else {
                     (&theirs, mine)
                 };
-                let v = judge(
+                let v = Judging::Semantic.judge(
                     &doc_view(va.as_ref(), &self.text[a]),
                     &doc_view(vb.as_ref(), &self.text[b]),
                     opts,
-                    EVIDENCE_PASSAGES,
                 );
-                self.report
-                    .related
-                    .extend(RelatedPair::from_verdict(a, b, c, &v));
-                self.edges.extend(DuplicateEdge::from_verdict(a, b, &v));
-                self.report
-                    .pairs
-                    .push(JudgedPair { a, b, verdict: v })
-                    .map_err(spill_error)?;
+                self.keep(Judging::Semantic, a, b, c, v)?;
             }
         }
         Ok(())
@@ -320,24 +303,41 @@ impl<'a> Pass<'a> {
             self.opts.removal_coverage,
         );
         for (a, b) in todo {
-            if !self.judged.insert((a, b)) {
+            if self.judged.contains(&(a, b)) {
                 continue;
             }
             let _w = self.working_on_pair(a, b);
             let (va, vb) = (self.vectors_of(a)?, self.vectors_of(b)?);
-            let v = judge(
+            let v = Judging::SecondLook.judge(
                 &doc_view(va.as_ref(), &self.text[a]),
                 &doc_view(vb.as_ref(), &self.text[b]),
                 self.opts,
-                EVIDENCE_PASSAGES,
             );
-            if let Some(edge) = DuplicateEdge::from_verdict(a, b, &v) {
-                self.edges.push(edge);
-                self.report
-                    .pairs
-                    .push(JudgedPair { a, b, verdict: v })
-                    .map_err(spill_error)?;
-            }
+            self.keep(Judging::SecondLook, a, b, 0.0, v)?;
+        }
+        Ok(())
+    }
+
+    /// Keeps what `stage` keeps of the verdict on `(a, b)` ([`Judging::kept`]).
+    fn keep(
+        &mut self,
+        stage: Judging,
+        a: usize,
+        b: usize,
+        cosine: f32,
+        verdict: PairVerdict,
+    ) -> Result<(), DedupError> {
+        let kept = stage.kept(a, b, cosine, &verdict);
+        if kept.settled {
+            self.judged.insert((a, b));
+        }
+        self.edges.extend(kept.edge);
+        self.report.related.extend(kept.related);
+        if kept.listed {
+            self.report
+                .pairs
+                .push(JudgedPair { a, b, verdict })
+                .map_err(spill_error)?;
         }
         Ok(())
     }
@@ -354,7 +354,7 @@ impl<'a> Pass<'a> {
             let mine = doc_view(Some(&v), &self.text[i]);
             let mut best: Option<(PairVerdict, String)> = None;
             for hit in index.search(&v.article, opts.neighbours, Level::Article) {
-                if hit.score < opts.threshold.min(opts.related_threshold) {
+                if hit.score < judging_floor(opts) {
                     continue;
                 }
                 let their_passages = indexed_passages(index, hit.doc)?;

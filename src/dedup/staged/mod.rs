@@ -34,9 +34,11 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::judge::PairVerdict;
 use super::keep::{keep_cmp, keep_rank, KeepKey};
+use super::outcome::RelatedKind;
+use super::stage_rules::Judging;
 use super::{
-    conclude, copy_edge, doc_view, exact_copies, judge, minhash, neighbours, output,
-    second_look_pairs, DedupOptions, DuplicateEdge, Evidence, RecordText, Stage, EVIDENCE_PASSAGES,
+    conclude, copy_edge, doc_view, exact_copies, minhash, neighbours, output, second_look_pairs,
+    DedupOptions, DuplicateEdge, Evidence, RecordText, Stage,
 };
 use crate::clean::{self, CleanOptions, RepeatedParagraphs};
 use crate::corpus::{prepare_cleaned, PrepareOptions};
@@ -126,7 +128,7 @@ impl Settings {
         self.clean.then(CleanOptions::default)
     }
     fn min_threshold(&self) -> f32 {
-        self.options.threshold.min(self.options.related_threshold)
+        super::stage_rules::judging_floor(&self.options)
     }
     fn semantic(&self) -> bool {
         self.options.stages.semantic
@@ -840,15 +842,15 @@ fn judge_near(w: &Work, s: usize) -> Result<usize, StagedError> {
     let l = load(w, &acc, &needed, false)?;
     let (mut edges, mut verdicts) = (Vec::new(), Vec::new());
     for (a, b) in pairs {
-        let v = judge(
+        let v = Judging::NearExact.judge(
             &doc_view(None, &l.text[&a]),
             &doc_view(None, &l.text[&b]),
             w.opts(),
-            0,
         );
-        // Only a pair settled here is listed (one that fails is left to the semantic stage).
-        if let Some(e) = DuplicateEdge::from_verdict(a, b, &v) {
-            edges.push(e);
+        // Only a pair settled here is listed: `judge_semantic` skips exactly these.
+        let kept = Judging::NearExact.kept(a, b, 0.0, &v);
+        edges.extend(kept.edge);
+        if kept.listed {
             verdicts.push((a, b, v));
         }
     }
@@ -1077,22 +1079,22 @@ fn judge_semantic(w: &Work, s: usize) -> Result<usize, StagedError> {
     let l = load(w, &acc, &needed, true)?;
     let (mut edges, mut related, mut verdicts) = (Vec::new(), Vec::new(), Vec::new());
     for ((a, b), c) in pairs {
-        let v = judge(
+        let v = Judging::Semantic.judge(
             &doc_view(l.vectors.get(&a), &l.text[&a]),
             &doc_view(l.vectors.get(&b), &l.text[&b]),
             w.opts(),
-            EVIDENCE_PASSAGES,
         );
-        if v.related || v.partial {
-            related.push(RelatedRow {
-                a,
-                b,
-                cosine: c,
-                partial: v.partial,
-            });
+        let kept = Judging::Semantic.kept(a, b, c, &v);
+        related.extend(kept.related.map(|r| RelatedRow {
+            a,
+            b,
+            cosine: c,
+            partial: r.kind == RelatedKind::Partial,
+        }));
+        edges.extend(kept.edge);
+        if kept.listed {
+            verdicts.push((a, b, v));
         }
-        edges.extend(DuplicateEdge::from_verdict(a, b, &v));
-        verdicts.push((a, b, v));
     }
     table::write(
         &w.p(&format!("edges/semantic/{}", shard_name(s))),

@@ -93,14 +93,14 @@ pub(super) fn conclude_run(w: &Work) -> Result<usize, StagedError> {
         let needed: BTreeSet<usize> = todo.iter().flat_map(|&(a, b)| [a, b]).collect();
         let l = load(w, &acc, &needed, w.plan.settings.semantic())?;
         for (a, b) in todo {
-            let v = judge(
+            let v = Judging::SecondLook.judge(
                 &doc_view(l.vectors.get(&a), &l.text[&a]),
                 &doc_view(l.vectors.get(&b), &l.text[&b]),
                 w.opts(),
-                EVIDENCE_PASSAGES,
             );
-            if let Some(e) = DuplicateEdge::from_verdict(a, b, &v) {
-                edges.push(e);
+            let kept = Judging::SecondLook.kept(a, b, 0.0, &v);
+            edges.extend(kept.edge);
+            if kept.listed {
                 let s = Work::shard_of(&acc.offsets, a).min(w.shards() - 1);
                 second[s].push((a, b, v));
             }
