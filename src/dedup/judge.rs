@@ -54,7 +54,24 @@ impl RecordText {
     /// The lexical side of a record given as its passages.
     pub fn of(passages: &[String], cfg: &minhash::MinHashConfig) -> RecordText {
         RecordText {
+            passages: PassageText::of_all(passages, cfg),
+            ..RecordText::whole(passages, cfg)
+        }
+    }
+
+    /// The shingles of the whole compared text only (no passage side): what the near-exact
+    /// stage needs, and what a pass holds for every record between the stages.
+    pub fn whole(passages: &[String], cfg: &minhash::MinHashConfig) -> RecordText {
+        RecordText {
             shingles: minhash::shingles(&passages.join("\n"), cfg),
+            passages: Vec::new(),
+        }
+    }
+
+    /// This text with its passage side computed from `passages` (the ones it was made of).
+    pub fn with_passages(&self, passages: &[String], cfg: &minhash::MinHashConfig) -> RecordText {
+        RecordText {
+            shingles: self.shingles.clone(),
             passages: PassageText::of_all(passages, cfg),
         }
     }

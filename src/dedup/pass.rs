@@ -118,7 +118,8 @@ struct Pass<'a> {
     judged: HashSet<(usize, usize)>,
     /// Duplicate edges between representatives.
     edges: Vec<DuplicateEdge>,
-    /// Shingles of each representative's text and passages.
+    /// Shingles of each representative's whole text; the passages' shingles are computed
+    /// for the pair being judged ([`Pass::full_text`]), never held for all records.
     text: Vec<RecordText>,
     /// Article vectors in memory, passage vectors in a temporary file.
     vectors: VectorStore,
@@ -172,12 +173,18 @@ impl<'a> Pass<'a> {
         self.reps = (0..docs.len()).filter(|&i| self.rep_of[i] == i).collect();
     }
 
-    /// Shingles of every representative: for the near-exact stage and as evidence for
-    /// semantic pairs.
+    /// Shingles of every representative's whole text: for the near-exact stage and as
+    /// evidence for semantic pairs.
     fn shingle_representatives(&mut self) {
         for &i in &self.reps {
-            self.text[i] = RecordText::of(&self.docs[i].passages, &self.opts.minhash);
+            self.text[i] = RecordText::whole(&self.docs[i].passages, &self.opts.minhash);
         }
+    }
+
+    /// Record `i`'s lexical side with its passages' shingles, for judging a pair with
+    /// passage evidence (about 3 KB a record that a pass need not hold for all of them).
+    fn full_text(&self, i: usize) -> RecordText {
+        self.text[i].with_passages(&self.docs[i].passages, &self.opts.minhash)
     }
 
     /// Stage 2: MinHash-LSH candidates, verified on the shingle sets.
@@ -261,7 +268,7 @@ impl<'a> Pass<'a> {
             // This record's vectors, read from the store once for all its neighbours (on the
             // first pair that needs them), not once a pair.
             let me = self.reps[x];
-            let mut mine: Option<Option<DocumentVectors>> = None;
+            let mut mine: Option<(Option<DocumentVectors>, RecordText)> = None;
             for &(y, c) in list {
                 let other = self.reps[y];
                 let (a, b) = (me.min(other), me.max(other));
@@ -270,18 +277,18 @@ impl<'a> Pass<'a> {
                 }
                 let _w = self.working_on_pair(a, b);
                 if mine.is_none() {
-                    mine = Some(self.vectors_of(me)?);
+                    mine = Some((self.vectors_of(me)?, self.full_text(me)));
                 }
-                let mine = mine.as_ref().expect("just read");
-                let theirs = self.vectors_of(other)?;
-                let (va, vb) = if a == me {
-                    (mine, &theirs)
+                let (my_vectors, my_text) = mine.as_ref().expect("just read");
+                let (their_vectors, their_text) = (self.vectors_of(other)?, self.full_text(other));
+                let ((va, ta), (vb, tb)) = if a == me {
+                    ((my_vectors, my_text), (&their_vectors, &their_text))
                 } else {
-                    (&theirs, mine)
+                    ((&their_vectors, &their_text), (my_vectors, my_text))
                 };
                 let v = Judging::Semantic.judge(
-                    &doc_view(va.as_ref(), &self.text[a]),
-                    &doc_view(vb.as_ref(), &self.text[b]),
+                    &doc_view(va.as_ref(), ta),
+                    &doc_view(vb.as_ref(), tb),
                     opts,
                 );
                 self.keep(Judging::Semantic, a, b, c, v)?;
@@ -308,9 +315,10 @@ impl<'a> Pass<'a> {
             }
             let _w = self.working_on_pair(a, b);
             let (va, vb) = (self.vectors_of(a)?, self.vectors_of(b)?);
+            let (ta, tb) = (self.full_text(a), self.full_text(b));
             let v = Judging::SecondLook.judge(
-                &doc_view(va.as_ref(), &self.text[a]),
-                &doc_view(vb.as_ref(), &self.text[b]),
+                &doc_view(va.as_ref(), &ta),
+                &doc_view(vb.as_ref(), &tb),
                 self.opts,
             );
             self.keep(Judging::SecondLook, a, b, 0.0, v)?;
@@ -351,7 +359,8 @@ impl<'a> Pass<'a> {
             let Some(v) = self.vectors_of(i)? else {
                 continue;
             };
-            let mine = doc_view(Some(&v), &self.text[i]);
+            let my_text = self.full_text(i);
+            let mine = doc_view(Some(&v), &my_text);
             let mut best: Option<(PairVerdict, String)> = None;
             for hit in index.search(&v.article, opts.neighbours, Level::Article) {
                 if hit.score < judging_floor(opts) {
@@ -510,7 +519,10 @@ fn memory_account(
             cleaning,
         ),
         ("passages (compared text)".into(), passages),
-        ("shingles (record and passages)".into(), shingles),
+        (
+            "shingles (whole texts; passages' computed per judged pair)".into(),
+            shingles,
+        ),
         ("article vectors".into(), vectors.held_bytes()),
         (
             "judged pairs (positions; verdicts in a temporary file)".into(),
