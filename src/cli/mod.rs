@@ -1,4 +1,4 @@
-//! The `simdex` command line: arguments parsed ([`args`]) and resolved once into library
+//! The `simdex` command line: arguments parsed (`args`) and resolved once into library
 //! options, then one library call per command ([`crate::app`]), then printing through
 //! [`crate::render`]. No reading, embedding, index handling or decisions here.
 

@@ -1,0 +1,302 @@
+//! The staged pass's lexical side: each shard's records prepared into features, exact-copy
+//! groups in keep order, MinHash-LSH buckets and the near-exact verdicts; also [`load`], the
+//! records' text (and vectors) a judging stage reads back. Stages `prepare`, `reduce_exact`,
+//! `reduce_bands`, `judge_near`.
+//!
+//! It must not embed or cluster: the judging rule is [`crate::dedup::stage_rules`]'s.
+
+use super::rows::*;
+use super::*;
+
+/// Map: prepares a shard's accepted records (cleaned with the corpus pass's repeated
+/// paragraphs) and writes their features, exact keys and LSH band keys (the last two
+/// partitioned by key).
+pub(super) fn prepare(w: &Work, s: usize) -> Result<usize, StagedError> {
+    let acc = w.accepted()?;
+    let settings = &w.plan.settings;
+    let opts = w.opts();
+    let mut read = w.read_shard(s, &acc)?;
+    let records = std::mem::take(&mut read.records);
+    let cleaned = match settings.clean_options() {
+        Some(c) => {
+            let mut keys = Vec::new();
+            for p in 0..w.parts() {
+                keys.extend(read_json::<Vec<u64>>(
+                    &w.p(&format!("repeated/p{p:04}.json")),
+                )?);
+            }
+            let repeated = RepeatedParagraphs::from_keys(keys);
+            records
+                .iter()
+                .map(|r| {
+                    let mut t = clean::clean_text(&r.text, &c);
+                    if !repeated.is_empty() {
+                        clean::strip_repeated(&mut t, &repeated);
+                    }
+                    Some(t)
+                })
+                .collect()
+        }
+        None => records.iter().map(|_| None).collect(),
+    };
+    let prep = PrepareOptions {
+        clean: settings.clean_options(),
+    };
+    let docs = prepare_cleaned(records, cleaned, &prep);
+    let offset = acc.offsets[s];
+    let parts = w.parts();
+    let n = docs.len();
+    let (mut idx, mut id, mut passages, mut source) = (vec![], vec![], vec![], vec![]);
+    let (mut klen, mut kart, mut kfield, mut letters) = (vec![], vec![], vec![], vec![]);
+    let mut exact: Vec<ExactRows> = vec![Default::default(); parts];
+    let mut bands: Vec<(Vec<u32>, Vec<u64>, Vec<u64>)> = vec![Default::default(); parts];
+    for (i, d) in docs.into_iter().enumerate() {
+        let g = (offset + i) as u64;
+        let key = KeepKey::of(&d, &opts.keep);
+        let ek = d.exact_key.to_le_bytes().to_vec();
+        let p = part_of(xxh3_64(&ek), parts);
+        let e = &mut exact[p];
+        e.key.push(ek);
+        e.idx.push(g);
+        e.keep_len.push(key.len as u64);
+        e.keep_artifacts.push(key.artifacts as u64);
+        e.keep_field.push(key.field.clone());
+        if opts.stages.near_exact {
+            let text = RecordText::of(&d.passages, &opts.minhash);
+            let sig = minhash::signature(&text.shingles, &opts.minhash);
+            for (band, k) in minhash::band_keys(&sig, &opts.minhash)
+                .into_iter()
+                .enumerate()
+            {
+                if let Some(k) = k {
+                    let p = part_of(k, parts);
+                    bands[p].0.push(band as u32);
+                    bands[p].1.push(k);
+                    bands[p].2.push(g);
+                }
+            }
+        }
+        idx.push(g);
+        letters.push(output::letters(&d) as u64);
+        id.push(d.record.id.clone());
+        source.push(d.record.location.to_string());
+        passages.push(d.passages);
+        klen.push(key.len as u64);
+        kart.push(key.artifacts as u64);
+        kfield.push(key.field);
+    }
+    table::write(
+        &w.p(&format!("features/{}", shard_name(s))),
+        vec![
+            ("idx", Col::U64(idx)),
+            ("id", Col::Str(id)),
+            ("source", Col::Str(source)),
+            ("passages", Col::StrList(passages)),
+            ("keep_len", Col::U64(klen)),
+            ("keep_artifacts", Col::U64(kart)),
+            ("keep_field", Col::OptStr(kfield)),
+            ("letters", Col::U64(letters)),
+        ],
+    )?;
+    for (p, e) in exact.into_iter().enumerate() {
+        table::write(
+            &w.p(&format!("exact/p{p:04}/{}", shard_name(s))),
+            vec![
+                ("key", Col::Bytes(e.key)),
+                ("idx", Col::U64(e.idx)),
+                ("keep_len", Col::U64(e.keep_len)),
+                ("keep_artifacts", Col::U64(e.keep_artifacts)),
+                ("keep_field", Col::OptStr(e.keep_field)),
+            ],
+        )?;
+    }
+    for (p, (band, key, g)) in bands.into_iter().enumerate() {
+        table::write(
+            &w.p(&format!("bands/p{p:04}/{}", shard_name(s))),
+            vec![
+                ("band", Col::U32(band)),
+                ("key", Col::U64(key)),
+                ("idx", Col::U64(g)),
+            ],
+        )?;
+    }
+    Ok(n)
+}
+
+/// The rows of one exact-key partition's table, column by column: the exact key, the
+/// record and its keep key.
+#[derive(Debug, Default, Clone)]
+pub(super) struct ExactRows {
+    pub(super) key: Vec<Vec<u8>>,
+    pub(super) idx: Vec<u64>,
+    pub(super) keep_len: Vec<u64>,
+    pub(super) keep_artifacts: Vec<u64>,
+    pub(super) keep_field: Vec<Option<String>>,
+}
+
+/// Reduce: exact copies among the records of one exact-key partition, visited in keep order.
+pub(super) fn reduce_exact(w: &Work, p: usize) -> Result<usize, StagedError> {
+    let mut rows: Vec<(KeepKey, usize, u128)> = Vec::new();
+    if w.opts().stages.exact {
+        for (s, mut t) in partition_tables(w, "exact", p)? {
+            let path = w.p(&format!("exact/p{p:04}/{}", shard_name(s)));
+            let key = table::bytes(&mut t, "key", &path)?;
+            let idx = table::u64s(&mut t, "idx", &path)?;
+            let len = table::u64s(&mut t, "keep_len", &path)?;
+            let art = table::u64s(&mut t, "keep_artifacts", &path)?;
+            let field = table::opt_strs(&mut t, "keep_field", &path)?;
+            for i in 0..idx.len() {
+                let mut k = [0u8; 16];
+                k.copy_from_slice(&key[i][..16.min(key[i].len())]);
+                rows.push((
+                    KeepKey {
+                        len: len[i] as usize,
+                        artifacts: art[i] as usize,
+                        field: field[i].clone(),
+                    },
+                    idx[i] as usize,
+                    u128::from_le_bytes(k),
+                ));
+            }
+        }
+    }
+    let policy = &w.opts().keep;
+    rows.sort_by(|x, y| keep_cmp(policy, (&x.0, x.1), (&y.0, y.1)));
+    let copies = exact_copies(rows.into_iter().map(|(_, i, k)| (i, k)));
+    let n = copies.len();
+    table::write(
+        &w.p(&format!("copies/p{p:04}.parquet")),
+        vec![
+            ("rep", Col::U64(copies.iter().map(|c| c.0 as u64).collect())),
+            (
+                "copy",
+                Col::U64(copies.iter().map(|c| c.1 as u64).collect()),
+            ),
+        ],
+    )?;
+    Ok(n)
+}
+
+/// Every exact copy of the run: (representative, copy).
+pub(super) fn all_copies(w: &Work) -> Result<Vec<(usize, usize)>, StagedError> {
+    let mut out = Vec::new();
+    for path in table::files_in(&w.p("copies"))? {
+        let mut t = table::read(&path)?;
+        let rep = table::u64s(&mut t, "rep", &path)?;
+        let copy = table::u64s(&mut t, "copy", &path)?;
+        out.extend(
+            rep.into_iter()
+                .zip(copy)
+                .map(|(r, c)| (r as usize, c as usize)),
+        );
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// Reduce: candidate pairs of one band partition (records sharing a band key), exact copies
+/// left out (they follow their representative); written by the shard of the lower record.
+pub(super) fn reduce_bands(w: &Work, p: usize) -> Result<usize, StagedError> {
+    let copies: HashSet<usize> = all_copies(w)?.into_iter().map(|c| c.1).collect();
+    let acc = w.accepted()?;
+    let mut buckets: BTreeMap<(u32, u64), Vec<usize>> = BTreeMap::new();
+    for (s, mut t) in partition_tables(w, "bands", p)? {
+        let path = w.p(&format!("bands/p{p:04}/{}", shard_name(s)));
+        let band = table::u32s(&mut t, "band", &path)?;
+        let key = table::u64s(&mut t, "key", &path)?;
+        let idx = table::u64s(&mut t, "idx", &path)?;
+        for ((b, k), i) in band.into_iter().zip(key).zip(idx) {
+            if !copies.contains(&(i as usize)) {
+                buckets.entry((b, k)).or_default().push(i as usize);
+            }
+        }
+    }
+    let mut pairs = HashSet::new();
+    for members in buckets.values() {
+        minhash::bucket_pairs(members, &mut pairs);
+    }
+    let n = pairs.len();
+    write_pairs_by_shard(
+        w,
+        &acc,
+        "near_pairs",
+        &format!("p{p:04}"),
+        pairs.into_iter().map(|(a, b)| (a, b, 0.0)),
+    )?;
+    Ok(n)
+}
+
+/// The passages (and vectors, when embedded) of the records a judge needs, read from the
+/// shards that hold them.
+pub(super) struct Loaded {
+    pub(super) text: HashMap<usize, RecordText>,
+    pub(super) vectors: HashMap<usize, DocumentVectors>,
+}
+
+pub(super) fn load(
+    w: &Work,
+    acc: &Accepted,
+    needed: &BTreeSet<usize>,
+    vectors: bool,
+) -> Result<Loaded, StagedError> {
+    let mut text = HashMap::new();
+    let mut vecs = HashMap::new();
+    let shards: BTreeSet<usize> = needed
+        .iter()
+        .map(|&i| Work::shard_of(&acc.offsets, i))
+        .collect();
+    for s in shards {
+        // Only the needed rows (and columns) of the shard's tables are read.
+        let wanted = |i: u64| needed.contains(&(i as usize));
+        let path = w.p(&format!("features/{}", shard_name(s)));
+        let mut t = table::read_matching(&path, "idx", wanted, &["idx", "passages"])?;
+        let idx = table::u64s(&mut t, "idx", &path)?;
+        let passages = table::str_lists(&mut t, "passages", &path)?;
+        for (i, p) in idx.into_iter().zip(passages) {
+            text.insert(i as usize, RecordText::of(&p, &w.opts().minhash));
+        }
+        if vectors {
+            let path = w.p(&format!("vectors/{}", shard_name(s)));
+            let t = table::read_matching(&path, "idx", wanted, VECTOR_COLUMNS)?;
+            vecs.extend(vectors_of(t, &path)?);
+        }
+    }
+    Ok(Loaded {
+        text,
+        vectors: vecs,
+    })
+}
+
+/// Map: judges a shard's near-exact candidates on their shingle sets (lexical evidence
+/// only, as the single-process near-exact stage does); writes the duplicate edges.
+pub(super) fn judge_near(w: &Work, s: usize) -> Result<usize, StagedError> {
+    let acc = w.accepted()?;
+    let mut pairs: Vec<(usize, usize)> = read_pairs(w, "near_pairs", s)?
+        .into_iter()
+        .map(|(a, b, _)| (a, b))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let needed: BTreeSet<usize> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
+    let l = load(w, &acc, &needed, false)?;
+    let (mut edges, mut verdicts) = (Vec::new(), Vec::new());
+    for (a, b) in pairs {
+        let v = Judging::NearExact.judge(
+            &doc_view(None, &l.text[&a]),
+            &doc_view(None, &l.text[&b]),
+            w.opts(),
+        );
+        // Only a pair settled here is listed: `judge_semantic` skips exactly these.
+        let kept = Judging::NearExact.kept(a, b, 0.0, &v);
+        edges.extend(kept.edge);
+        if kept.listed {
+            verdicts.push((a, b, v));
+        }
+    }
+    table::write(
+        &w.p(&format!("edges/near/{}", shard_name(s))),
+        edge_cols(&edges),
+    )?;
+    write_verdicts(&w.p(&format!("verdicts/near/{}", shard_name(s))), &verdicts)?;
+    Ok(edges.len())
+}
