@@ -82,17 +82,6 @@ pub fn prepare(records: Vec<Record>, opts: &PrepareOptions) -> Vec<PreparedDoc> 
         }
         None => records.iter().map(|_| None).collect(),
     };
-    prepare_cleaned(records, cleaned, opts)
-}
-
-/// Prepares records whose text was already cleaned (`cleaned[i]` of `records[i]`, `None`
-/// without cleaning): how a staged run prepares one shard after the corpus pass was counted
-/// over all shards.
-pub fn prepare_cleaned(
-    records: Vec<Record>,
-    cleaned: Vec<Option<CleanedText>>,
-    opts: &PrepareOptions,
-) -> Vec<PreparedDoc> {
     records
         .into_iter()
         .zip(cleaned)
@@ -100,7 +89,8 @@ pub fn prepare_cleaned(
         .collect()
 }
 
-/// Prepares one record from its cleaned text (`None` without cleaning).
+/// Prepares one record from its cleaned text (`None` without cleaning): how a run that reads
+/// a record at a time prepares it, once the corpus pass was counted over all records.
 pub fn prepare_one(
     record: Record,
     cleaned: Option<CleanedText>,

@@ -425,12 +425,33 @@ fn count_units(path: &Path) -> Result<usize, InputError> {
 /// across all shards at once. Only a piece's own units are parsed: JSONL lines outside it
 /// are split off but not decoded, Parquet row groups outside it are not read at all.
 pub fn read_pieces(pieces: &[Piece], opts: &InputOptions) -> Result<ReadOutcome, InputError> {
-    collect(|out| {
-        for piece in pieces {
-            read_file(&piece.path, &piece.name, opts, out, piece.from..piece.to)?;
-        }
-        Ok(())
-    })
+    collect(|out| read_pieces_into(pieces, opts, out))
+}
+
+/// [`read_pieces`] handing each record to `each` as it is read (a JSONL piece is never held
+/// whole); returns the rejects.
+pub fn read_pieces_each(
+    pieces: &[Piece],
+    opts: &InputOptions,
+    each: &mut dyn FnMut(Record),
+) -> Result<Vec<Rejected>, InputError> {
+    let mut sink = Sink {
+        each,
+        rejected: Vec::new(),
+    };
+    read_pieces_into(pieces, opts, &mut sink)?;
+    Ok(sink.rejected)
+}
+
+fn read_pieces_into(
+    pieces: &[Piece],
+    opts: &InputOptions,
+    out: &mut Sink<'_>,
+) -> Result<(), InputError> {
+    for piece in pieces {
+        read_file(&piece.path, &piece.name, opts, out, piece.from..piece.to)?;
+    }
+    Ok(())
 }
 
 /// Every unit of a file (lines of JSONL, rows of Parquet; a text file is one unit).

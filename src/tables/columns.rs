@@ -317,6 +317,21 @@ pub fn read(path: &Path) -> Result<Table, TableError> {
     read_from(path, builder, &all, None)
 }
 
+/// Reads only the named columns of a table (the others are not decoded).
+pub fn read_columns(path: &Path, columns: &[&str]) -> Result<Table, TableError> {
+    let builder = open(path)?;
+    let roots = columns
+        .iter()
+        .map(|c| {
+            builder
+                .schema()
+                .index_of(c)
+                .map_err(|_| shape_err(path, format!("no column \"{c}\"")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    read_from(path, builder, &roots, None)
+}
+
 /// Reads only the rows of a table whose u64 column `key` passes `keep`, and of them only
 /// `columns` (`key` among them or not): the key column is read first, alone; then the
 /// matching rows of the other columns, so pages without any of them are not decoded (nor

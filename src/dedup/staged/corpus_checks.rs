@@ -9,17 +9,29 @@ use super::*;
 /// Map: reads a shard; writes its ids (partitioned by id) and the corpus pass's counts of
 /// its cleaned texts (partitioned by paragraph key).
 pub(super) fn scan(w: &Work, s: usize) -> Result<usize, StagedError> {
-    let read = read_pieces(&w.plan.shards[s], &w.plan.settings.input())?;
     let parts = w.parts();
+    let clean = w.plan.settings.clean_options();
     let mut ids: Vec<(Vec<String>, Vec<u64>, Vec<String>)> = vec![Default::default(); parts];
-    for (i, r) in read.records.iter().enumerate() {
+    let mut ctx: Vec<(Vec<u64>, Vec<u64>, Vec<u64>)> = vec![Default::default(); parts];
+    let mut n = 0;
+    let rejected = read_pieces_each(&w.plan.shards[s], &w.plan.settings.input(), &mut |r| {
+        let i = n as u64;
+        n += 1;
         let p = part_of(xxh3_64(r.id.as_bytes()), parts);
         ids[p].0.push(r.id.clone());
-        ids[p].1.push(i as u64);
+        ids[p].1.push(i);
         ids[p]
             .2
             .push(serde_json::to_string(&r.location).unwrap_or_default());
-    }
+        if let Some(c) = &clean {
+            for (key, context) in clean::cleaned_contexts(&clean::clean_text(&r.text, c)) {
+                let p = part_of(key, parts);
+                ctx[p].0.push(key);
+                ctx[p].1.push(context);
+                ctx[p].2.push(i);
+            }
+        }
+    })?;
     for (p, (id, local, loc)) in ids.into_iter().enumerate() {
         table::write(
             &w.p(&format!("ids/p{p:04}/{}", shard_name(s))),
@@ -29,17 +41,6 @@ pub(super) fn scan(w: &Work, s: usize) -> Result<usize, StagedError> {
                 ("location", Col::Str(loc)),
             ],
         )?;
-    }
-    let mut ctx: Vec<(Vec<u64>, Vec<u64>, Vec<u64>)> = vec![Default::default(); parts];
-    if let Some(c) = w.plan.settings.clean_options() {
-        for (i, r) in read.records.iter().enumerate() {
-            for (key, context) in clean::cleaned_contexts(&clean::clean_text(&r.text, &c)) {
-                let p = part_of(key, parts);
-                ctx[p].0.push(key);
-                ctx[p].1.push(context);
-                ctx[p].2.push(i as u64);
-            }
-        }
     }
     for (p, (key, context, local)) in ctx.into_iter().enumerate() {
         table::write(
@@ -51,12 +52,11 @@ pub(super) fn scan(w: &Work, s: usize) -> Result<usize, StagedError> {
             ],
         )?;
     }
-    let n = read.records.len();
     write_json(
         &w.p(&format!("scan/s{s:05}.json")),
         &Scan {
             records: n,
-            rejected: read.rejected,
+            rejected,
         },
     )?;
     Ok(n)

@@ -15,43 +15,41 @@ pub(super) fn prepare(w: &Work, s: usize) -> Result<usize, StagedError> {
     let acc = w.accepted()?;
     let settings = &w.plan.settings;
     let opts = w.opts();
-    let mut read = w.read_shard(s, &acc)?;
-    let records = std::mem::take(&mut read.records);
-    let cleaned = match settings.clean_options() {
-        Some(c) => {
+    let clean = settings.clean_options();
+    let repeated = match &clean {
+        Some(_) => {
             let mut keys = Vec::new();
             for p in 0..w.parts() {
                 keys.extend(read_json::<Vec<u64>>(
                     &w.p(&format!("repeated/p{p:04}.json")),
                 )?);
             }
-            let repeated = RepeatedParagraphs::from_keys(keys);
-            records
-                .iter()
-                .map(|r| {
-                    let mut t = clean::clean_text(&r.text, &c);
-                    if !repeated.is_empty() {
-                        clean::strip_repeated(&mut t, &repeated);
-                    }
-                    Some(t)
-                })
-                .collect()
+            Some(RepeatedParagraphs::from_keys(keys)).filter(|r| !r.is_empty())
         }
-        None => records.iter().map(|_| None).collect(),
+        None => None,
     };
     let prep = PrepareOptions {
-        clean: settings.clean_options(),
+        clean: clean.clone(),
     };
-    let docs = prepare_cleaned(records, cleaned, &prep);
     let offset = acc.offsets[s];
     let parts = w.parts();
-    let n = docs.len();
     let (mut idx, mut id, mut passages, mut source) = (vec![], vec![], vec![], vec![]);
     let (mut klen, mut kart, mut kfield, mut letters) = (vec![], vec![], vec![], vec![]);
     let mut exact: Vec<ExactRows> = vec![Default::default(); parts];
     let mut bands: Vec<(Vec<u32>, Vec<u64>, Vec<u64>)> = vec![Default::default(); parts];
-    for (i, d) in docs.into_iter().enumerate() {
-        let g = (offset + i) as u64;
+    let mut n = 0;
+    // Each record is cleaned and prepared as it is read: the shard is never held whole.
+    w.each_shard_record(s, &acc, &mut |r| {
+        let cleaned = clean.as_ref().map(|c| {
+            let mut t = clean::clean_text(&r.text, c);
+            if let Some(repeated) = &repeated {
+                clean::strip_repeated(&mut t, repeated);
+            }
+            t
+        });
+        let d = prepare_one(r, cleaned, &prep);
+        let g = (offset + n) as u64;
+        n += 1;
         let key = KeepKey::of(&d, &opts.keep);
         let ek = d.exact_key.to_le_bytes().to_vec();
         let p = part_of(xxh3_64(&ek), parts);
@@ -62,7 +60,7 @@ pub(super) fn prepare(w: &Work, s: usize) -> Result<usize, StagedError> {
         e.keep_artifacts.push(key.artifacts as u64);
         e.keep_field.push(key.field.clone());
         if opts.stages.near_exact {
-            let text = RecordText::of(&d.passages, &opts.minhash);
+            let text = RecordText::whole(&d.passages, &opts.minhash);
             let sig = minhash::signature(&text.shingles, &opts.minhash);
             for (band, k) in minhash::band_keys(&sig, &opts.minhash)
                 .into_iter()
@@ -84,7 +82,7 @@ pub(super) fn prepare(w: &Work, s: usize) -> Result<usize, StagedError> {
         klen.push(key.len as u64);
         kart.push(key.artifacts as u64);
         kfield.push(key.field);
-    }
+    })?;
     table::write(
         &w.p(&format!("features/{}", shard_name(s))),
         vec![

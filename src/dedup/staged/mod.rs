@@ -47,11 +47,11 @@ use super::{
     DedupOptions, DuplicateEdge, Evidence, RecordText, Stage,
 };
 use crate::clean::{self, CleanOptions, RepeatedParagraphs};
-use crate::corpus::{prepare_cleaned, PrepareOptions};
+use crate::corpus::{prepare_one, PrepareOptions};
 use crate::embed::DocumentVectors;
 use crate::input::{
-    duplicate_id_reason, list_files, read_pieces, InputOptions, Location, OnError, Piece,
-    ReadOutcome, Rejected,
+    duplicate_id_reason, list_files, read_pieces_each, InputOptions, Location, OnError, Piece,
+    Record, Rejected,
 };
 use crate::model::Precision;
 use crate::tables::columns::{self as table, Col, Table};
@@ -247,17 +247,27 @@ impl Work {
     fn accepted(&self) -> Result<Accepted, StagedError> {
         read_json(&self.p("ids.json"))
     }
-    /// The shard's records as `prepare` and `write` see them: read, with repeated ids dropped.
-    fn read_shard(&self, s: usize, acc: &Accepted) -> Result<ReadOutcome, StagedError> {
-        let mut read = read_pieces(&self.plan.shards[s], &self.plan.settings.input())?;
+    /// The shard's records as `prepare` and `write` see them (read, with repeated ids
+    /// dropped), each handed to `each` as it is read: a shard is never held whole.
+    fn each_shard_record(
+        &self,
+        s: usize,
+        acc: &Accepted,
+        each: &mut dyn FnMut(Record),
+    ) -> Result<(), StagedError> {
         let drop: HashSet<usize> = acc.dropped[s].iter().copied().collect();
-        read.records = std::mem::take(&mut read.records)
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| !drop.contains(i))
-            .map(|(_, r)| r)
-            .collect();
-        Ok(read)
+        let mut i = 0;
+        read_pieces_each(
+            &self.plan.shards[s],
+            &self.plan.settings.input(),
+            &mut |r| {
+                if !drop.contains(&i) {
+                    each(r);
+                }
+                i += 1;
+            },
+        )?;
+        Ok(())
     }
     fn shard_of(offsets: &[usize], idx: usize) -> usize {
         offsets.partition_point(|&o| o <= idx).saturating_sub(1)
@@ -379,6 +389,22 @@ pub fn run_stage(dir: &Path, name: &str, part: usize) -> Result<serde_json::Valu
         "finish" => finish(&w)?,
         other => return Err(StagedError::UnknownStage(other.into())),
     })
+}
+
+/// Runs every stage of a planned work folder in order, in this process, one part after
+/// another: the simplest driver (the Ray driver runs the same list, the parts of a stage at
+/// once). Returns each stage's seconds.
+pub fn run_in_process(dir: &Path) -> Result<Vec<(&'static str, f64)>, StagedError> {
+    let semantic = Work::open(dir)?.plan.settings.semantic();
+    let mut timings = Vec::new();
+    for stage in STAGES.iter().filter(|s| semantic || !s.semantic) {
+        let t = std::time::Instant::now();
+        for part in 0..stage_parts(dir, stage.name)? {
+            run_stage(dir, stage.name, part)?;
+        }
+        timings.push((stage.name, t.elapsed().as_secs_f64()));
+    }
+    Ok(timings)
 }
 
 /// How many parts a stage runs in: shards for maps, partitions for reduces (the vector

@@ -26,7 +26,18 @@ pub(super) fn directory(w: &Work) -> Result<Directory, StagedError> {
     };
     for s in 0..w.shards() {
         let path = w.p(&format!("features/{}", shard_name(s)));
-        let mut t = table::read(&path)?;
+        // The keys and names only: the passages stay on disk.
+        let mut t = table::read_columns(
+            &path,
+            &[
+                "id",
+                "source",
+                "keep_len",
+                "keep_artifacts",
+                "keep_field",
+                "letters",
+            ],
+        )?;
         d.id.extend(table::strs(&mut t, "id", &path)?);
         d.source.extend(table::strs(&mut t, "source", &path)?);
         let len = table::u64s(&mut t, "keep_len", &path)?;
@@ -215,26 +226,34 @@ pub(super) fn write_lines(path: &Path, lines: &[String]) -> Result<(), StagedErr
 
 /// Map: writes a shard's kept records (byte for byte as read) and its removals' lines.
 pub(super) fn write(w: &Work, s: usize) -> Result<usize, StagedError> {
+    use std::io::Write;
     let acc = w.accepted()?;
-    let read = w.read_shard(s, &acc)?;
     let path = w.p(&format!("removed/{}", shard_name(s)));
     let mut t = table::read(&path)?;
     let idx = table::u64s(&mut t, "idx", &path)?;
     let lines = table::strs(&mut t, "line", &path)?;
     let removed: HashSet<usize> = idx.iter().map(|&i| i as usize).collect();
     let offset = acc.offsets[s];
-    let mut kept = Vec::new();
-    for (i, r) in read.records.iter().enumerate() {
-        if !removed.contains(&(offset + i)) {
-            kept.extend_from_slice(&r.raw);
-            kept.push(b'\n');
-        }
-    }
-    let n = read.records.len() - removed.len();
     let parts = w.p("parts");
     std::fs::create_dir_all(&parts).map_err(|e| file_err(&parts, e))?;
     let kp = parts.join(format!("kept-s{s:05}.jsonl"));
-    crate::fsio::write_atomically(&kp, &kept).map_err(|e| file_err(&kp, e))?;
+    // Each kept line goes to the file as it is read: the shard is never held whole.
+    let mut kept = crate::fsio::AtomicFile::create(&kp).map_err(|e| file_err(&kp, e))?;
+    let (mut i, mut n, mut failed) = (0, 0, None);
+    w.each_shard_record(s, &acc, &mut |r| {
+        if !removed.contains(&(offset + i)) && failed.is_none() {
+            failed = kept
+                .write_all(&r.raw)
+                .and_then(|_| kept.write_all(b"\n"))
+                .err();
+            n += 1;
+        }
+        i += 1;
+    })?;
+    if let Some(e) = failed {
+        return Err(file_err(&kp, e));
+    }
+    kept.commit().map_err(|e| file_err(&kp, e))?;
     write_lines(&parts.join(format!("duplicates-s{s:05}.jsonl")), &lines)?;
     Ok(n)
 }

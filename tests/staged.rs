@@ -1,0 +1,115 @@
+//! The staged pass (the stages the Ray driver schedules) run in this process, stage after
+//! stage, writes the output folder `simdex dedup` writes, every file byte for byte
+//! (`summary.json` apart from driver metadata), at 1 and 3 shards: on the example corpus
+//! (ten text files) and on JSONL records of copies, excerpts, edits and bad lines made from
+//! the seed pages. So the staged stages are tested without Ray, in `cargo test`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use simdex::dedup::staged;
+
+/// Every file of a folder with its bytes (summary.json as JSON without driver metadata).
+fn folder(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        let mut bytes = std::fs::read(&p).unwrap();
+        if name == "summary.json" {
+            let mut s: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            for k in [
+                "timings_s",
+                "held_bytes",
+                "shards",
+                "run_settings",
+                "wall_s",
+                "ray",
+            ] {
+                s.as_object_mut().unwrap().remove(k);
+            }
+            bytes = serde_json::to_vec_pretty(&s).unwrap();
+        }
+        out.insert(name, bytes);
+    }
+    out
+}
+
+/// JSONL records: the seeds, copies (one re-wrapped), excerpts, edits, a repeated id and
+/// two bad lines.
+fn records(path: &Path) {
+    let seeds = common::seeds();
+    let mut lines = Vec::new();
+    let mut push = |id: String, text: &str| {
+        lines.push(serde_json::json!({"id": id, "text": text}).to_string());
+    };
+    for (i, (_, text)) in seeds.iter().enumerate() {
+        push(format!("seed{i}"), text);
+        push(format!("copy{i}"), text);
+        push(format!("wrapped{i}"), &text.replace('。', "。\n"));
+        push(format!("excerpt{i}"), &common::excerpt(text));
+        push(format!("edited{i}"), &common::edited(text));
+        push(format!("rescrape{i}"), &common::rescrape(text));
+    }
+    push("seed0".into(), "a repeated id");
+    lines.push("{not json".into());
+    lines.push(r#"{"id": "empty", "text": ""}"#.into());
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+fn cli(input: &Path, out: &Path) {
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_simdex"))
+        .arg("dedup")
+        .arg(input)
+        .arg("--out")
+        .arg(out)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn staged_run(input: &Path, out: &Path, work: &Path, shards: usize) {
+    let settings = staged::Settings {
+        model: Some(common::model_dir()),
+        ..Default::default()
+    };
+    staged::plan(work, &[input.to_path_buf()], shards, out, settings).unwrap();
+    let timings = staged::run_in_process(work).unwrap();
+    assert_eq!(timings.len(), staged::STAGES.len());
+}
+
+#[test]
+fn the_staged_stages_in_process_write_the_folder_simdex_dedup_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    // One embedding cache for every run here: the CLI fills it, the stages read it.
+    std::env::set_var("SIMDEX_CACHE_DIR", dir.path().join("cache"));
+    let jsonl = dir.path().join("records.jsonl");
+    records(&jsonl);
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/news");
+    for (name, input) in [("examples", examples), ("records", jsonl)] {
+        let want = dir.path().join(format!("{name}-cli"));
+        cli(&input, &want);
+        let want = folder(&want);
+        assert!(want.len() >= 10, "{name}: {:?}", want.keys());
+        for shards in [1, 3] {
+            let out = dir.path().join(format!("{name}-{shards}"));
+            let work = dir.path().join(format!("{name}-{shards}.work"));
+            staged_run(&input, &out, &work, shards);
+            let got = folder(&out);
+            assert_eq!(
+                got.keys().collect::<Vec<_>>(),
+                want.keys().collect::<Vec<_>>(),
+                "{name}, {shards} shards: files"
+            );
+            for (file, bytes) in &want {
+                assert!(
+                    &got[file] == bytes,
+                    "{name}, {shards} shards: {file} differs from simdex dedup's"
+                );
+            }
+        }
+    }
+}
