@@ -172,31 +172,72 @@ fn primitive_list<T: ArrowPrimitiveType>(rows: &[Vec<T::Native>]) -> arrow_array
 
 /// Writes a table to `path` (replacing it atomically; parent folders are created).
 pub fn write(path: &Path, cols: Vec<(&str, Col)>) -> Result<(), TableError> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|source| TableError::Io {
-            path: parent.to_path_buf(),
-            source,
-        })?;
+    let mut w = TableWriter::new(path);
+    w.write(cols)?;
+    w.finish()
+}
+
+/// A table written a block of rows at a time, each block its own row group, so a stage
+/// holds one block, not the table (replaced atomically at [`TableWriter::finish`]; parent
+/// folders are created). Every block has the same columns; at least one must be written
+/// (an empty one gives an empty table of those columns).
+pub struct TableWriter {
+    path: PathBuf,
+    file: Option<ParquetFile>,
+}
+
+impl TableWriter {
+    pub fn new(path: &Path) -> TableWriter {
+        TableWriter {
+            path: path.to_path_buf(),
+            file: None,
+        }
     }
-    let rows = cols.first().map_or(0, |c| c.1.len());
-    if let Some((name, _)) = cols.iter().find(|c| c.1.len() != rows) {
-        return Err(shape_err(
-            path,
-            format!("column \"{name}\" has another length"),
-        ));
+
+    /// Writes one block of rows.
+    pub fn write(&mut self, cols: Vec<(&str, Col)>) -> Result<(), TableError> {
+        let path = &self.path;
+        let rows = cols.first().map_or(0, |c| c.1.len());
+        if let Some((name, _)) = cols.iter().find(|c| c.1.len() != rows) {
+            return Err(shape_err(
+                path,
+                format!("column \"{name}\" has another length"),
+            ));
+        }
+        let mut fields = Vec::new();
+        let mut arrays = Vec::new();
+        for (name, col) in &cols {
+            let (dt, a) = to_array(col);
+            fields.push(Field::new(*name, dt, matches!(col, Col::OptStr(_))));
+            arrays.push(a);
+        }
+        drop(cols);
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(|source| TableError::Io {
+                        path: parent.to_path_buf(),
+                        source,
+                    })?;
+                }
+                self.file
+                    .insert(ParquetFile::create(path, Arc::new(Schema::new(fields)))?)
+            }
+        };
+        let batch =
+            RecordBatch::try_new(file.schema().clone(), arrays).map_err(|e| file.arrow(e))?;
+        file.write(&batch)?;
+        file.end_row_group()
     }
-    let mut fields = Vec::new();
-    let mut arrays = Vec::new();
-    for (name, col) in &cols {
-        let (dt, a) = to_array(col);
-        fields.push(Field::new(*name, dt, matches!(col, Col::OptStr(_))));
-        arrays.push(a);
+
+    /// Lands the table under its name.
+    pub fn finish(self) -> Result<(), TableError> {
+        match self.file {
+            Some(f) => f.commit(),
+            None => Err(shape_err(&self.path, "no rows block was written".into())),
+        }
     }
-    let schema = Arc::new(Schema::new(fields));
-    let mut file = ParquetFile::create(path, schema.clone())?;
-    let batch = RecordBatch::try_new(schema, arrays).map_err(|e| file.arrow(e))?;
-    file.write(&batch)?;
-    file.commit()
 }
 
 fn append(

@@ -115,6 +115,14 @@ impl ParquetFile {
             .map_err(|source| TableError::Parquet { path, source })
     }
 
+    /// Ends the row group being written: what was written so far leaves memory for the file.
+    pub fn end_row_group(&mut self) -> Result<(), TableError> {
+        let path = self.path.clone();
+        self.w
+            .flush()
+            .map_err(|source| TableError::Parquet { path, source })
+    }
+
     /// An Arrow error about this file.
     pub fn arrow(&self, source: ArrowError) -> TableError {
         TableError::Arrow {

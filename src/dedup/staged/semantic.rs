@@ -18,7 +18,7 @@ pub(super) struct Embedded {
 /// vectors and are not embedded, as in the single-process pass).
 pub(super) fn embed(w: &Work, s: usize) -> Result<usize, StagedError> {
     let path = w.p(&format!("features/{}", shard_name(s)));
-    let mut t = table::read(&path)?;
+    let mut t = table::read_columns(&path, &["idx", "passages"])?;
     let idx = table::u64s(&mut t, "idx", &path)?;
     let passages = table::str_lists(&mut t, "passages", &path)?;
     let copies: HashSet<usize> = all_copies(w)?.into_iter().map(|c| c.1).collect();
@@ -36,24 +36,28 @@ pub(super) fn embed(w: &Work, s: usize) -> Result<usize, StagedError> {
     if !settings.no_cache {
         embedder = embedder.with_default_cache()?;
     }
-    let vecs =
-        crate::embed::embed_documents(&embedder, &docs, crate::model::Role::Passage, |_, _| {})?;
     let dim = embedder.dim();
-    let n = vecs.len();
-    // What `summary.json` says of the model and the tokens embedded, counted as `simdex
-    // dedup` counts them (the content tokens of each representative's passages).
-    let embedded = Embedded {
-        tokens: vecs
+    // A block of records at a time, each written as its own row group: the task holds one
+    // block's vectors, not the shard's (passage vectors are 1.5 KB a passage).
+    let mut table = table::TableWriter::new(&w.p(&format!("vectors/{}", shard_name(s))));
+    let mut tokens = 0;
+    let blocks = reps.len().div_ceil(EMBED_BLOCK).max(1);
+    for k in 0..blocks {
+        let range = (k * EMBED_BLOCK).min(reps.len())..((k + 1) * EMBED_BLOCK).min(reps.len());
+        let vecs = crate::embed::embed_documents(
+            &embedder,
+            &docs[range.clone()],
+            crate::model::Role::Passage,
+            |_, _| {},
+        )?;
+        // Counted as `simdex dedup` counts them: the content tokens of each representative's
+        // passages.
+        tokens += vecs
             .iter()
             .map(|v| v.passage_tokens.iter().sum::<usize>())
-            .sum(),
-        model: embedder.settings.described(),
-    };
-    write_json(&w.p(&format!("embedded/{}.json", shard_name(s))), &embedded)?;
-    table::write(
-        &w.p(&format!("vectors/{}", shard_name(s))),
-        vec![
-            ("idx", Col::U64(reps)),
+            .sum::<usize>();
+        table.write(vec![
+            ("idx", Col::U64(reps[range].to_vec())),
             (
                 "article",
                 Col::Vectors {
@@ -76,10 +80,20 @@ pub(super) fn embed(w: &Work, s: usize) -> Result<usize, StagedError> {
                         .collect(),
                 ),
             ),
-        ],
-    )?;
-    Ok(n)
+        ])?;
+    }
+    table.finish()?;
+    // What `summary.json` says of the model and the tokens embedded.
+    let embedded = Embedded {
+        tokens,
+        model: embedder.settings.described(),
+    };
+    write_json(&w.p(&format!("embedded/{}.json", shard_name(s))), &embedded)?;
+    Ok(reps.len())
 }
+
+/// Records embedded and written at a time by `embed`.
+const EMBED_BLOCK: usize = 1024;
 
 /// The centroids the article vectors are partitioned around (one partition: none needed).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
