@@ -383,6 +383,48 @@ pub fn read_matching(
     keep: impl Fn(u64) -> bool,
     columns: &[&str],
 ) -> Result<Table, TableError> {
+    let (builder, roots, selection) = matching(path, key, keep, columns)?;
+    read_from(path, builder, &roots, Some(selection))
+}
+
+/// [`read_matching`] a batch of rows at a time (a row group of the files [`TableWriter`]
+/// writes a block at a time), each handed to `each` as its own table: the caller holds one
+/// batch, not every matching row.
+pub fn read_matching_each(
+    path: &Path,
+    key: &str,
+    keep: impl Fn(u64) -> bool,
+    columns: &[&str],
+    each: &mut dyn FnMut(Table) -> Result<(), TableError>,
+) -> Result<(), TableError> {
+    let (builder, roots, selection) = matching(path, key, keep, columns)?;
+    let (fields, order, reader) = projected(path, builder, &roots, Some(selection))?;
+    for batch in reader {
+        let batch = batch.map_err(|source| TableError::Arrow {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut cols: Vec<Option<Col>> = vec![None; fields.len()];
+        let rows = append_batch(&mut cols, &fields, &order, &batch, path)?;
+        each(finish_table(path, &fields, cols, rows)?)?;
+    }
+    Ok(())
+}
+
+/// The file opened, the columns' positions and the selection of the rows whose `key` passes.
+fn matching(
+    path: &Path,
+    key: &str,
+    keep: impl Fn(u64) -> bool,
+    columns: &[&str],
+) -> Result<
+    (
+        ParquetRecordBatchReaderBuilder<File>,
+        Vec<usize>,
+        RowSelection,
+    ),
+    TableError,
+> {
     let builder = open(path)?;
     let schema = builder.schema().clone();
     let at = |name: &str| {
@@ -399,7 +441,7 @@ pub fn read_matching(
     let keys = u64s(&mut keys, key, path)?;
     let rows: Vec<usize> = (0..total).filter(|&r| keep(keys[r])).collect();
     let selection = RowSelection::from_consecutive_ranges(rows.iter().map(|&r| r..r + 1), total);
-    read_from(path, open(path)?, &wanted, Some(selection))
+    Ok((open(path)?, wanted, selection))
 }
 
 fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, TableError> {
@@ -423,6 +465,33 @@ fn read_from(
     roots: &[usize],
     selection: Option<RowSelection>,
 ) -> Result<Table, TableError> {
+    let (fields, order, reader) = projected(path, builder, roots, selection)?;
+    let mut cols: Vec<Option<Col>> = vec![None; fields.len()];
+    let mut rows = 0;
+    for batch in reader {
+        let batch = batch.map_err(|source| TableError::Arrow {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        rows += append_batch(&mut cols, &fields, &order, &batch, path)?;
+    }
+    finish_table(path, &fields, cols, rows)
+}
+
+type Projected = (
+    Vec<arrow_schema::Field>,
+    Vec<usize>,
+    parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+);
+
+/// A reader of the root columns `roots` of the selected rows: their fields, and the order
+/// the projected batches hold them in (schema order).
+fn projected(
+    path: &Path,
+    builder: ParquetRecordBatchReaderBuilder<File>,
+    roots: &[usize],
+    selection: Option<RowSelection>,
+) -> Result<Projected, TableError> {
     let fields: Vec<_> = roots
         .iter()
         .map(|&i| builder.schema().field(i).clone())
@@ -436,28 +505,38 @@ fn read_from(
         path: path.to_path_buf(),
         source,
     })?;
-    // The projected batches hold the roots in schema order.
     let mut order: Vec<usize> = (0..fields.len()).collect();
     order.sort_by_key(|&i| roots[i]);
-    let mut cols: Vec<Option<Col>> = vec![None; fields.len()];
-    let mut rows = 0;
-    for batch in reader {
-        let batch = batch.map_err(|source| TableError::Arrow {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        rows += batch.num_rows();
-        for (&i, a) in order.iter().zip(batch.columns()) {
-            let f = &fields[i];
-            append(&mut cols[i], a, f.is_nullable(), path, f.name())?;
-        }
+    Ok((fields, order, reader))
+}
+
+/// Appends a projected batch's columns; returns its rows.
+fn append_batch(
+    cols: &mut [Option<Col>],
+    fields: &[arrow_schema::Field],
+    order: &[usize],
+    batch: &RecordBatch,
+    path: &Path,
+) -> Result<usize, TableError> {
+    for (&i, a) in order.iter().zip(batch.columns()) {
+        let f = &fields[i];
+        append(&mut cols[i], a, f.is_nullable(), path, f.name())?;
     }
+    Ok(batch.num_rows())
+}
+
+/// The columns read as a table (a column of no rows gets the written type).
+fn finish_table(
+    path: &Path,
+    fields: &[arrow_schema::Field],
+    cols: Vec<Option<Col>>,
+    rows: usize,
+) -> Result<Table, TableError> {
     let mut out = HashMap::new();
-    for (col, f) in cols.into_iter().zip(&fields) {
+    for (col, f) in cols.into_iter().zip(fields) {
         let col = match col {
             Some(c) => c,
             None => {
-                // No rows: an empty column of the written type.
                 let mut c = None;
                 let empty = arrow_array::new_empty_array(f.data_type());
                 append(&mut c, &empty, f.is_nullable(), path, f.name())?;

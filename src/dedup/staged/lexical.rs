@@ -224,11 +224,37 @@ pub(super) fn reduce_bands(w: &Work, p: usize) -> Result<usize, StagedError> {
     Ok(n)
 }
 
-/// The passages (and vectors, when embedded) of the records a judge needs, read from the
-/// shards that hold them.
+/// The records a judging stage needs, read from the shards that hold them a batch of rows at
+/// a time: their whole-text shingles (and, with vectors, their passages) in memory, their
+/// vectors in a [`VectorStore`] (article vectors in memory, passage vectors in a temporary
+/// file). The passages' shingles are computed for the pair being judged, as the
+/// single-process pass does, so a task holds about what that pass holds a record.
 pub(super) struct Loaded {
-    pub(super) text: HashMap<usize, RecordText>,
-    pub(super) vectors: HashMap<usize, DocumentVectors>,
+    whole: HashMap<usize, RecordText>,
+    passages: HashMap<usize, Vec<String>>,
+    vectors: VectorStore,
+    minhash: minhash::MinHashConfig,
+}
+
+impl Loaded {
+    /// Record `i`'s whole-text shingles (what the near-exact stage compares).
+    pub(super) fn whole(&self, i: usize) -> &RecordText {
+        &self.whole[&i]
+    }
+
+    /// Record `i`'s lexical side with its passages' shingles, computed now.
+    pub(super) fn text(&self, i: usize) -> RecordText {
+        let none = Vec::new();
+        let passages = self.passages.get(&i).unwrap_or(&none);
+        self.whole[&i].with_passages(passages, &self.minhash)
+    }
+
+    /// Record `i`'s vectors, read back from the store (`None`: not embedded).
+    pub(super) fn vectors(&self, i: usize) -> Result<Option<DocumentVectors>, StagedError> {
+        self.vectors
+            .get(i)
+            .map_err(|e| file_err(&crate::dedup::spill::spill_path(), e))
+    }
 }
 
 pub(super) fn load(
@@ -237,8 +263,13 @@ pub(super) fn load(
     needed: &BTreeSet<usize>,
     vectors: bool,
 ) -> Result<Loaded, StagedError> {
-    let mut text = HashMap::new();
-    let mut vecs = HashMap::new();
+    let records = acc.offsets.last().copied().unwrap_or(0);
+    let mut l = Loaded {
+        whole: HashMap::new(),
+        passages: HashMap::new(),
+        vectors: VectorStore::new(records, 0),
+        minhash: w.opts().minhash.clone(),
+    };
     let shards: BTreeSet<usize> = needed
         .iter()
         .map(|&i| Work::shard_of(&acc.offsets, i))
@@ -247,22 +278,55 @@ pub(super) fn load(
         // Only the needed rows (and columns) of the shard's tables are read.
         let wanted = |i: u64| needed.contains(&(i as usize));
         let path = w.p(&format!("features/{}", shard_name(s)));
-        let mut t = table::read_matching(&path, "idx", wanted, &["idx", "passages"])?;
-        let idx = table::u64s(&mut t, "idx", &path)?;
-        let passages = table::str_lists(&mut t, "passages", &path)?;
-        for (i, p) in idx.into_iter().zip(passages) {
-            text.insert(i as usize, RecordText::of(&p, &w.opts().minhash));
-        }
+        table::read_matching_each(&path, "idx", wanted, &["idx", "passages"], &mut |mut t| {
+            let idx = table::u64s(&mut t, "idx", &path)?;
+            let passages = table::str_lists(&mut t, "passages", &path)?;
+            for (i, p) in idx.into_iter().zip(passages) {
+                l.whole
+                    .insert(i as usize, RecordText::whole(&p, &l.minhash));
+                if vectors {
+                    l.passages.insert(i as usize, p);
+                }
+            }
+            Ok(())
+        })?;
         if vectors {
-            let path = w.p(&format!("vectors/{}", shard_name(s)));
-            let t = table::read_matching(&path, "idx", wanted, VECTOR_COLUMNS)?;
-            vecs.extend(vectors_of(t, &path)?);
+            store_vectors(
+                &mut l.vectors,
+                &w.p(&format!("vectors/{}", shard_name(s))),
+                &wanted,
+            )?;
         }
     }
-    Ok(Loaded {
-        text,
-        vectors: vecs,
-    })
+    Ok(l)
+}
+
+/// Puts the wanted rows of a `vectors` table into `store`, a batch of rows at a time.
+pub(super) fn store_vectors(
+    store: &mut VectorStore,
+    path: &Path,
+    wanted: &dyn Fn(u64) -> bool,
+) -> Result<(), StagedError> {
+    let mut failed = None;
+    table::read_matching_each(path, "idx", wanted, VECTOR_COLUMNS, &mut |t| {
+        match vectors_of(t, path) {
+            Ok(rows) => {
+                for (i, v) in rows {
+                    if let Err(e) = store.put(i, &v) {
+                        failed.get_or_insert(e.to_string());
+                    }
+                }
+            }
+            Err(e) => {
+                failed.get_or_insert(e.to_string());
+            }
+        }
+        Ok(())
+    })?;
+    match failed {
+        Some(e) => Err(file_err(path, e)),
+        None => Ok(()),
+    }
 }
 
 /// Map: judges a shard's near-exact candidates on their shingle sets (lexical evidence
@@ -280,8 +344,8 @@ pub(super) fn judge_near(w: &Work, s: usize) -> Result<usize, StagedError> {
     let (mut edges, mut verdicts) = (Vec::new(), Vec::new());
     for (a, b) in pairs {
         let v = Judging::NearExact.judge(
-            &doc_view(None, &l.text[&a]),
-            &doc_view(None, &l.text[&b]),
+            &doc_view(None, l.whole(a)),
+            &doc_view(None, l.whole(b)),
             w.opts(),
         );
         // Only a pair settled here is listed: `judge_semantic` skips exactly these.

@@ -42,6 +42,7 @@ use super::judge::PairVerdict;
 use super::keep::{keep_cmp, keep_rank, KeepKey};
 use super::outcome::RelatedKind;
 use super::stage_rules::Judging;
+use super::vector_store::VectorStore;
 use super::{
     conclude, copy_edge, doc_view, exact_copies, minhash, neighbours, output, second_look_pairs,
     DedupOptions, DuplicateEdge, Evidence, RecordText, Stage,

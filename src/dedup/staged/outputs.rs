@@ -104,9 +104,11 @@ pub(super) fn conclude_run(w: &Work) -> Result<usize, StagedError> {
         let needed: BTreeSet<usize> = todo.iter().flat_map(|&(a, b)| [a, b]).collect();
         let l = load(w, &acc, &needed, w.plan.settings.semantic())?;
         for (a, b) in todo {
+            let (va, vb) = (l.vectors(a)?, l.vectors(b)?);
+            let (ta, tb) = (l.text(a), l.text(b));
             let v = Judging::SecondLook.judge(
-                &doc_view(l.vectors.get(&a), &l.text[&a]),
-                &doc_view(l.vectors.get(&b), &l.text[&b]),
+                &doc_view(va.as_ref(), &ta),
+                &doc_view(vb.as_ref(), &tb),
                 w.opts(),
             );
             let kept = Judging::SecondLook.kept(a, b, 0.0, &v);
@@ -215,7 +217,10 @@ pub(super) fn conclude_run(w: &Work) -> Result<usize, StagedError> {
 }
 
 /// Writes a work-folder file of lines through the output writer, its folder created.
-pub(super) fn write_lines(path: &Path, lines: &[String]) -> Result<(), StagedError> {
+pub(super) fn write_lines<L: AsRef<[u8]>>(
+    path: &Path,
+    lines: impl IntoIterator<Item = L>,
+) -> Result<(), StagedError> {
     let (dir, name) = match (path.parent(), path.file_name()) {
         (Some(d), Some(n)) => (d, n.to_string_lossy()),
         _ => return Err(file_err(path, "not a file path")),
@@ -280,52 +285,71 @@ pub(super) fn explain(w: &Work, s: usize) -> Result<usize, StagedError> {
     named.extend(doc.iter().chain(&of).map(|&i| i as usize));
     named.extend(related.iter().flat_map(|r| [r.a, r.b]));
     let docs = load_docs(w, &acc, &named)?;
-    let line = |a: usize, b: usize, kind, cluster| {
+    let line = |a: usize, b: usize, kind, cluster| -> Result<String, StagedError> {
         let (da, db) = (&docs.docs[&a], &docs.docs[&b]);
+        let (va, vb) = (docs.vectors(a)?, docs.vectors(b)?);
         let e = crate::dedup::explanation::explain_records(
-            (da, docs.vectors.get(&a)),
-            (db, docs.vectors.get(&b)),
+            (da, va.as_ref()),
+            (db, vb.as_ref()),
             w.opts(),
         );
         let p = crate::dedup::explanation::ExplainedPair::new(e, kind, cluster);
-        serde_json::to_string(&p).unwrap_or_default()
+        Ok(serde_json::to_string(&p).unwrap_or_default())
     };
     use crate::dedup::explanation::ExplainedKind;
-    let removals: Vec<String> = (0..doc.len())
-        .map(|i| {
-            line(
-                of[i] as usize,
-                doc[i] as usize,
-                ExplainedKind::Duplicate,
-                Some(cluster[i].clone()),
-            )
-        })
-        .collect();
-    let related: Vec<String> = related
-        .iter()
-        .map(|r| line(r.a, r.b, ExplainedKind::Related, None))
-        .collect();
+    // Each line is written as it is made: the shard's explanations are never held together.
+    let mut failed = None;
+    let mut made = |l: Result<String, StagedError>| match l {
+        Ok(l) => l,
+        Err(e) => {
+            failed.get_or_insert(e);
+            String::new()
+        }
+    };
     let parts = w.p("parts");
+    let removals = (0..doc.len()).map(|i| {
+        made(line(
+            of[i] as usize,
+            doc[i] as usize,
+            ExplainedKind::Duplicate,
+            Some(cluster[i].clone()),
+        ))
+    });
     write_lines(
         &parts.join(format!("explained-removals-s{s:05}.jsonl")),
-        &removals,
+        removals,
     )?;
+    let explained = related
+        .iter()
+        .map(|r| made(line(r.a, r.b, ExplainedKind::Related, None)));
     write_lines(
         &parts.join(format!("explained-related-s{s:05}.jsonl")),
-        &related,
+        explained,
     )?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
     table::write(
         &w.p(&format!("named/{}", shard_name(s))),
         vec![("idx", Col::U64(named.iter().map(|&i| i as u64).collect()))],
     )?;
-    Ok(removals.len() + related.len())
+    Ok(doc.len() + related.len())
 }
 
 /// Records rebuilt from the work folder as far as an explanation reads them (id, compared
 /// passages, exact key), with their vectors when embedded.
 pub(super) struct LoadedDocs {
     docs: HashMap<usize, crate::corpus::PreparedDoc>,
-    vectors: HashMap<usize, DocumentVectors>,
+    /// Article vectors in memory, passage vectors in a temporary file (see [`Loaded`]).
+    vectors: VectorStore,
+}
+
+impl LoadedDocs {
+    fn vectors(&self, i: usize) -> Result<Option<DocumentVectors>, StagedError> {
+        self.vectors
+            .get(i)
+            .map_err(|e| file_err(&crate::dedup::spill::spill_path(), e))
+    }
 }
 
 pub(super) fn load_docs(
@@ -334,7 +358,7 @@ pub(super) fn load_docs(
     needed: &BTreeSet<usize>,
 ) -> Result<LoadedDocs, StagedError> {
     let mut docs = HashMap::new();
-    let mut vectors = HashMap::new();
+    let mut vectors = VectorStore::new(acc.offsets.last().copied().unwrap_or(0), 0);
     let shards: BTreeSet<usize> = needed
         .iter()
         .map(|&i| Work::shard_of(&acc.offsets, i).min(w.shards() - 1))
@@ -346,8 +370,7 @@ pub(super) fn load_docs(
         }
         if w.plan.settings.semantic() {
             let path = w.p(&format!("vectors/{}", shard_name(s)));
-            let t = table::read_matching(&path, "idx", wanted, VECTOR_COLUMNS)?;
-            vectors.extend(vectors_of(t, &path)?);
+            store_vectors(&mut vectors, &path, &wanted)?;
         }
     }
     Ok(LoadedDocs { docs, vectors })

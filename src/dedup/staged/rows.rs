@@ -201,8 +201,16 @@ pub(super) fn read_edges(path: &Path) -> Result<Vec<DuplicateEdge>, StagedError>
 /// The columns of a `vectors` table.
 pub(super) const VECTOR_COLUMNS: &[&str] = &["idx", "article", "passages", "tokens"];
 
-pub(super) fn read_vectors(path: &Path) -> Result<Vec<(usize, DocumentVectors)>, StagedError> {
-    vectors_of(table::read(path)?, path)
+/// The article vectors of a `vectors` table (its passage vectors are not read).
+pub(super) fn read_articles(path: &Path) -> Result<Vec<(usize, Vec<f32>)>, StagedError> {
+    let mut t = table::read_columns(path, &["idx", "article"])?;
+    let idx = table::u64s(&mut t, "idx", path)?;
+    let (dim, article) = table::vectors(&mut t, "article", path)?;
+    Ok(idx
+        .into_iter()
+        .enumerate()
+        .map(|(r, i)| (i as usize, article[r * dim..(r + 1) * dim].to_vec()))
+        .collect())
 }
 
 /// A `vectors` table's rows: (record, its vectors).

@@ -113,9 +113,9 @@ pub(super) fn ivf_train(w: &Work) -> Result<usize, StagedError> {
         let mut sample: Vec<Vec<f32>> = Vec::new();
         let mut seen = 0usize;
         for s in 0..w.shards() {
-            for (_, v) in read_vectors(&w.p(&format!("vectors/{}", shard_name(s))))? {
+            for (_, article) in read_articles(&w.p(&format!("vectors/{}", shard_name(s))))? {
                 if seen.is_multiple_of(stride) {
-                    sample.push(v.article);
+                    sample.push(article);
                 }
                 seen += 1;
             }
@@ -133,12 +133,12 @@ pub(super) fn ivf_assign(w: &Work, s: usize) -> Result<usize, StagedError> {
     let lists = trained.centroids.len().max(1);
     let mut by: Vec<(Vec<u64>, Vec<f32>)> = vec![Default::default(); lists];
     let mut dim = 0;
-    let rows = read_vectors(&w.p(&format!("vectors/{}", shard_name(s))))?;
-    for (i, v) in &rows {
-        dim = v.article.len();
-        for c in ivf::nearest_centroids(&trained.centroids, &v.article, w.plan.settings.ivf_probe) {
+    let rows = read_articles(&w.p(&format!("vectors/{}", shard_name(s))))?;
+    for (i, article) in &rows {
+        dim = article.len();
+        for c in ivf::nearest_centroids(&trained.centroids, article, w.plan.settings.ivf_probe) {
             by[c].0.push(*i as u64);
-            by[c].1.extend_from_slice(&v.article);
+            by[c].1.extend_from_slice(article);
         }
     }
     for (c, (idx, flat)) in by.into_iter().enumerate() {
@@ -235,10 +235,17 @@ pub(super) fn judge_semantic(w: &Work, s: usize) -> Result<usize, StagedError> {
     let needed: BTreeSet<usize> = pairs.iter().flat_map(|&((a, b), _)| [a, b]).collect();
     let l = load(w, &acc, &needed, true)?;
     let (mut edges, mut related, mut verdicts) = (Vec::new(), Vec::new(), Vec::new());
+    // Pairs come in order of `a`: its text and vectors are made once for all its pairs.
+    let mut first: Option<(usize, Option<DocumentVectors>, RecordText)> = None;
     for ((a, b), c) in pairs {
+        if first.as_ref().is_none_or(|f| f.0 != a) {
+            first = Some((a, l.vectors(a)?, l.text(a)));
+        }
+        let (_, va, ta) = first.as_ref().expect("just made");
+        let (vb, tb) = (l.vectors(b)?, l.text(b));
         let v = Judging::Semantic.judge(
-            &doc_view(l.vectors.get(&a), &l.text[&a]),
-            &doc_view(l.vectors.get(&b), &l.text[&b]),
+            &doc_view(va.as_ref(), ta),
+            &doc_view(vb.as_ref(), &tb),
             w.opts(),
         );
         let kept = Judging::Semantic.kept(a, b, c, &v);
