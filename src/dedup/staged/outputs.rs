@@ -90,7 +90,7 @@ pub(super) fn conclude_run(w: &Work) -> Result<usize, StagedError> {
     }
     judged.extend(edges.iter().map(|e| (e.a, e.b)));
     for path in table::files_in(&w.p("verdicts/semantic"))? {
-        judged.extend(read_verdicts(&path)?.into_iter().map(|(a, b, _)| (a, b)));
+        judged.extend(read_verdict_pairs(&path)?);
     }
     let todo: Vec<(usize, usize)> = second_look_pairs(n, &edges, &rank, w.opts().removal_coverage)
         .into_iter()

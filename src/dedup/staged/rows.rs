@@ -154,6 +154,17 @@ pub(super) fn read_verdicts(path: &Path) -> Result<Vec<(usize, usize, PairVerdic
         .collect()
 }
 
+/// The (a, b) of a verdict table's pairs (their verdicts are not read).
+pub(super) fn read_verdict_pairs(path: &Path) -> Result<Vec<(usize, usize)>, StagedError> {
+    let mut t = table::read_columns(path, &["a", "b"])?;
+    let a = table::u64s(&mut t, "a", path)?;
+    let b = table::u64s(&mut t, "b", path)?;
+    Ok(a.into_iter()
+        .zip(b)
+        .map(|(a, b)| (a as usize, b as usize))
+        .collect())
+}
+
 pub(super) fn edge_cols(edges: &[DuplicateEdge]) -> Vec<(&'static str, Col)> {
     vec![
         ("a", Col::U64(edges.iter().map(|e| e.a as u64).collect())),
