@@ -125,17 +125,17 @@ impl Summary {
     }
 }
 
-/// An output file of the run, written through [`crate::fsio::AtomicFile`].
-struct AtomicFile(crate::fsio::AtomicFile);
+/// An output file of the run, written a line at a time through [`crate::fsio::AtomicFile`].
+pub(crate) struct AtomicFile(crate::fsio::AtomicFile);
 
 impl AtomicFile {
-    fn create(dir: &Path, name: &str) -> Result<AtomicFile, DedupError> {
+    pub(crate) fn create(dir: &Path, name: &str) -> Result<AtomicFile, DedupError> {
         let dst = dir.join(name);
         crate::fsio::AtomicFile::create(&dst)
             .map(AtomicFile)
             .map_err(|source| DedupError::Io { path: dst, source })
     }
-    fn line(&mut self, bytes: &[u8]) -> Result<(), DedupError> {
+    pub(crate) fn line(&mut self, bytes: &[u8]) -> Result<(), DedupError> {
         self.0
             .write_all(bytes)
             .and_then(|_| self.0.write_all(b"\n"))
@@ -148,7 +148,7 @@ impl AtomicFile {
         let bytes = serde_json::to_vec(v).unwrap_or_default();
         self.line(&bytes)
     }
-    fn finish(self) -> Result<(), DedupError> {
+    pub(crate) fn finish(self) -> Result<(), DedupError> {
         let path = self.0.temp_path().to_path_buf();
         self.0
             .commit()

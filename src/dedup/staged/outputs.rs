@@ -438,61 +438,65 @@ pub(super) fn rebuilt_doc(id: &str, passages: Vec<String>) -> crate::corpus::Pre
 pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
     let out = &w.plan.out;
     std::fs::create_dir_all(out).map_err(|e| file_err(out, e))?;
-    let read = |p: PathBuf| std::fs::read(&p).map_err(|e| file_err(&p, e));
-    let mut joined = HashMap::new();
-    for kind in ["kept", "duplicates"] {
-        let mut bytes = Vec::new();
-        for s in 0..w.shards() {
-            bytes.extend(read(w.p(&format!("parts/{kind}-s{s:05}.jsonl")))?);
-        }
-        joined.insert(kind, bytes);
-    }
-    joined.insert("clusters", read(w.p("clusters.jsonl"))?);
-    // The tables go through the single-process writer, as JSON object rows (kept rows of
-    // Parquet inputs come back with their columns, as JSON values).
-    for (kind, columns) in [
-        ("kept", &["id", "text"][..]),
-        ("duplicates", output::DUPLICATE_COLUMNS),
-        ("clusters", output::CLUSTER_COLUMNS),
+    let shard_parts = |kind: &str| -> Vec<PathBuf> {
+        (0..w.shards())
+            .map(|s| w.p(&format!("parts/{kind}-s{s:05}.jsonl")))
+            .collect()
+    };
+    // Every file is copied from the parts a line at a time: the driver never holds a whole
+    // output (the kept records alone are the input's size).
+    for (kind, parts, columns) in [
+        ("kept", shard_parts("kept"), &["id", "text"][..]),
+        (
+            "duplicates",
+            shard_parts("duplicates"),
+            output::DUPLICATE_COLUMNS,
+        ),
+        (
+            "clusters",
+            vec![w.p("clusters.jsonl")],
+            output::CLUSTER_COLUMNS,
+        ),
     ] {
-        let rows = joined[kind]
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(|l| serde_json::from_slice(l).unwrap_or_default());
+        let failed = std::cell::RefCell::new(None);
+        let lines = lines_of(&parts, &failed);
         match w.plan.settings.format {
             // JSONL is copied byte for byte: a kept record is written as it was read.
-            crate::tables::OutputFormat::Jsonl => output::write_lines(
-                out,
-                &format!("{kind}.jsonl"),
-                joined[kind]
-                    .split(|&b| b == b'\n')
-                    .filter(|l| !l.is_empty()),
-            )?,
-            format => output::write_table(out, kind, format, columns, rows)?,
+            crate::tables::OutputFormat::Jsonl => {
+                output::write_lines(out, &format!("{kind}.jsonl"), lines)?
+            }
+            // The tables go through the single-process writer, as JSON object rows (kept
+            // rows of Parquet inputs come back with their columns, as JSON values).
+            format => {
+                let rows = lines.map(|l| serde_json::from_slice(&l).unwrap_or_default());
+                output::write_table(out, kind, format, columns, rows)?
+            }
+        }
+        if let Some(e) = failed.into_inner() {
+            return Err(e);
         }
     }
-    let related = read(w.p("related.jsonl"))?;
+    let failed = std::cell::RefCell::new(None);
     output::write_lines(
         out,
         "related.jsonl",
-        related.split(|&b| b == b'\n').filter(|l| !l.is_empty()),
+        lines_of(&[w.p("related.jsonl")], &failed),
     )?;
     let acc = w.accepted()?;
     output::write_rejected(out, &acc.rejected)?;
     // explanations.jsonl: every shard's removals, then every shard's related pairs (the
     // order of `simdex dedup`); passages.jsonl: the named records in input order, a shard
     // at a time.
-    let mut explained = Vec::new();
-    for kind in ["removals", "related"] {
-        for s in 0..w.shards() {
-            explained.extend(read(w.p(&format!("parts/explained-{kind}-s{s:05}.jsonl")))?);
-        }
-    }
+    let mut explained = shard_parts("explained-removals");
+    explained.extend(shard_parts("explained-related"));
     output::write_lines(
         out,
         crate::dedup::explanation::EXPLANATIONS_FILE,
-        explained.split(|&b| b == b'\n').filter(|l| !l.is_empty()),
+        lines_of(&explained, &failed),
     )?;
+    if let Some(e) = failed.into_inner() {
+        return Err(e);
+    }
     let mut named: BTreeSet<usize> = BTreeSet::new();
     for s in 0..w.shards() {
         let path = w.p(&format!("named/{}", shard_name(s)));
@@ -510,7 +514,7 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
     // table holds the pairs whose `a` lies in its shard, so a shard at a time is in order.
     // The pairs that may show repeated paragraphs are kept for passage_duplicates.jsonl,
     // with the records whose paragraphs they may name.
-    let mut pairs = Vec::new();
+    let mut pairs = output::AtomicFile::create(out, "pairs.jsonl")?;
     let mut aligned = Vec::new();
     let mut wanted: HashSet<usize> = HashSet::new();
     for s in 0..w.shards() {
@@ -523,7 +527,11 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
         }
         rows.sort_by_key(|r| (r.0, r.1));
         for (a, b, verdict) in rows {
-            pairs.push(output::pair_json(&ids[a], &ids[b], &verdict).to_string());
+            pairs.line(
+                output::pair_json(&ids[a], &ids[b], &verdict)
+                    .to_string()
+                    .as_bytes(),
+            )?;
             let p = crate::dedup::outcome::JudgedPair { a, b, verdict };
             let candidates = crate::dedup::repeated::semantic_candidates(&p, &kept);
             if !candidates.is_empty() {
@@ -532,12 +540,11 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
             }
         }
     }
-    output::write_lines(out, "pairs.jsonl", &pairs)?;
-    drop(pairs);
+    pairs.finish()?;
     // One read of each shard's passages serves both: passages.jsonl (the named records in
     // input order) and the finder of `simdex dedup` for passage_duplicates.jsonl (fed every
     // kept record, then the aligned pairs; only the passages of records it names are held).
-    let mut passages = Vec::new();
+    let mut passages = output::AtomicFile::create(out, crate::dedup::explanation::PASSAGES_FILE)?;
     let mut finder = crate::dedup::repeated::Finder::default();
     let mut texts: HashMap<usize, Vec<String>> = HashMap::new();
     for s in 0..w.shards() {
@@ -552,11 +559,11 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
                     id,
                     passages: passages_of,
                 };
-                passages.push(serde_json::to_string(&rp).unwrap_or_default());
+                passages.line(serde_json::to_string(&rp).unwrap_or_default().as_bytes())?;
             }
         }
     }
-    output::write_lines(out, crate::dedup::explanation::PASSAGES_FILE, &passages)?;
+    passages.finish()?;
     let text_of = |d: usize, p: usize| texts.get(&d).and_then(|t| t.get(p)).map(String::as_str);
     for p in &aligned {
         finder.semantic(p, &kept, &text_of);
@@ -604,4 +611,42 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
     let bytes = serde_json::to_vec(&summary).unwrap_or_default();
     let summary: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
     Ok(summary)
+}
+
+/// The non-empty lines of `paths`, one file after another, read a line at a time; a read
+/// error ends the lines and is left in `failed`.
+fn lines_of<'a>(
+    paths: &'a [PathBuf],
+    failed: &'a std::cell::RefCell<Option<StagedError>>,
+) -> impl Iterator<Item = Vec<u8>> + 'a {
+    use std::io::BufRead;
+    paths.iter().flat_map(move |path| {
+        let file = std::fs::File::open(path).map_err(|e| file_err(path, e));
+        let mut reader = match file {
+            Ok(f) => Some(std::io::BufReader::with_capacity(1 << 20, f)),
+            Err(e) => {
+                failed.borrow_mut().get_or_insert(e);
+                None
+            }
+        };
+        std::iter::from_fn(move || loop {
+            let r = reader.as_mut()?;
+            let mut line = Vec::new();
+            match r.read_until(b'\n', &mut line) {
+                Ok(0) => return None,
+                Ok(_) => {
+                    if line.last() == Some(&b'\n') {
+                        line.pop();
+                    }
+                    if !line.is_empty() {
+                        return Some(line);
+                    }
+                }
+                Err(e) => {
+                    failed.borrow_mut().get_or_insert(file_err(path, e));
+                    reader = None;
+                }
+            }
+        })
+    })
 }
