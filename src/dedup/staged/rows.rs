@@ -122,22 +122,62 @@ pub(super) fn write_verdicts(
     path: &Path,
     rows: &[(usize, usize, PairVerdict)],
 ) -> Result<(), StagedError> {
-    table::write(
-        path,
-        vec![
-            ("a", Col::U64(rows.iter().map(|r| r.0 as u64).collect())),
-            ("b", Col::U64(rows.iter().map(|r| r.1 as u64).collect())),
-            (
-                "verdict",
-                Col::Str(
-                    rows.iter()
-                        .map(|r| serde_json::to_string(&r.2).unwrap_or_default())
-                        .collect(),
-                ),
+    let mut t = VerdictTable::new(path);
+    t.write_block(rows)?;
+    t.finish()
+}
+
+/// A verdict table written a block of verdicts at a time (a task judging many pairs holds
+/// one block, not every verdict with its evidence).
+pub(super) struct VerdictTable {
+    table: table::TableWriter,
+    block: Vec<(usize, usize, PairVerdict)>,
+}
+
+impl VerdictTable {
+    const BLOCK: usize = 4096;
+
+    pub(super) fn new(path: &Path) -> VerdictTable {
+        VerdictTable {
+            table: table::TableWriter::new(path),
+            block: Vec::new(),
+        }
+    }
+
+    pub(super) fn push(&mut self, a: usize, b: usize, v: PairVerdict) -> Result<(), StagedError> {
+        self.block.push((a, b, v));
+        if self.block.len() >= Self::BLOCK {
+            let block = std::mem::take(&mut self.block);
+            self.write_block(&block)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn finish(mut self) -> Result<(), StagedError> {
+        let block = std::mem::take(&mut self.block);
+        // The last block, or an empty one: a table of no verdicts still has its columns.
+        self.write_block(&block)?;
+        Ok(self.table.finish()?)
+    }
+
+    fn write_block(&mut self, rows: &[(usize, usize, PairVerdict)]) -> Result<(), StagedError> {
+        Ok(self.table.write(verdict_cols(rows))?)
+    }
+}
+
+fn verdict_cols(rows: &[(usize, usize, PairVerdict)]) -> Vec<(&'static str, Col)> {
+    vec![
+        ("a", Col::U64(rows.iter().map(|r| r.0 as u64).collect())),
+        ("b", Col::U64(rows.iter().map(|r| r.1 as u64).collect())),
+        (
+            "verdict",
+            Col::Str(
+                rows.iter()
+                    .map(|r| serde_json::to_string(&r.2).unwrap_or_default())
+                    .collect(),
             ),
-        ],
-    )?;
-    Ok(())
+        ),
+    ]
 }
 
 /// The judged pairs of one verdict table, their verdicts parsed back.

@@ -234,7 +234,8 @@ pub(super) fn judge_semantic(w: &Work, s: usize) -> Result<usize, StagedError> {
         .collect();
     let needed: BTreeSet<usize> = pairs.iter().flat_map(|&((a, b), _)| [a, b]).collect();
     let l = load(w, &acc, &needed, true)?;
-    let (mut edges, mut related, mut verdicts) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut edges, mut related) = (Vec::new(), Vec::new());
+    let mut verdicts = VerdictTable::new(&w.p(&format!("verdicts/semantic/{}", shard_name(s))));
     // Pairs come in order of `a`: its text and vectors are made once for all its pairs.
     let mut first: Option<(usize, Option<DocumentVectors>, RecordText)> = None;
     for ((a, b), c) in pairs {
@@ -257,17 +258,14 @@ pub(super) fn judge_semantic(w: &Work, s: usize) -> Result<usize, StagedError> {
         }));
         edges.extend(kept.edge);
         if kept.listed {
-            verdicts.push((a, b, v));
+            verdicts.push(a, b, v)?;
         }
     }
+    verdicts.finish()?;
     table::write(
         &w.p(&format!("edges/semantic/{}", shard_name(s))),
         edge_cols(&edges),
     )?;
     write_related(&w.p(&format!("related/{}", shard_name(s))), &related)?;
-    write_verdicts(
-        &w.p(&format!("verdicts/semantic/{}", shard_name(s))),
-        &verdicts,
-    )?;
     Ok(edges.len())
 }
