@@ -518,49 +518,27 @@ fn read_file(
         line: 0,
     };
     let decoded = encoding::decode_bytes(&bytes);
-    if decoded.malformed > 0 {
-        return reject(
-            &mut out.rejected,
-            opts,
-            location,
-            Some(name.to_string()),
-            format!(
-                "{} byte sequence(s) cannot be decoded (best guess {})",
-                decoded.malformed, decoded.encoding
-            ),
-        );
-    }
-    if let Some(reason) = encoding::binary_reason(&decoded.text) {
-        return reject(
-            &mut out.rejected,
-            opts,
-            location,
-            Some(name.to_string()),
-            reason,
-        );
-    }
-    if decoded.text.trim().is_empty() {
-        return reject(
-            &mut out.rejected,
-            opts,
-            location,
-            Some(name.to_string()),
-            "empty text".into(),
-        );
-    }
-    if decoded.text.len() > opts.max_record_bytes {
-        let reason = format!(
+    let refused = if decoded.malformed > 0 {
+        Some(format!(
+            "{} byte sequence(s) cannot be decoded (best guess {})",
+            decoded.malformed, decoded.encoding
+        ))
+    } else if let Some(reason) = encoding::binary_reason(&decoded.text) {
+        Some(reason)
+    } else if decoded.text.trim().is_empty() {
+        Some("empty text".into())
+    } else if decoded.text.len() > opts.max_record_bytes {
+        Some(format!(
             "text is {} bytes, over the limit of {} (--max-record-bytes)",
             decoded.text.len(),
             opts.max_record_bytes
-        );
-        return reject(
-            &mut out.rejected,
-            opts,
-            location,
-            Some(name.to_string()),
-            reason,
-        );
+        ))
+    } else {
+        None
+    };
+    if let Some(reason) = refused {
+        let id = Some(name.to_string());
+        return reject(&mut out.rejected, opts, location, id, reason);
     }
     let raw = serde_json::to_vec(&serde_json::json!({"id": name, "text": decoded.text}))
         .unwrap_or_default();

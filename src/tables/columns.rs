@@ -383,7 +383,14 @@ pub fn read_matching(
     keep: impl Fn(u64) -> bool,
     columns: &[&str],
 ) -> Result<Table, TableError> {
-    let (builder, roots, selection) = matching(path, key, keep, columns)?;
+    let (builder, roots, rows) = matching_rows(path, key, keep, columns)?;
+    let total = builder
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| g.num_rows().max(0) as usize)
+        .sum();
+    let selection = RowSelection::from_consecutive_ranges(rows.iter().map(|&r| r..r + 1), total);
     read_from(path, builder, &roots, Some(selection))
 }
 
@@ -426,31 +433,6 @@ pub fn read_matching_each(
         start = end;
     }
     Ok(())
-}
-
-/// The file opened, the columns' positions and the selection of the rows whose `key` passes.
-fn matching(
-    path: &Path,
-    key: &str,
-    keep: impl Fn(u64) -> bool,
-    columns: &[&str],
-) -> Result<
-    (
-        ParquetRecordBatchReaderBuilder<File>,
-        Vec<usize>,
-        RowSelection,
-    ),
-    TableError,
-> {
-    let (builder, roots, rows) = matching_rows(path, key, keep, columns)?;
-    let total = builder
-        .metadata()
-        .row_groups()
-        .iter()
-        .map(|g| g.num_rows().max(0) as usize)
-        .sum();
-    let selection = RowSelection::from_consecutive_ranges(rows.iter().map(|&r| r..r + 1), total);
-    Ok((builder, roots, selection))
 }
 
 /// The file opened, the columns' positions and the rows (in order) whose `key` passes.
