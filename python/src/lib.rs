@@ -111,22 +111,7 @@ fn options(settings_json: &str) -> PyResult<DedupOptions> {
 }
 
 fn input_options(input_json: &str) -> PyResult<InputOptions> {
-    let v: serde_json::Value =
-        serde_json::from_str(input_json).map_err(|e| err(format!("input settings: {e}")))?;
-    let mut o = InputOptions::default();
-    if let Some(s) = v.get("id_field").and_then(|x| x.as_str()) {
-        o.id_field = s.into();
-    }
-    if let Some(s) = v.get("text_field").and_then(|x| x.as_str()) {
-        o.text_field = s.into();
-    }
-    if let Some(s) = v.get("title_field").and_then(|x| x.as_str()) {
-        o.title_field = s.into();
-    }
-    if v.get("on_error").and_then(|x| x.as_str()) == Some("fail") {
-        o.on_error = simdex::input::OnError::Fail;
-    }
-    Ok(o)
+    serde_json::from_str(input_json).map_err(|e| err(format!("input settings: {e}")))
 }
 
 /// A dedup pass: the CLI's own library call ([`app::dedup::dedup`]) over JSONL bytes

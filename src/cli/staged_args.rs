@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use clap::parser::ValueSource;
-use clap::{CommandFactory, FromArgMatches, ValueEnum};
+use clap::{CommandFactory, FromArgMatches};
 
 use super::args::{Cli, DedupArgs};
 use crate::dedup::staged::Settings;
@@ -75,18 +75,9 @@ pub fn staged_dedup_args(bin: &str, argv: &[String]) -> Result<StagedArgs, Strin
     }
     let a = DedupArgs::from_arg_matches(&matches).map_err(|e| e.render().to_string())?;
     let c = a.resolve();
-    let input = &c.inputs.input;
     let out = a.out.clone().ok_or("--out is required")?;
     let settings = Settings {
-        id_field: input.id_field.clone(),
-        text_field: input.text_field.clone(),
-        title_field: input.title_field.clone(),
-        on_error: input
-            .on_error
-            .to_possible_value()
-            .map(|v| v.get_name().to_string())
-            .unwrap_or_default(),
-        max_record_bytes: input.max_record_bytes,
+        input: c.inputs.input.clone(),
         clean: c.inputs.prepare.clean.is_some(),
         options: c.options,
         model: a.model.model.clone(),

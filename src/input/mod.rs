@@ -19,8 +19,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-/// Field names and error policy of a read.
-#[derive(Debug, Clone)]
+/// Field names and error policy of a read (the CLI's input flags; a staged plan and the
+/// Python API carry it as JSON, unknown names refused).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct InputOptions {
     pub id_field: String,
     pub text_field: String,
@@ -47,7 +49,8 @@ impl Default for InputOptions {
 }
 
 /// What a bad record does to the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OnError {
     /// Report it in the rejected list and go on.
     Skip,

@@ -124,7 +124,7 @@ pub(super) fn ids(w: &Work) -> Result<usize, StagedError> {
         acc.dropped[s].push(l);
         bad.push(r);
     }
-    if w.plan.settings.on_error == "fail" {
+    if w.plan.settings.input.on_error == OnError::Fail {
         if let Some(r) = bad.first() {
             return Err(StagedError::Input(crate::input::InputError::BadRecord {
                 location: r.location.clone(),

@@ -65,12 +65,8 @@ use semantic::*;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
-    pub id_field: String,
-    pub text_field: String,
-    pub title_field: String,
-    /// `skip` (bad records go to rejected.jsonl) or `fail`.
-    pub on_error: String,
-    pub max_record_bytes: usize,
+    /// How records are read: field names, the bad-record policy, the longest text.
+    pub input: InputOptions,
     /// Clean the texts (off: compare raw lines, as `--no-clean`).
     pub clean: bool,
     pub options: DedupOptions,
@@ -99,13 +95,8 @@ pub const DEFAULT_IVF_PROBE: usize = 3;
 
 impl Default for Settings {
     fn default() -> Self {
-        let i = InputOptions::default();
         Settings {
-            id_field: i.id_field,
-            text_field: i.text_field,
-            title_field: i.title_field,
-            on_error: "skip".into(),
-            max_record_bytes: i.max_record_bytes,
+            input: InputOptions::default(),
             clean: true,
             options: DedupOptions::default(),
             model: None,
@@ -121,17 +112,7 @@ impl Default for Settings {
 
 impl Settings {
     fn input(&self) -> InputOptions {
-        InputOptions {
-            id_field: self.id_field.clone(),
-            text_field: self.text_field.clone(),
-            title_field: self.title_field.clone(),
-            on_error: if self.on_error == "fail" {
-                OnError::Fail
-            } else {
-                OnError::Skip
-            },
-            max_record_bytes: self.max_record_bytes,
-        }
+        self.input.clone()
     }
     fn clean_options(&self) -> Option<CleanOptions> {
         self.clean.then(CleanOptions::default)
