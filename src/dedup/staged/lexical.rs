@@ -251,10 +251,18 @@ impl Loaded {
 
     /// Record `i`'s vectors, read back from the store (`None`: not embedded).
     pub(super) fn vectors(&self, i: usize) -> Result<Option<DocumentVectors>, StagedError> {
-        self.vectors
-            .get(i)
-            .map_err(|e| file_err(&crate::dedup::spill::spill_path(), e))
+        read_back(&self.vectors, i)
     }
+}
+
+/// Record `i`'s vectors read back from a store filled by [`store_vectors`].
+pub(super) fn read_back(
+    store: &VectorStore,
+    i: usize,
+) -> Result<Option<DocumentVectors>, StagedError> {
+    store
+        .get(i)
+        .map_err(|e| file_err(&crate::dedup::spill::spill_path(), e))
 }
 
 pub(super) fn load(

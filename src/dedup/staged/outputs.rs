@@ -346,9 +346,7 @@ pub(super) struct LoadedDocs {
 
 impl LoadedDocs {
     fn vectors(&self, i: usize) -> Result<Option<DocumentVectors>, StagedError> {
-        self.vectors
-            .get(i)
-            .map_err(|e| file_err(&crate::dedup::spill::spill_path(), e))
+        read_back(&self.vectors, i)
     }
 }
 
