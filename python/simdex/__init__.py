@@ -24,6 +24,9 @@ DEDUP_SETTING_DEFAULTS: dict = json.loads(_native.dedup_setting_defaults())
 _SETTING_NAMES = set(DEDUP_SETTING_DEFAULTS)
 # The CLI's flag names for settings named otherwise in the library.
 _ALIASES = {"jaccard": "jaccard_threshold", "containment": "containment_threshold"}
+# The keyword arguments of `dedup`: `simdex dedup`'s flags by name, from the CLI's own
+# definitions.
+_FLAG_NAMES = frozenset(json.loads(_native.dedup_flag_names()))
 
 
 def dedup_settings(keep_by: str | None = None, **settings: Any) -> dict:
@@ -87,42 +90,41 @@ def dedup(
     *,
     out: str | os.PathLike | None = None,
     model_dir: str | os.PathLike | None = None,
-    precision: str = "auto",
     semantic: bool = True,
     clean: bool = True,
-    id_field: str = "id",
-    text_field: str = "text",
-    title_field: str = "title",
-    on_error: str = "skip",
-    keep_by: str | None = None,
-    **settings: Any,
+    **flags: Any,
 ) -> dict:
-    """A dedup pass with the same decisions as `simdex dedup`.
+    """A dedup pass with the same decisions as `simdex dedup`: its own library call, with
+    its flags as keyword arguments by name (`threshold=0.95`, `removal_coverage=0.85`,
+    `keep="longest"`, `keep_by="date"`, `max_record_bytes=1_000_000`, `on_error="stop"`,
+    `precision="f32"`, `no_cache=True`, `against="INDEX"`, `report=True`, `format="parquet"`,
+    `strip_repeated_passages=True`, `dry_run=True`, ...: every flag of `simdex dedup --help`,
+    parsed and checked by the CLI's own definitions, so a bad value gets the CLI's message).
+    A flag without a value is `True`; `False` or `None` leaves it out. `semantic=False` is
+    `--no-semantic`, `clean=False` `--no-clean`, `model_dir` `--model`.
 
     `data` is a path (file or folder), a list of paths, or records as mappings with `id`
-    and `text` (record N is located as `<records>:N` in errors and rejects). Settings are
-    the CLI's, by flag name (every key of `DEDUP_SETTING_DEFAULTS`, with `jaccard` and
-    `containment` as on the CLI): `threshold`, `min_coverage`, `removal_coverage`,
-    `passage_shared`, `jaccard`, `containment`, `related_threshold`, `neighbours`,
-    `semantic_redundancy`, `keep="first"|"longest"|"cleanest"`, `keep_by="FIELD"`. It is the
-    CLI's own library call: with `out`, the output folder is the one `simdex dedup --out`
-    writes, explanations included.
+    and `text` (record N is located as `<records>:N` in errors and rejects). With `out`, the
+    output folder is the one `simdex dedup --out` writes, explanations included; without it
+    nothing is written.
 
     Returns {"kept": [ids], "duplicates": [duplicates.jsonl rows], "clusters": [...],
     "rejected": [...], "related": [related.jsonl rows], "summary": summary.json or None}."""
     paths, records = _paths_or_records(data)
-    opts = dedup_settings(keep_by=keep_by, **settings)
-    result = _native.dedup_records(
-        records,
-        paths,
-        json.dumps(opts),
-        json.dumps({"id_field": id_field, "text_field": text_field, "title_field": title_field, "on_error": on_error}),
-        clean=clean,
-        semantic=semantic,
-        model_dir=None if model_dir is None else os.fspath(model_dir),
-        precision=precision,
-        out=None if out is None else os.fspath(out),
-    )
+    named = dict(flags)
+    named["out"] = out
+    named.setdefault("model", model_dir)
+    named["no_semantic"] = named.get("no_semantic") or not semantic
+    named["no_clean"] = named.get("no_clean") or not clean
+    argv = []
+    for name, value in named.items():
+        if name not in _FLAG_NAMES:
+            raise SimdexError(f"unknown dedup setting {name!r}")
+        if value is None or value is False:
+            continue
+        flag = "--" + name.replace("_", "-")
+        argv += [flag] if value is True else [flag, os.fspath(value) if isinstance(value, os.PathLike) else str(value)]
+    result = _native.dedup_records(records, [*argv, "--", *paths])
     return json.loads(result)
 
 

@@ -36,7 +36,7 @@ BIN = "python -m simdex.ray"
 
 def _parser() -> argparse.ArgumentParser:
     """The driver's own flags. Every other argument is `simdex dedup`'s, parsed by the CLI's
-    own definitions in the library (`simdex::cli::staged_args`): no dedup setting is
+    own definitions in the library (`simdex::cli::driver_args`): no dedup setting is
     declared here."""
     p = argparse.ArgumentParser(prog=BIN, description=__doc__.split("\n\n")[0], allow_abbrev=False)
     sub = p.add_subparsers(dest="command", required=True)

@@ -15,7 +15,6 @@ use pyo3::types::PyBytes;
 
 use simdex::app::{self, ModelChoice};
 use simdex::dedup::{self, output, staged, DedupOptions};
-use simdex::input::InputOptions;
 use simdex::model::{Embedder, Precision, Role};
 
 create_exception!(
@@ -106,66 +105,25 @@ impl NativeEmbedder {
     }
 }
 
-fn options(settings_json: &str) -> PyResult<DedupOptions> {
-    serde_json::from_str(settings_json).map_err(|e| err(format!("settings: {e}")))
-}
-
-fn input_options(input_json: &str) -> PyResult<InputOptions> {
-    serde_json::from_str(input_json).map_err(|e| err(format!("input settings: {e}")))
-}
-
-/// A dedup pass: the CLI's own library call ([`app::dedup::dedup`]) over JSONL bytes
-/// (`records`) and/or input paths. Returns the decisions as JSON: kept ids, duplicates (the
-/// lines of duplicates.jsonl), clusters, related pairs, rejected and the summary. With
-/// `out`, writes the same output folder as `simdex dedup --out` (explanations included).
+/// A dedup pass: the CLI's own library call ([`app::dedup::dedup`]) as `simdex dedup ARGV`
+/// parses it (the flags, the input paths among them), over the JSONL bytes `records` too
+/// when given. Returns the decisions as JSON: kept ids, duplicates (the lines of
+/// duplicates.jsonl), clusters, related pairs, rejected and the summary. With `--out`,
+/// writes the same output folder as `simdex dedup --out` (explanations included).
 #[pyfunction]
-#[pyo3(signature = (records, paths, settings, input, clean=true, semantic=true, model_dir=None, precision="auto", out=None))]
-#[allow(clippy::too_many_arguments)]
-fn dedup_records(
-    py: Python<'_>,
-    records: Option<Vec<u8>>,
-    paths: Vec<PathBuf>,
-    settings: &str,
-    input: &str,
-    clean: bool,
-    semantic: bool,
-    model_dir: Option<PathBuf>,
-    precision: &str,
-    out: Option<PathBuf>,
-) -> PyResult<String> {
-    let mut opts = options(settings)?;
-    if !semantic {
-        opts.stages.semantic = false;
-    }
-    let command = app::dedup::DedupCommand {
-        inputs: app::inputs::Inputs {
-            paths,
-            given: records.map(|jsonl| app::inputs::GivenRecords {
-                name: "<records>".into(),
-                jsonl,
-            }),
-            input: input_options(input)?,
-            prepare: simdex::corpus::PrepareOptions {
-                clean: clean.then(simdex::clean::CleanOptions::default),
-            },
-        },
-        options: opts,
-        against: None,
-        out,
-        strip_repeated_passages: false,
-        report: false,
-        format: simdex::tables::OutputFormat::Jsonl,
-    };
-    let choice = ModelChoice {
-        dir: model_dir,
-        no_cache: false,
-        precision: self::precision(precision)?,
-    };
+#[pyo3(signature = (records, argv))]
+fn dedup_records(py: Python<'_>, records: Option<Vec<u8>>, argv: Vec<String>) -> PyResult<String> {
+    let call = simdex::cli::driver_args::api_dedup_call(&argv).map_err(err)?;
+    let mut command = call.command;
+    command.inputs.given = records.map(|jsonl| app::inputs::GivenRecords {
+        name: "<records>".into(),
+        jsonl,
+    });
+    let choice = call.model;
     py.detach(move || -> Result<String, String> {
-        let embedder = if command.options.stages.semantic {
-            Some(choice.load(None).map_err(|e| e.to_string())?)
-        } else {
-            None
+        let embedder = match choice {
+            Some(c) => Some(c.load(None).map_err(|e| e.to_string())?),
+            None => None,
         };
         let outcome = app::dedup::dedup(&command, embedder.as_ref(), &mut |_, _, _, _| {})
             .map_err(|e| e.to_string())?;
@@ -225,6 +183,12 @@ fn dedup_records(
 #[pyfunction]
 fn dedup_setting_defaults() -> String {
     serde_json::to_string(&DedupOptions::default()).unwrap_or_default()
+}
+
+/// The keyword arguments of the Python `dedup`: `simdex dedup`'s flags by name, as JSON.
+#[pyfunction]
+fn dedup_flag_names() -> String {
+    serde_json::to_string(&simdex::cli::driver_args::dedup_flag_names()).unwrap_or_default()
 }
 
 /// Nearest records of an index to a text or an indexed id, labelled by the dedup rules, as
@@ -322,7 +286,7 @@ fn summary_line(summary: &str, out: PathBuf) -> PyResult<String> {
 /// `{"error"}` with the CLI's message (usage included) for the driver to print.
 #[pyfunction]
 fn staged_dedup_args(bin: &str, argv: Vec<String>) -> String {
-    match simdex::cli::staged_args::staged_dedup_args(bin, &argv) {
+    match simdex::cli::driver_args::staged_dedup_args(bin, &argv) {
         Ok(a) => serde_json::to_string(&a).unwrap_or_default(),
         Err(e) => serde_json::json!({ "error": e }).to_string(),
     }
@@ -331,7 +295,7 @@ fn staged_dedup_args(bin: &str, argv: Vec<String>) -> String {
 /// The help of the `simdex dedup` flags the staged pass takes, worded as the CLI's.
 #[pyfunction]
 fn staged_dedup_help(bin: &str) -> String {
-    simdex::cli::staged_args::staged_dedup_help(bin)
+    simdex::cli::driver_args::staged_dedup_help(bin)
 }
 
 /// How many tasks a stage runs in.
@@ -346,6 +310,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeEmbedder>()?;
     m.add_function(wrap_pyfunction!(dedup_records, m)?)?;
     m.add_function(wrap_pyfunction!(dedup_setting_defaults, m)?)?;
+    m.add_function(wrap_pyfunction!(dedup_flag_names, m)?)?;
     m.add_function(wrap_pyfunction!(similar, m)?)?;
     m.add_function(wrap_pyfunction!(index_contains, m)?)?;
     m.add_function(wrap_pyfunction!(staged_plan, m)?)?;

@@ -5,6 +5,7 @@ while the library works."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 
@@ -140,6 +141,27 @@ def test_dedup_with_an_output_folder_writes_what_the_cli_writes(tmp_path):
     for out in (py, cli):
         shown = _report_settings(out)
         assert shown["threshold"] == 0.95 and shown["removal_coverage"] == 0.85, shown
+
+
+def test_every_cli_flag_is_a_keyword_checked_as_the_cli_checks_it(tmp_path):
+    """dedup's keyword arguments are `simdex dedup`'s flags, parsed by the CLI's definitions:
+    none is missing, a bad value gets the CLI's message, and a flag acts as on the CLI."""
+    shown = simdex_cli("dedup", "--help").stdout
+    flags = {f.replace("-", "_") for f in re.findall(r"--([a-z][a-z0-9-]+)", shown)} - {"help"}
+    assert flags and flags <= simdex._FLAG_NAMES, flags - simdex._FLAG_NAMES
+    with pytest.raises(simdex.SimdexError, match="invalid value 'high' for '--threshold"):
+        simdex.dedup(EXAMPLES, threshold="high", semantic=False)
+    records = [{"id": "short", "text": "一段文字。"}, {"id": "long", "text": "很长的文字。" * 40}]
+    jsonl = tmp_path / "r.jsonl"
+    jsonl.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    r = simdex.dedup(records, semantic=False, max_record_bytes=100)
+    cli = simdex_cli("dedup", jsonl, "--no-semantic", "--max-record-bytes", "100", "--out", tmp_path / "cli")
+    assert cli.returncode == 0, cli.stderr
+    rejected = [json.loads(l) for l in (tmp_path / "cli" / "rejected.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert r["kept"] == ["short"]
+    assert [x["reason"] for x in r["rejected"]] == [x["reason"] for x in rejected] and len(rejected) == 1
+    dry = simdex.dedup(EXAMPLES, out=tmp_path / "dry", dry_run=True, semantic=False)
+    assert dry["summary"] is None and not (tmp_path / "dry").exists()
 
 
 def test_every_library_setting_is_a_keyword_and_unknown_ones_are_errors():

@@ -11,7 +11,7 @@ use crate::app::dedup::{DedupCommand, IngestCommand};
 use crate::app::embed::EmbedLevel as LibEmbedLevel;
 use crate::app::inputs::Inputs;
 use crate::app::similar::{QueryInput, SimilarOptions};
-use crate::app::ModelChoice;
+use crate::app::{AppError, ModelChoice};
 use crate::clean::CleanOptions;
 use crate::corpus::PrepareOptions;
 use crate::dedup::{DedupOptions, KeepPolicy, Stages};
@@ -444,6 +444,16 @@ impl DedupArgs {
     /// Whether the run needs the model (the semantic stage, or an index to compare with).
     pub(super) fn needs_model(&self) -> bool {
         !self.no_semantic || self.against.is_some()
+    }
+
+    /// The model the run needs, resolved as for its index when it compares with one
+    /// (`None`: the lexical stages only).
+    pub(super) fn model_choice(&self) -> Result<Option<ModelChoice>, AppError> {
+        match &self.against {
+            _ if !self.needs_model() => Ok(None),
+            Some(index) => self.model.choice().for_index(index).map(Some),
+            None => Ok(Some(self.model.choice())),
+        }
     }
 
     pub(super) fn resolve(&self) -> DedupCommand {

@@ -3,9 +3,9 @@
 //! [`crate::render`]. No reading, embedding, index handling or decisions here.
 
 mod args;
+pub mod driver_args;
 #[cfg(feature = "eval")]
 mod harness;
-pub mod staged_args;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -199,11 +199,11 @@ fn dedup_cmd(a: DedupArgs) -> Result<()> {
     if !a.dry_run && c.out.is_none() {
         bail!("--out is required");
     }
-    let embedder = match (&a.against, a.needs_model()) {
-        (_, false) => None,
-        (Some(p), true) => Some(load_model_for_index(&a.model, p)?),
-        (None, true) => Some(load_model(&a.model)?),
-    };
+    let choice = a.model_choice().with_context(|| match &a.against {
+        Some(p) => format!("index {}", p.display()),
+        None => "model".to_string(),
+    })?;
+    let embedder = choice.map(leak).transpose()?;
     let pb = Progress::new("embedding", 0);
     let outcome = app::dedup::dedup(&c, embedder, &mut |_, done, total, tokens| {
         pb.update(done, total, tokens)

@@ -1,0 +1,152 @@
+//! `simdex dedup`'s arguments as the other drivers of the same pass take them: the Ray pass
+//! (`python -m simdex.ray dedup`, [`staged_dedup_args`]) and the Python API (`simdex.dedup`,
+//! [`api_dedup_call`], whose keyword arguments are the flags by name). Both are parsed by
+//! the CLI's own definitions, so every flag, its default, its check, its error and its help
+//! are the CLI's, declared once. A driver's own flags (shards, cluster address, ...) are
+//! its own.
+//!
+//! It must not run anything: it only turns arguments into a [`Settings`] or a
+//! [`DedupCommand`].
+
+use std::path::PathBuf;
+
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
+
+use super::args::{Cli, DedupArgs};
+use crate::app::dedup::DedupCommand;
+use crate::app::{AppError, ModelChoice};
+use crate::dedup::staged::Settings;
+
+/// `simdex dedup` flags the staged pass does not take: (argument id, flag, why).
+pub const NOT_STAGED: &[(&str, &str, &str)] = &[
+    (
+        "against",
+        "--against",
+        "comparing with an index is done by `simdex dedup` or `simdex ingest`",
+    ),
+    (
+        "dry_run",
+        "--dry-run",
+        "the histogram of a dry run is `simdex dedup --dry-run`'s",
+    ),
+    (
+        "strip_repeated_passages",
+        "--strip-repeated-passages",
+        "the staged pass writes kept records as read",
+    ),
+    ("report", "--report", "run `simdex report OUT` afterwards"),
+];
+
+/// A staged run as its arguments ask: inputs, output folder and settings (the shuffle's
+/// partitions and the neighbour search's lists at their defaults: those are the driver's).
+#[derive(Debug, serde::Serialize)]
+pub struct StagedArgs {
+    pub inputs: Vec<PathBuf>,
+    pub out: PathBuf,
+    pub settings: Settings,
+}
+
+/// `simdex dedup`'s own definition.
+fn dedup_command() -> clap::Command {
+    Cli::command()
+        .find_subcommand("dedup")
+        .cloned()
+        .expect("simdex has a dedup command")
+}
+
+/// `simdex dedup` as the driver `bin` shows it: the flags it does not take hidden.
+fn command(bin: &str) -> clap::Command {
+    let mut dedup = dedup_command();
+    for (id, _, _) in NOT_STAGED {
+        dedup = dedup.mut_arg(*id, |a| a.hide(true));
+    }
+    dedup
+        .name("dedup")
+        .bin_name(format!("{bin} dedup"))
+        .disable_help_flag(true)
+}
+
+/// The help of the dedup flags the staged pass takes, as `simdex dedup --help` words them.
+pub fn staged_dedup_help(bin: &str) -> String {
+    command(bin).render_long_help().to_string()
+}
+
+/// Parses `argv` (what follows `dedup`, the driver's own flags taken out) as `simdex dedup`
+/// does; a flag of [`NOT_STAGED`] or a bad value is an error worded for the user.
+pub fn staged_dedup_args(bin: &str, argv: &[String]) -> Result<StagedArgs, String> {
+    let matches = command(bin)
+        .try_get_matches_from(std::iter::once("dedup".to_string()).chain(argv.iter().cloned()))
+        .map_err(|e| e.render().to_string())?;
+    for (id, flag, why) in NOT_STAGED {
+        if matches.value_source(id) == Some(ValueSource::CommandLine) {
+            return Err(format!("{bin} dedup does not take {flag}: {why}"));
+        }
+    }
+    let a = DedupArgs::from_arg_matches(&matches).map_err(|e| e.render().to_string())?;
+    let c = a.resolve();
+    let out = a.out.clone().ok_or("--out is required")?;
+    let settings = Settings {
+        input: c.inputs.input.clone(),
+        clean: c.inputs.prepare.clean.is_some(),
+        options: c.options,
+        model: a.model.model.clone(),
+        precision: a.model.precision,
+        no_cache: a.model.no_cache,
+        format: c.format,
+        ..Settings::default()
+    };
+    Ok(StagedArgs {
+        inputs: a.input.inputs.clone(),
+        out,
+        settings,
+    })
+}
+
+/// The names of `simdex dedup`'s flags as keyword arguments (`--removal-coverage` is
+/// `removal_coverage`), aliases included (`jaccard` for `--jaccard-threshold`): the keyword
+/// arguments the Python API's `dedup` takes.
+pub fn dedup_flag_names() -> Vec<String> {
+    let mut names = Vec::new();
+    for a in dedup_command().get_arguments() {
+        if let Some(long) = a.get_long() {
+            names.push(long.replace('-', "_"));
+            names.extend(
+                a.get_all_aliases()
+                    .into_iter()
+                    .flatten()
+                    .map(|x| x.replace('-', "_")),
+            );
+        }
+    }
+    names.retain(|n| n != "help");
+    names.sort();
+    names
+}
+
+/// A `simdex dedup` run as the Python API asks for it: the CLI's command, and the model it
+/// needs (`None` when it needs none), resolved as the CLI resolves them.
+pub struct ApiDedupCall {
+    pub command: DedupCommand,
+    pub model: Option<ModelChoice>,
+}
+
+/// Parses `argv` (the flags of `simdex dedup`, the inputs among them or given apart as
+/// records) as the CLI does; `--out` may be left out (the decisions are returned, nothing
+/// is written). A bad flag or value is clap's message.
+pub fn api_dedup_call(argv: &[String]) -> Result<ApiDedupCall, String> {
+    let matches = dedup_command()
+        .mut_arg("inputs", |a| a.required(false))
+        .mut_arg("out", |a| {
+            a.required(false)
+                .required_unless_present(clap::builder::Resettable::Reset)
+        })
+        .no_binary_name(true)
+        .try_get_matches_from(argv.iter().cloned())
+        .map_err(|e| e.render().to_string())?;
+    let a = DedupArgs::from_arg_matches(&matches).map_err(|e| e.render().to_string())?;
+    Ok(ApiDedupCall {
+        command: a.resolve(),
+        model: a.model_choice().map_err(|e: AppError| e.to_string())?,
+    })
+}
