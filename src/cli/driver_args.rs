@@ -150,3 +150,38 @@ pub fn api_dedup_call(argv: &[String]) -> Result<ApiDedupCall, String> {
         model: a.model_choice().map_err(|e: AppError| e.to_string())?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn every_dedup_flag_is_a_name_and_the_api_parses_them_as_the_cli() {
+        let names = dedup_flag_names();
+        for n in [
+            "max_record_bytes",
+            "removal_coverage",
+            "jaccard",
+            "against",
+            "dry_run",
+        ] {
+            assert!(names.contains(&n.to_string()), "{n} missing from {names:?}");
+        }
+        // No inputs and no --out: the API's records come apart, and nothing need be written.
+        let call = api_dedup_call(&args(&["--no-semantic", "--max-record-bytes", "100"])).unwrap();
+        assert!(call.model.is_none() && call.command.out.is_none());
+        assert_eq!(call.command.inputs.input.max_record_bytes, 100);
+        let call = api_dedup_call(&args(&["--threshold", "0.95", "--", "-x.jsonl"])).unwrap();
+        assert_eq!(call.command.options.threshold, 0.95);
+        assert_eq!(call.command.inputs.paths, vec![PathBuf::from("-x.jsonl")]);
+        assert!(call.model.is_some());
+        let e = api_dedup_call(&args(&["--threshold", "high"]))
+            .err()
+            .unwrap();
+        assert!(e.contains("invalid value 'high' for '--threshold"), "{e}");
+    }
+}
