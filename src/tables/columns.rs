@@ -435,20 +435,20 @@ pub fn read_matching_each(
     Ok(())
 }
 
+/// A file opened for reading, the positions of the columns wanted, and the rows selected.
+type Matching = (
+    ParquetRecordBatchReaderBuilder<File>,
+    Vec<usize>,
+    Vec<usize>,
+);
+
 /// The file opened, the columns' positions and the rows (in order) whose `key` passes.
 fn matching_rows(
     path: &Path,
     key: &str,
     keep: impl Fn(u64) -> bool,
     columns: &[&str],
-) -> Result<
-    (
-        ParquetRecordBatchReaderBuilder<File>,
-        Vec<usize>,
-        Vec<usize>,
-    ),
-    TableError,
-> {
+) -> Result<Matching, TableError> {
     let builder = open(path)?;
     let schema = builder.schema().clone();
     let at = |name: &str| {

@@ -276,7 +276,7 @@ pub(super) fn load(
         whole: HashMap::new(),
         passages: HashMap::new(),
         vectors: VectorStore::new(records, 0),
-        minhash: w.opts().minhash.clone(),
+        minhash: w.opts().minhash,
     };
     let shards: BTreeSet<usize> = needed
         .iter()
