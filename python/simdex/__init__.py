@@ -113,7 +113,7 @@ def dedup(
     paths, records = _paths_or_records(data)
     named = dict(flags)
     named["out"] = out
-    named.setdefault("model", model_dir)
+    named["model"] = named.get("model") or model_dir
     named["no_semantic"] = named.get("no_semantic") or not semantic
     named["no_clean"] = named.get("no_clean") or not clean
     argv = []
