@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-/// Field names and error policy of a read (the CLI's input flags; a staged plan and the
-/// Python API carry it as JSON, unknown names refused).
+/// Field names and error policy of a read (the CLI's input flags; a staged plan carries it
+/// as JSON, unknown names refused).
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct InputOptions {

@@ -14,7 +14,7 @@ pub(super) fn scan(w: &Work, s: usize) -> Result<usize, StagedError> {
     let mut ids: Vec<(Vec<String>, Vec<u64>, Vec<String>)> = vec![Default::default(); parts];
     let mut ctx: Vec<(Vec<u64>, Vec<u64>, Vec<u64>)> = vec![Default::default(); parts];
     let mut n = 0;
-    let rejected = read_pieces_each(&w.plan.shards[s], &w.plan.settings.input(), &mut |r| {
+    let rejected = read_pieces_each(&w.plan.shards[s], &w.plan.settings.input, &mut |r| {
         let i = n as u64;
         n += 1;
         let p = part_of(xxh3_64(r.id.as_bytes()), parts);

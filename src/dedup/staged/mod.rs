@@ -111,9 +111,6 @@ impl Default for Settings {
 }
 
 impl Settings {
-    fn input(&self) -> InputOptions {
-        self.input.clone()
-    }
     fn clean_options(&self) -> Option<CleanOptions> {
         self.clean.then(CleanOptions::default)
     }
@@ -239,16 +236,12 @@ impl Work {
     ) -> Result<(), StagedError> {
         let drop: HashSet<usize> = acc.dropped[s].iter().copied().collect();
         let mut i = 0;
-        read_pieces_each(
-            &self.plan.shards[s],
-            &self.plan.settings.input(),
-            &mut |r| {
-                if !drop.contains(&i) {
-                    each(r);
-                }
-                i += 1;
-            },
-        )?;
+        read_pieces_each(&self.plan.shards[s], &self.plan.settings.input, &mut |r| {
+            if !drop.contains(&i) {
+                each(r);
+            }
+            i += 1;
+        })?;
         Ok(())
     }
     fn shard_of(offsets: &[usize], idx: usize) -> usize {
