@@ -78,7 +78,7 @@ fn staged_run(input: &Path, out: &Path, work: &Path, shards: usize) {
     };
     staged::plan(work, &[input.to_path_buf()], shards, out, settings).unwrap();
     let timings = staged::run_in_process(work).unwrap();
-    assert_eq!(timings.len(), staged::STAGES.len());
+    assert_eq!(timings.len(), staged::stages().len());
 }
 
 #[test]

@@ -271,7 +271,7 @@ fn staged_stage(py: Python<'_>, work: PathBuf, name: String, part: usize) -> PyR
 /// The stages in order, as JSON: `[{"name", "runs": "map"|"reduce"|"driver", "semantic"}]`.
 #[pyfunction]
 fn staged_stages() -> String {
-    serde_json::to_string(staged::STAGES).unwrap_or_default()
+    serde_json::to_string(&staged::stages()).unwrap_or_default()
 }
 
 /// The one-line summary of a run from its `summary.json` text: the line `simdex dedup` prints.

@@ -27,6 +27,7 @@ pub mod repeated;
 pub mod spill;
 pub mod stage_rules;
 pub mod staged;
+pub mod steps;
 pub mod vector_store;
 
 pub use cluster::{DuplicateEdge, Evidence, PassageMatch, Stage};

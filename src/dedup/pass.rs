@@ -6,16 +6,17 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use super::cluster::{DuplicateEdge, Stage};
-use super::conclude::{conclude, copy_edge, exact_copies, second_look_pairs};
+use super::conclude::{conclude, copy_edge};
 use super::index_view::{indexed_passages, indexed_view};
 use super::judge::{doc_view, judge, PairVerdict, RecordText};
 use super::keep::{self, KeepKey};
 use super::options::{DedupOptions, KeepPolicy, EVIDENCE_PASSAGES};
 use super::outcome::{DedupReport, JudgedPair, Original, RelatedPair, Removal};
 use super::spill::{spill_error, spill_path};
-use super::stage_rules::{judging_floor, Judging};
+use super::stage_rules::{judging_floor, Judging, Kept};
+use super::steps::{self, Records, Step, STEPS};
 use super::vector_store::VectorStore;
-use super::{minhash, neighbours, DedupError};
+use super::{neighbours, DedupError};
 use crate::corpus::PreparedDoc;
 use crate::embed::{embed_documents_each, DocumentVectors};
 use crate::index::{Index, Level};
@@ -57,7 +58,8 @@ pub fn run(
     )
 }
 
-/// [`run`] with the vectors' source made explicit: `None` runs the lexical stages only.
+/// [`run`] with the vectors' source made explicit: `None` runs the lexical steps only.
+/// The steps run in [`STEPS`]' order, each over the whole corpus.
 pub fn run_with(
     docs: &[PreparedDoc],
     source: Option<VectorSource>,
@@ -66,51 +68,80 @@ pub fn run_with(
     progress: Progress,
 ) -> Result<DedupReport, DedupError> {
     let mut pass = Pass::new(docs, opts);
-    let t = Instant::now();
-    if opts.stages.exact {
-        pass.exact_stage();
-    }
-    pass.time("exact", t);
-
-    let t = Instant::now();
-    pass.shingle_representatives();
-    if opts.stages.near_exact {
-        pass.near_exact_stage()?;
-    }
-    pass.time("near_exact", t);
-
-    if let Some(source) = source.filter(|_| opts.stages.semantic || against.is_some()) {
-        let t = Instant::now();
-        pass.embed(source, progress)?;
-        pass.time("embedding", t);
-        let t = Instant::now();
-        pass.semantic_stage()?;
-        // The neighbour graph is gone: its pages go back before the pairs are concluded.
-        crate::memory::release_free_memory();
-        pass.time("semantic", t);
-    }
-    pass.judge_through_members()?;
-
+    // Vectors are made for the semantic step and for `--against` (which also runs the
+    // semantic step, as it always has).
+    let source = source.filter(|_| opts.stages.semantic || against.is_some());
     let mut removed_by_index = HashMap::new();
-    if let Some(index) = against {
+    for &step in STEPS {
+        if step.needs_vectors() && source.is_none() {
+            continue;
+        }
         let t = Instant::now();
-        removed_by_index = pass.against_index(index)?;
-        pass.time("against_index", t);
+        match step {
+            Step::Exact => {
+                if opts.stages.exact {
+                    pass.exact_step();
+                }
+            }
+            Step::NearExact => {
+                pass.shingle_representatives();
+                if opts.stages.near_exact {
+                    pass.near_exact_step()?;
+                }
+            }
+            Step::Embed => pass.embed(source.expect("checked above"), progress)?,
+            Step::Semantic => {
+                pass.semantic_step()?;
+                // The neighbour graph is gone: its pages go back before the pairs are
+                // concluded.
+                crate::memory::release_free_memory();
+            }
+            Step::AgainstIndex => match against {
+                Some(index) => removed_by_index = pass.against_index(index)?,
+                None => continue,
+            },
+            Step::Conclude => {
+                pass.second_look()?;
+                return Ok(pass.finish(removed_by_index));
+            }
+        }
+        pass.time(step.name(), t);
     }
-    Ok(pass.finish(removed_by_index))
+    unreachable!("the last step concludes")
 }
 
-/// One dedup pass as its stages fill it in: which records are exact copies of which, the
-/// pairs judged so far, the duplicate edges, shingles and vectors, and the report.
-struct Pass<'a> {
+/// What the pass's judging steps look records up in: every record, in memory.
+struct InMemory<'a> {
     docs: &'a [PreparedDoc],
     opts: &'a DedupOptions,
-    /// Keep order of each record (lower is kept first).
-    rank: Vec<usize>,
-    /// Each record's exact-copy representative (itself when it is one).
-    rep_of: Vec<usize>,
-    /// The representatives in input order: the records the later stages compare.
-    reps: Vec<usize>,
+    /// Shingles of each representative's whole text; the passages' shingles are computed
+    /// for the pair being judged ([`Records::text`]), never held for all records.
+    text: Vec<RecordText>,
+    /// Article vectors in memory, passage vectors in a temporary file.
+    vectors: VectorStore,
+}
+
+impl Records for InMemory<'_> {
+    type Error = DedupError;
+    fn whole(&self, i: usize) -> &RecordText {
+        &self.text[i]
+    }
+    /// Record `i`'s lexical side with its passages' shingles, for judging a pair with
+    /// passage evidence (about 3 KB a record that a pass need not hold for all of them).
+    fn text(&self, i: usize) -> RecordText {
+        self.text[i].with_passages(&self.docs[i].passages, &self.opts.minhash)
+    }
+    fn vectors(&self, i: usize) -> Result<Option<DocumentVectors>, DedupError> {
+        self.vectors.get(i).map_err(spill_error)
+    }
+    fn working_on(&self, a: usize, b: usize) -> Option<crate::working_on::Working> {
+        Some(crate::working_on::working_on(pair_name(self.docs, a, b)))
+    }
+}
+
+/// What the pass has decided so far: the pairs judged, the duplicate edges and the report.
+#[derive(Default)]
+struct Decided {
     /// (representative, copy) edges: copies are not clustered on their own but follow their
     /// representative (see [`Pass::finish`]).
     copies: Vec<DuplicateEdge>,
@@ -118,106 +149,132 @@ struct Pass<'a> {
     judged: HashSet<(usize, usize)>,
     /// Duplicate edges between representatives.
     edges: Vec<DuplicateEdge>,
-    /// Shingles of each representative's whole text; the passages' shingles are computed
-    /// for the pair being judged ([`Pass::full_text`]), never held for all records.
-    text: Vec<RecordText>,
-    /// Article vectors in memory, passage vectors in a temporary file.
-    vectors: VectorStore,
     report: DedupReport,
+}
+
+impl Decided {
+    /// Keeps what a judging step keeps of the verdict on `(a, b)` ([`Judging::kept`]).
+    fn keep(
+        &mut self,
+        a: usize,
+        b: usize,
+        verdict: PairVerdict,
+        kept: Kept,
+    ) -> Result<(), DedupError> {
+        if kept.settled {
+            self.judged.insert((a, b));
+        }
+        self.edges.extend(kept.edge);
+        self.report.related.extend(kept.related);
+        if kept.listed {
+            self.report
+                .pairs
+                .push(JudgedPair { a, b, verdict })
+                .map_err(spill_error)?;
+        }
+        Ok(())
+    }
+}
+
+/// One dedup pass as its steps fill it in: the records, which are exact copies of which,
+/// and what has been decided.
+struct Pass<'a> {
+    records: InMemory<'a>,
+    /// Keep order of each record (lower is kept first).
+    rank: Vec<usize>,
+    /// Each record's exact-copy representative (itself when it is one).
+    rep_of: Vec<usize>,
+    /// The representatives in input order: the records the later steps compare.
+    reps: Vec<usize>,
+    decided: Decided,
 }
 
 impl<'a> Pass<'a> {
     fn new(docs: &'a [PreparedDoc], opts: &'a DedupOptions) -> Pass<'a> {
         let n = docs.len();
         Pass {
-            docs,
-            opts,
+            records: InMemory {
+                docs,
+                opts,
+                text: vec![RecordText::default(); n],
+                vectors: VectorStore::new(n, 0),
+            },
             rank: keep_rank_of(docs, &opts.keep),
             rep_of: (0..n).collect(),
             reps: (0..n).collect(),
-            copies: Vec::new(),
-            judged: HashSet::new(),
-            edges: Vec::new(),
-            text: vec![RecordText::default(); n],
-            vectors: VectorStore::new(n, 0),
-            report: DedupReport::default(),
+            decided: Decided::default(),
         }
     }
 
-    /// Record `i`'s vectors, read back from the store.
-    fn vectors_of(&self, i: usize) -> Result<Option<DocumentVectors>, DedupError> {
-        self.vectors.get(i).map_err(spill_error)
+    fn docs(&self) -> &'a [PreparedDoc] {
+        self.records.docs
     }
 
-    /// Names the pair being judged for a panic message (see [`crate::working_on`]).
-    fn working_on_pair(&self, a: usize, b: usize) -> crate::working_on::Working {
-        crate::working_on::working_on(pair_name(self.docs, a, b))
+    fn opts(&self) -> &'a DedupOptions {
+        self.records.opts
     }
 
     fn time(&mut self, stage: &str, since: Instant) {
-        self.report
+        self.decided
+            .report
             .timings
             .push((stage.into(), since.elapsed().as_secs_f64()));
     }
 
-    /// Stage 1: exact copies of the compared text. The best-ranked copy represents the group.
-    fn exact_stage(&mut self) {
-        let docs = self.docs;
-        let mut order: Vec<usize> = (0..docs.len()).collect();
-        order.sort_by_key(|&i| (self.rank[i], i));
-        for (r, i) in exact_copies(order.into_iter().map(|i| (i, docs[i].exact_key))) {
+    /// Exact copies of the compared text. The best-ranked copy represents the group.
+    fn exact_step(&mut self) {
+        let docs = self.docs();
+        let policy = &self.opts().keep;
+        let rows = docs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (KeepKey::of(d, policy), i, d.exact_key))
+            .collect();
+        for (r, i) in steps::exact(rows, policy) {
             self.rep_of[i] = r;
-            self.copies.push(copy_edge(r, i));
-            self.judged.insert((r.min(i), r.max(i)));
+            self.decided.copies.push(copy_edge(r, i));
+            self.decided.judged.insert((r.min(i), r.max(i)));
         }
         self.reps = (0..docs.len()).filter(|&i| self.rep_of[i] == i).collect();
     }
 
-    /// Shingles of every representative's whole text: for the near-exact stage and as
+    /// Shingles of every representative's whole text: for the near-exact step and as
     /// evidence for semantic pairs.
     fn shingle_representatives(&mut self) {
+        let (docs, opts) = (self.docs(), self.opts());
         for &i in &self.reps {
-            self.text[i] = RecordText::whole(&self.docs[i].passages, &self.opts.minhash);
+            self.records.text[i] = RecordText::whole(&docs[i].passages, &opts.minhash);
         }
     }
 
-    /// Record `i`'s lexical side with its passages' shingles, for judging a pair with
-    /// passage evidence (about 3 KB a record that a pass need not hold for all of them).
-    fn full_text(&self, i: usize) -> RecordText {
-        self.text[i].with_passages(&self.docs[i].passages, &self.opts.minhash)
-    }
-
-    /// Stage 2: MinHash-LSH candidates, verified on the shingle sets.
-    fn near_exact_stage(&mut self) -> Result<(), DedupError> {
-        let opts = self.opts;
-        let sigs: Vec<minhash::Signature> = self
+    /// MinHash-LSH candidates among the representatives, verified on the shingle sets.
+    fn near_exact_step(&mut self) -> Result<(), DedupError> {
+        let opts = self.opts();
+        let rows = self
             .reps
             .iter()
-            .map(|&i| minhash::signature(&self.text[i].shingles, &opts.minhash))
-            .collect();
-        for (x, y) in minhash::lsh_candidates(&sigs, &opts.minhash) {
-            let (a, b) = (self.reps[x], self.reps[y]);
-            let _w = self.working_on_pair(a, b);
-            let v = Judging::NearExact.judge(
-                &doc_view(None, &self.text[a]),
-                &doc_view(None, &self.text[b]),
-                opts,
-            );
-            self.keep(Judging::NearExact, a, b, 0.0, v)?;
-        }
-        Ok(())
+            .flat_map(|&i| steps::band_rows(i, &self.records.text[i], opts));
+        let pairs = steps::near_exact_candidates(rows);
+        let decided = &mut self.decided;
+        steps::judge_pairs(
+            Judging::NearExact,
+            pairs.into_iter().map(|(a, b)| (a, b, 0.0)),
+            &self.records,
+            opts,
+            |a, b, v, kept| decided.keep(a, b, v, kept),
+        )
     }
 
     /// Vectors of the representatives (embedded now or given), shared by their copies.
     fn embed(&mut self, source: VectorSource, progress: Progress) -> Result<(), DedupError> {
         match source {
             VectorSource::Embed(embedder) => {
-                let docs = self.docs;
+                let docs = self.docs();
                 let reps = &self.reps;
                 let paragraphs: Vec<&[String]> =
                     reps.iter().map(|&i| docs[i].passages.as_slice()).collect();
                 let total = reps.len();
-                let store = &mut self.vectors;
+                let store = &mut self.records.vectors;
                 store.reserve(total, embedder.dim());
                 let mut tokens = 0;
                 embed_documents_each(
@@ -233,12 +290,12 @@ impl<'a> Pass<'a> {
                         })
                     },
                 )?;
-                self.report.tokens = tokens;
+                self.decided.report.tokens = tokens;
             }
             VectorSource::Given(given) => {
                 for &i in &self.reps {
                     if let Some(v) = given.get(i).and_then(|v| v.as_ref()) {
-                        self.vectors.put(i, v).map_err(spill_error)?;
+                        self.records.vectors.put(i, v).map_err(spill_error)?;
                     }
                 }
             }
@@ -251,50 +308,36 @@ impl<'a> Pass<'a> {
         Ok(())
     }
 
-    /// Stage 3: article-vector neighbours of each representative, judged with paragraph
-    /// evidence; also finds the related pairs.
-    fn semantic_stage(&mut self) -> Result<(), DedupError> {
-        let opts = self.opts;
+    /// Article-vector neighbours of each representative, judged with paragraph evidence;
+    /// also finds the related pairs.
+    fn semantic_step(&mut self) -> Result<(), DedupError> {
+        let opts = self.opts();
+        let vectors = &self.records.vectors;
         let arts: Vec<&[f32]> = self
             .reps
             .iter()
-            .map(|&i| self.vectors.article(i).unwrap_or(&[]))
+            .map(|&i| vectors.article(i).unwrap_or(&[]))
             .collect();
         let nn = neighbours::nearest(&arts, opts.neighbours)?;
-        for (x, list) in nn.iter().enumerate() {
-            if let Some(&(_, c)) = list.first() {
-                self.report.nearest_cosines.push(c);
-            }
-            // This record's vectors, read from the store once for all its neighbours (on the
-            // first pair that needs them), not once a pair.
-            let me = self.reps[x];
-            let mut mine: Option<(Option<DocumentVectors>, RecordText)> = None;
-            for &(y, c) in list {
-                let other = self.reps[y];
-                let (a, b) = (me.min(other), me.max(other));
-                if c < judging_floor(opts) || self.judged.contains(&(a, b)) {
-                    continue;
-                }
-                let _w = self.working_on_pair(a, b);
-                if mine.is_none() {
-                    mine = Some((self.vectors_of(me)?, self.full_text(me)));
-                }
-                let (my_vectors, my_text) = mine.as_ref().expect("just read");
-                let (their_vectors, their_text) = (self.vectors_of(other)?, self.full_text(other));
-                let ((va, ta), (vb, tb)) = if a == me {
-                    ((my_vectors, my_text), (&their_vectors, &their_text))
-                } else {
-                    ((&their_vectors, &their_text), (my_vectors, my_text))
-                };
-                let v = Judging::Semantic.judge(
-                    &doc_view(va.as_ref(), ta),
-                    &doc_view(vb.as_ref(), tb),
-                    opts,
-                );
-                self.keep(Judging::Semantic, a, b, c, v)?;
-            }
-        }
-        Ok(())
+        drop(arts);
+        let nearest = nn.iter().filter_map(|list| list.first().map(|&(_, c)| c));
+        self.decided.report.nearest_cosines.extend(nearest);
+        let reps = &self.reps;
+        let rows = nn
+            .iter()
+            .enumerate()
+            .flat_map(|(x, list)| list.iter().map(move |&(y, c)| (reps[x], reps[y], c)));
+        let judged = &self.decided.judged;
+        let pairs = steps::semantic_candidates(rows, opts, |a, b| judged.contains(&(a, b)));
+        drop(nn);
+        let decided = &mut self.decided;
+        steps::judge_pairs(
+            Judging::Semantic,
+            pairs,
+            &self.records,
+            opts,
+            |a, b, v, kept| decided.keep(a, b, v, kept),
+        )
     }
 
     /// Second look: a record left outside a cluster while it duplicates one of its members
@@ -302,64 +345,36 @@ impl<'a> Pass<'a> {
     /// pair passes the same rule. So an excerpt of a removed copy still goes with the
     /// original it was copied from, without chaining (every member keeps a direct edge to
     /// the record it is removed for).
-    fn judge_through_members(&mut self) -> Result<(), DedupError> {
-        let todo = second_look_pairs(
-            self.docs.len(),
-            &self.edges,
+    fn second_look(&mut self) -> Result<(), DedupError> {
+        let opts = self.opts();
+        let judged = &self.decided.judged;
+        let todo = steps::second_look_candidates(
+            self.docs().len(),
+            &self.decided.edges,
             &self.rank,
-            self.opts.removal_coverage,
+            opts,
+            |a, b| judged.contains(&(a, b)),
         );
-        for (a, b) in todo {
-            if self.judged.contains(&(a, b)) {
-                continue;
-            }
-            let _w = self.working_on_pair(a, b);
-            let (va, vb) = (self.vectors_of(a)?, self.vectors_of(b)?);
-            let (ta, tb) = (self.full_text(a), self.full_text(b));
-            let v = Judging::SecondLook.judge(
-                &doc_view(va.as_ref(), &ta),
-                &doc_view(vb.as_ref(), &tb),
-                self.opts,
-            );
-            self.keep(Judging::SecondLook, a, b, 0.0, v)?;
-        }
-        Ok(())
-    }
-
-    /// Keeps what `stage` keeps of the verdict on `(a, b)` ([`Judging::kept`]).
-    fn keep(
-        &mut self,
-        stage: Judging,
-        a: usize,
-        b: usize,
-        cosine: f32,
-        verdict: PairVerdict,
-    ) -> Result<(), DedupError> {
-        let kept = stage.kept(a, b, cosine, &verdict);
-        if kept.settled {
-            self.judged.insert((a, b));
-        }
-        self.edges.extend(kept.edge);
-        self.report.related.extend(kept.related);
-        if kept.listed {
-            self.report
-                .pairs
-                .push(JudgedPair { a, b, verdict })
-                .map_err(spill_error)?;
-        }
-        Ok(())
+        let decided = &mut self.decided;
+        steps::judge_pairs(
+            Judging::SecondLook,
+            todo,
+            &self.records,
+            opts,
+            |a, b, v, kept| decided.keep(a, b, v, kept),
+        )
     }
 
     /// Against an index: each representative that duplicates an indexed record is removed,
     /// with its exact copies, in favour of the best-scoring indexed record.
     fn against_index(&self, index: &Index) -> Result<HashMap<usize, Removal>, DedupError> {
-        let opts = self.opts;
+        let opts = self.opts();
         let mut removed = HashMap::new();
         for &i in &self.reps {
-            let Some(v) = self.vectors_of(i)? else {
+            let Some(v) = self.records.vectors(i)? else {
                 continue;
             };
-            let my_text = self.full_text(i);
+            let my_text = self.records.text(i);
             let mine = doc_view(Some(&v), &my_text);
             let mut best: Option<(PairVerdict, String)> = None;
             for hit in index.search(&v.article, opts.neighbours, Level::Article) {
@@ -371,7 +386,7 @@ impl<'a> Pass<'a> {
                 let theirs = indexed_view(index, hit.doc, &their_text)?;
                 let mut verdict = judge(&mine, &theirs, opts, EVIDENCE_PASSAGES);
                 if opts.stages.exact
-                    && crate::corpus::exact_key(&their_passages) == self.docs[i].exact_key
+                    && crate::corpus::exact_key(&their_passages) == self.docs()[i].exact_key
                 {
                     verdict.duplicate = Some(Stage::Exact);
                     verdict.score = 1.0;
@@ -401,7 +416,7 @@ impl<'a> Pass<'a> {
                 }
             }
             if let Some((v, id)) = best {
-                for j in (0..self.docs.len()).filter(|&j| self.rep_of[j] == i) {
+                for j in (0..self.docs().len()).filter(|&j| self.rep_of[j] == i) {
                     removed.insert(
                         j,
                         Removal {
@@ -429,18 +444,18 @@ impl<'a> Pass<'a> {
     /// Clusters the records not already removed against the index (stars around kept
     /// records, in keep order), and fills in the report's removals, clusters and counts.
     fn finish(mut self, removed_by_index: HashMap<usize, Removal>) -> DedupReport {
-        let n = self.docs.len();
-        let edges = std::mem::take(&mut self.edges);
-        let copies = std::mem::take(&mut self.copies);
+        let n = self.docs().len();
+        let edges = std::mem::take(&mut self.decided.edges);
+        let copies = std::mem::take(&mut self.decided.copies);
         let c = conclude(
             n,
             edges,
             copies,
             &self.rank,
             removed_by_index,
-            self.opts.removal_coverage,
+            self.opts().removal_coverage,
         );
-        let mut report = self.report;
+        let mut report = self.decided.report;
         report.kept = c.kept;
         report.removed = c.removed;
         report.clusters = c.clusters;
@@ -448,13 +463,13 @@ impl<'a> Pass<'a> {
         report.related.sort_by_key(|r| (r.a, r.b));
         report.pairs.sort();
         report.held_bytes = memory_account(
-            self.docs,
-            &self.text,
-            &self.vectors,
+            self.records.docs,
+            &self.records.text,
+            &self.records.vectors,
             &report,
-            self.judged.len(),
+            self.decided.judged.len(),
         );
-        report.vectors = self.vectors;
+        report.vectors = self.records.vectors;
         report
     }
 }

@@ -61,17 +61,11 @@ pub(super) fn prepare(w: &Work, s: usize) -> Result<usize, StagedError> {
         e.keep_field.push(key.field.clone());
         if opts.stages.near_exact {
             let text = RecordText::whole(&d.passages, &opts.minhash);
-            let sig = minhash::signature(&text.shingles, &opts.minhash);
-            for (band, k) in minhash::band_keys(&sig, &opts.minhash)
-                .into_iter()
-                .enumerate()
-            {
-                if let Some(k) = k {
-                    let p = part_of(k, parts);
-                    bands[p].0.push(band as u32);
-                    bands[p].1.push(k);
-                    bands[p].2.push(g);
-                }
+            for (band, k, g) in steps::band_rows(g as usize, &text, opts) {
+                let p = part_of(k, parts);
+                bands[p].0.push(band);
+                bands[p].1.push(k);
+                bands[p].2.push(g as u64);
             }
         }
         idx.push(g);
@@ -158,9 +152,7 @@ pub(super) fn reduce_exact(w: &Work, p: usize) -> Result<usize, StagedError> {
             }
         }
     }
-    let policy = &w.opts().keep;
-    rows.sort_by(|x, y| keep_cmp(policy, (&x.0, x.1), (&y.0, y.1)));
-    let copies = exact_copies(rows.into_iter().map(|(_, i, k)| (i, k)));
+    let copies = steps::exact(rows, &w.opts().keep);
     let n = copies.len();
     table::write(
         &w.p(&format!("copies/p{p:04}.parquet")),
@@ -197,22 +189,21 @@ pub(super) fn all_copies(w: &Work) -> Result<Vec<(usize, usize)>, StagedError> {
 pub(super) fn reduce_bands(w: &Work, p: usize) -> Result<usize, StagedError> {
     let copies: HashSet<usize> = all_copies(w)?.into_iter().map(|c| c.1).collect();
     let acc = w.accepted()?;
-    let mut buckets: BTreeMap<(u32, u64), Vec<usize>> = BTreeMap::new();
+    let mut rows = Vec::new();
     for (s, mut t) in partition_tables(w, "bands", p)? {
         let path = w.p(&format!("bands/p{p:04}/{}", shard_name(s)));
         let band = table::u32s(&mut t, "band", &path)?;
         let key = table::u64s(&mut t, "key", &path)?;
         let idx = table::u64s(&mut t, "idx", &path)?;
-        for ((b, k), i) in band.into_iter().zip(key).zip(idx) {
-            if !copies.contains(&(i as usize)) {
-                buckets.entry((b, k)).or_default().push(i as usize);
-            }
-        }
+        rows.extend(
+            band.into_iter()
+                .zip(key)
+                .zip(idx)
+                .map(|((b, k), i)| (b, k, i as usize))
+                .filter(|r| !copies.contains(&r.2)),
+        );
     }
-    let mut pairs = HashSet::new();
-    for members in buckets.values() {
-        minhash::bucket_pairs(members, &mut pairs);
-    }
+    let pairs = steps::near_exact_candidates(rows);
     let n = pairs.len();
     write_pairs_by_shard(
         w,
@@ -236,21 +227,17 @@ pub(super) struct Loaded {
     minhash: minhash::MinHashConfig,
 }
 
-impl Loaded {
-    /// Record `i`'s whole-text shingles (what the near-exact stage compares).
-    pub(super) fn whole(&self, i: usize) -> &RecordText {
+impl steps::Records for Loaded {
+    type Error = StagedError;
+    fn whole(&self, i: usize) -> &RecordText {
         &self.whole[&i]
     }
-
-    /// Record `i`'s lexical side with its passages' shingles, computed now.
-    pub(super) fn text(&self, i: usize) -> RecordText {
+    fn text(&self, i: usize) -> RecordText {
         let none = Vec::new();
         let passages = self.passages.get(&i).unwrap_or(&none);
         self.whole[&i].with_passages(passages, &self.minhash)
     }
-
-    /// Record `i`'s vectors, read back from the store (`None`: not embedded).
-    pub(super) fn vectors(&self, i: usize) -> Result<Option<DocumentVectors>, StagedError> {
+    fn vectors(&self, i: usize) -> Result<Option<DocumentVectors>, StagedError> {
         read_back(&self.vectors, i)
     }
 }
@@ -350,19 +337,20 @@ pub(super) fn judge_near(w: &Work, s: usize) -> Result<usize, StagedError> {
     let needed: BTreeSet<usize> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
     let l = load(w, &acc, &needed, false)?;
     let (mut edges, mut verdicts) = (Vec::new(), Vec::new());
-    for (a, b) in pairs {
-        let v = Judging::NearExact.judge(
-            &doc_view(None, l.whole(a)),
-            &doc_view(None, l.whole(b)),
-            w.opts(),
-        );
-        // Only a pair settled here is listed: `judge_semantic` skips exactly these.
-        let kept = Judging::NearExact.kept(a, b, 0.0, &v);
-        edges.extend(kept.edge);
-        if kept.listed {
-            verdicts.push((a, b, v));
-        }
-    }
+    steps::judge_pairs(
+        Judging::NearExact,
+        pairs.into_iter().map(|(a, b)| (a, b, 0.0)),
+        &l,
+        w.opts(),
+        |a, b, v, kept| {
+            edges.extend(kept.edge);
+            // Only a pair settled here is listed: `judge_semantic` skips exactly these.
+            if kept.listed {
+                verdicts.push((a, b, v));
+            }
+            Ok(())
+        },
+    )?;
     table::write(
         &w.p(&format!("edges/near/{}", shard_name(s))),
         edge_cols(&edges),

@@ -39,13 +39,14 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::judge::PairVerdict;
-use super::keep::{keep_cmp, keep_rank, KeepKey};
+use super::keep::{keep_rank, KeepKey};
 use super::outcome::RelatedKind;
 use super::stage_rules::Judging;
+use super::steps::{self, Step, STEPS};
 use super::vector_store::VectorStore;
 use super::{
-    conclude, copy_edge, doc_view, exact_copies, minhash, neighbours, output, second_look_pairs,
-    DedupOptions, DuplicateEdge, Evidence, RecordText, Stage,
+    conclude, copy_edge, minhash, neighbours, output, DedupOptions, DuplicateEdge, Evidence,
+    RecordText, Stage,
 };
 use crate::clean::{self, CleanOptions, RepeatedParagraphs};
 use crate::corpus::{prepare_one, PrepareOptions};
@@ -298,45 +299,80 @@ pub enum Runs {
     Driver,
 }
 
-/// One stage of the plan: its name, where it runs, and whether it belongs to the semantic
+/// One stage of the plan: its name, where it runs, the deciding step it is part of (none
+/// for reading the records and writing the outputs), and whether it belongs to the semantic
 /// stage (skipped when that is off).
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct StageSpec {
     pub name: &'static str,
     pub runs: Runs,
+    pub step: Option<Step>,
     pub semantic: bool,
 }
 
-const fn stage(name: &'static str, runs: Runs, semantic: bool) -> StageSpec {
+const fn stage(name: &'static str, runs: Runs, step: Option<Step>) -> StageSpec {
     StageSpec {
         name,
         runs,
-        semantic,
+        step,
+        semantic: match step {
+            Some(s) => s.needs_vectors(),
+            None => false,
+        },
     }
 }
 
-/// The stages in the order they run: the one list a driver follows (the Ray driver reads
-/// it through the Python module rather than keeping its own).
-pub const STAGES: &[StageSpec] = &[
-    stage("scan", Runs::Map, false),
-    stage("reduce_ids", Runs::Reduce, false),
-    stage("ids", Runs::Driver, false),
-    stage("reduce_contexts", Runs::Reduce, false),
-    stage("prepare", Runs::Map, false),
-    stage("reduce_exact", Runs::Reduce, false),
-    stage("reduce_bands", Runs::Reduce, false),
-    stage("judge_near", Runs::Map, false),
-    stage("embed", Runs::Map, true),
-    stage("ivf_train", Runs::Driver, true),
-    stage("ivf_assign", Runs::Map, true),
-    stage("knn", Runs::Reduce, true),
-    stage("merge_knn", Runs::Map, true),
-    stage("judge_semantic", Runs::Map, true),
-    stage("conclude", Runs::Driver, false),
-    stage("write", Runs::Map, false),
-    stage("explain", Runs::Map, false),
-    stage("finish", Runs::Driver, false),
+/// The stages before the steps: the shards read, repeated ids and the cleaning's corpus
+/// pass settled, each record prepared (features, exact keys, LSH band keys).
+const READ: &[StageSpec] = &[
+    stage("scan", Runs::Map, None),
+    stage("reduce_ids", Runs::Reduce, None),
+    stage("ids", Runs::Driver, None),
+    stage("reduce_contexts", Runs::Reduce, None),
+    stage("prepare", Runs::Map, None),
 ];
+
+/// How the staged pass cuts each deciding step into stages (the order of the steps is
+/// [`STEPS`]'s, never restated here). `AgainstIndex` has none: the staged pass refuses
+/// `--against` (see `cli::driver_args`).
+fn stages_of(step: Step) -> Vec<StageSpec> {
+    use Step::*;
+    match step {
+        Exact => vec![stage("reduce_exact", Runs::Reduce, Some(Exact))],
+        NearExact => vec![
+            stage("reduce_bands", Runs::Reduce, Some(NearExact)),
+            stage("judge_near", Runs::Map, Some(NearExact)),
+        ],
+        Embed => vec![stage("embed", Runs::Map, Some(Embed))],
+        Semantic => vec![
+            stage("ivf_train", Runs::Driver, Some(Semantic)),
+            stage("ivf_assign", Runs::Map, Some(Semantic)),
+            stage("knn", Runs::Reduce, Some(Semantic)),
+            stage("merge_knn", Runs::Map, Some(Semantic)),
+            stage("judge_semantic", Runs::Map, Some(Semantic)),
+        ],
+        AgainstIndex => vec![],
+        Conclude => vec![stage("conclude", Runs::Driver, Some(Conclude))],
+    }
+}
+
+/// The stages after the steps: each shard's outputs and explanations, then the folder.
+const WRITE: &[StageSpec] = &[
+    stage("write", Runs::Map, None),
+    stage("explain", Runs::Map, None),
+    stage("finish", Runs::Driver, None),
+];
+
+/// The stages in the order they run: the one list a driver follows (the Ray driver reads
+/// it through the Python module rather than keeping its own). Made from [`STEPS`].
+pub fn stages() -> Vec<StageSpec> {
+    let steps = STEPS.iter().flat_map(|&s| stages_of(s));
+    READ.iter()
+        .copied()
+        .chain(steps)
+        .chain(WRITE.iter().copied())
+        .collect()
+}
 
 /// Runs one stage by name: `part` is the shard of a map, the partition of a reduce, and
 /// ignored on the driver's stages. Returns what the stage reports (counts).
@@ -372,7 +408,7 @@ pub fn run_stage(dir: &Path, name: &str, part: usize) -> Result<serde_json::Valu
 pub fn run_in_process(dir: &Path) -> Result<Vec<(&'static str, f64)>, StagedError> {
     let semantic = Work::open(dir)?.plan.settings.semantic();
     let mut timings = Vec::new();
-    for stage in STAGES.iter().filter(|s| semantic || !s.semantic) {
+    for stage in stages().iter().filter(|s| semantic || !s.semantic) {
         let t = std::time::Instant::now();
         for part in 0..stage_parts(dir, stage.name)? {
             run_stage(dir, stage.name, part)?;
@@ -386,8 +422,8 @@ pub fn run_in_process(dir: &Path) -> Result<Vec<(&'static str, f64)>, StagedErro
 /// partitions for `knn`, known after `ivf_train`), 1 for the driver's stages.
 pub fn stage_parts(dir: &Path, name: &str) -> Result<usize, StagedError> {
     let w = Work::open(dir)?;
-    let spec = STAGES
-        .iter()
+    let spec = stages()
+        .into_iter()
         .find(|s| s.name == name)
         .ok_or_else(|| StagedError::UnknownStage(name.into()))?;
     Ok(match (spec.runs, name) {

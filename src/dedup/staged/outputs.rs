@@ -92,32 +92,25 @@ pub(super) fn conclude_run(w: &Work) -> Result<usize, StagedError> {
     for path in table::files_in(&w.p("verdicts/semantic"))? {
         judged.extend(read_verdict_pairs(&path)?);
     }
-    let todo: Vec<(usize, usize)> = second_look_pairs(n, &edges, &rank, w.opts().removal_coverage)
-        .into_iter()
-        .filter(|p| !judged.contains(p))
-        .collect();
+    let todo =
+        steps::second_look_candidates(n, &edges, &rank, w.opts(), |a, b| judged.contains(&(a, b)));
     // The second look's settled pairs, by the shard of `a` (every shard's file written,
     // so a re-run replaces each).
     let mut second: Vec<Vec<(usize, usize, PairVerdict)>> =
         (0..w.shards()).map(|_| Vec::new()).collect();
     if !todo.is_empty() {
-        let needed: BTreeSet<usize> = todo.iter().flat_map(|&(a, b)| [a, b]).collect();
+        let needed: BTreeSet<usize> = todo.iter().flat_map(|&(a, b, _)| [a, b]).collect();
         let l = load(w, &acc, &needed, w.plan.settings.semantic())?;
-        for (a, b) in todo {
-            let (va, vb) = (l.vectors(a)?, l.vectors(b)?);
-            let (ta, tb) = (l.text(a), l.text(b));
-            let v = Judging::SecondLook.judge(
-                &doc_view(va.as_ref(), &ta),
-                &doc_view(vb.as_ref(), &tb),
-                w.opts(),
-            );
-            let kept = Judging::SecondLook.kept(a, b, 0.0, &v);
-            edges.extend(kept.edge);
+        let mut found = Vec::new();
+        steps::judge_pairs(Judging::SecondLook, todo, &l, w.opts(), |a, b, v, kept| {
+            found.extend(kept.edge);
             if kept.listed {
                 let s = Work::shard_of(&acc.offsets, a).min(w.shards() - 1);
                 second[s].push((a, b, v));
             }
-        }
+            Ok(())
+        })?;
+        edges.extend(found);
     }
     for (s, v) in second.iter().enumerate() {
         write_verdicts(&w.p(&format!("verdicts/second/{}", shard_name(s))), v)?;

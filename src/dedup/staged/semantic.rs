@@ -221,46 +221,26 @@ pub(super) fn judge_semantic(w: &Work, s: usize) -> Result<usize, StagedError> {
         .into_iter()
         .map(|e| (e.a, e.b))
         .collect();
-    let mut best: BTreeMap<(usize, usize), f32> = BTreeMap::new();
-    for (a, b, c) in read_pairs(w, "sem_pairs", s)? {
-        let e = best.entry((a, b)).or_insert(c);
-        if c > *e {
-            *e = c;
-        }
-    }
-    let pairs: Vec<((usize, usize), f32)> = best
-        .into_iter()
-        .filter(|(p, _)| !near.contains(p))
-        .collect();
-    let needed: BTreeSet<usize> = pairs.iter().flat_map(|&((a, b), _)| [a, b]).collect();
+    let pairs = steps::semantic_candidates(read_pairs(w, "sem_pairs", s)?, w.opts(), |a, b| {
+        near.contains(&(a, b))
+    });
+    let needed: BTreeSet<usize> = pairs.iter().flat_map(|&(a, b, _)| [a, b]).collect();
     let l = load(w, &acc, &needed, true)?;
     let (mut edges, mut related) = (Vec::new(), Vec::new());
     let mut verdicts = VerdictTable::new(&w.p(&format!("verdicts/semantic/{}", shard_name(s))));
-    // Pairs come in order of `a`: its text and vectors are made once for all its pairs.
-    let mut first: Option<(usize, Option<DocumentVectors>, RecordText)> = None;
-    for ((a, b), c) in pairs {
-        if first.as_ref().is_none_or(|f| f.0 != a) {
-            first = Some((a, l.vectors(a)?, l.text(a)));
-        }
-        let (_, va, ta) = first.as_ref().expect("just made");
-        let (vb, tb) = (l.vectors(b)?, l.text(b));
-        let v = Judging::Semantic.judge(
-            &doc_view(va.as_ref(), ta),
-            &doc_view(vb.as_ref(), &tb),
-            w.opts(),
-        );
-        let kept = Judging::Semantic.kept(a, b, c, &v);
+    steps::judge_pairs(Judging::Semantic, pairs, &l, w.opts(), |a, b, v, kept| {
         related.extend(kept.related.map(|r| RelatedRow {
             a,
             b,
-            cosine: c,
+            cosine: r.cosine,
             partial: r.kind == RelatedKind::Partial,
         }));
         edges.extend(kept.edge);
         if kept.listed {
             verdicts.push(a, b, v)?;
         }
-    }
+        Ok(())
+    })?;
     verdicts.finish()?;
     table::write(
         &w.p(&format!("edges/semantic/{}", shard_name(s))),
