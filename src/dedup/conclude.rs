@@ -36,9 +36,9 @@ pub fn copy_edge(rep: usize, copy: usize) -> DuplicateEdge {
     }
 }
 
-/// The pairs of the second look (see [`Pass::judge_through_members`]): a record outside
-/// every cluster that has an edge to a member, paired with that member's kept record.
-/// Sorted, lower position first.
+/// The pairs of the second look (part of [`super::steps::Step::Conclude`]): a record
+/// outside every cluster that has an edge to a member, paired with that member's kept
+/// record. Sorted, lower position first.
 pub fn second_look_pairs(
     n: usize,
     edges: &[DuplicateEdge],

@@ -3,11 +3,13 @@
 //! around kept records; [`output`] writes the files. Every removal carries its evidence.
 //!
 //! One concern a file: [`options`] (the settings), [`judge`] (one pair's evidence and
-//! verdict), [`pass`] (the single-process stages in order), [`conclude`] (edges to removals,
-//! shared with the Ray pass in [`staged`]), [`outcome`] (the result types), [`index_view`]
-//! (indexed records for the judge), [`explanation`] (a pair's verdict in words),
-//! [`stage_rules`] (what each judging stage does with a pair, for both drivers). This module
-//! reads no files.
+//! verdict), [`stage_rules`] (what each judging step keeps of a verdict), [`steps`] (the
+//! deciding steps in their one order, each over the rows a driver hands it), [`pass`] (the
+//! single-process driver: the steps over the corpus in memory), [`staged`] (the staged
+//! driver: the steps per partition, over tables, for Ray), [`conclude`] (edges to removals),
+//! [`outcome`] (the result types), [`index_view`] (indexed records for the judge),
+//! [`explanation`] (a pair's verdict in words), [`output`] (the files' lines and writers).
+//! This module reads no files.
 
 pub mod cluster;
 pub mod conclude;

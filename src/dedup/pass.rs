@@ -1,6 +1,10 @@
-//! The single-process dedup pass: its stages in order over prepared records in memory
-//! (exact copies, near-exact, embedding, semantic neighbours, the second look, against an
-//! index) and the conclusion. It reads no files and writes none.
+//! The single-process driver of the dedup pass: [`super::steps`]' steps, in their order,
+//! over the whole corpus held in memory (one partition, in the staged pass's terms), and the
+//! report they fill in. What it adds of its own: the in-memory record store the judging
+//! steps look records up in, the vectors' source (embedded now or given, for the
+//! evaluations), `--against` (an index's records as originals), the dry run's nearest
+//! cosines and the memory account. It reads no files and writes none, and it must not
+//! order the steps, gather candidates or judge a pair but through [`super::steps`].
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;

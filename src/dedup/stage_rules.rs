@@ -3,7 +3,8 @@
 //! are worth judging, how much evidence the judge gathers, and what the stage keeps of the
 //! verdict (an edge, a related pair, a listed verdict, and whether the pair is settled).
 //!
-//! It must not hold pairs, read vectors or write anything: the drivers do, each its way.
+//! It must not hold pairs, read vectors or write anything: [`super::steps::judge_pairs`]
+//! applies it, and the drivers keep what it hands them, each its way.
 
 use super::cluster::DuplicateEdge;
 use super::judge::{judge, DocView, PairVerdict};

@@ -1,20 +1,21 @@
-//! The dedup pass cut into stages that run apart, for an engine that spreads them over
-//! workers (the Ray driver in `python/simdex/ray.py`). Every stage reads and writes files in
-//! one work folder (Parquet tables, small JSON files), so a failed task re-runs alone and a
-//! finished one is never redone by accident of memory. The stages apply the single-process
-//! rules through the same functions ([`super::judge`], [`super::exact_copies`],
-//! [`super::second_look_pairs`], [`super::conclude`], the neighbour search of
-//! [`super::neighbours`], the keep order of [`super::keep`], the corpus pass of
-//! [`crate::clean`]), so the same input and settings give the same kept records, the same
-//! `duplicate_of` and the same clusters as `simdex dedup`, whatever the shard count.
+//! The staged driver of the dedup pass: [`super::steps`]' steps cut into stages that run
+//! apart, for an engine that spreads them over workers (the Ray driver in
+//! `python/simdex/ray.py`). Every stage reads and writes files in one work folder (Parquet
+//! tables, small JSON files), so a failed task re-runs alone and a finished one is never
+//! redone by accident of memory. Each stage reads its partition's rows and hands them to the
+//! step it is part of ([`super::steps::exact`], the candidates and [`super::steps::judge_pairs`]
+//! of the near-exact, semantic and second-look steps, [`super::conclude`]), the functions the
+//! single-process driver calls on the whole corpus, so the same input and settings give the
+//! same folder as `simdex dedup` byte for byte, whatever the shard count.
 //!
-//! Order of the stages ([`STAGES`], the list drivers follow; `M` maps run per shard, `R`
-//! reduces per partition, `D` on the driver):
+//! The stage list ([`stages`]) is made from [`super::steps::STEPS`], the one order of the
+//! steps: `READ`'s stages, then each step's (`stages_of`), then `WRITE`'s. As it runs
+//! (`M` maps run per shard, `R` reduces per partition, `D` on the driver):
 //! `plan` (D) → `scan` (M: ids, corpus-pass counts) → `reduce_ids` (R) → `ids` (D) →
 //! `reduce_contexts` (R) → `prepare` (M: features, exact keys, LSH bands) → `reduce_exact`
 //! (R) → `reduce_bands` (R) → `judge_near` (M) → `embed` (M) → `ivf_train` (D) →
 //! `ivf_assign` (M) → `knn` (R, per vector partition) → `merge_knn` (M) → `judge_semantic`
-//! (M) → `conclude` (D: clustering) → `write` (M) → `explain` (M) → `finish` (D).
+//! (M) → `conclude` (D: second look, clustering) → `write` (M) → `explain` (M) → `finish` (D).
 //!
 //! One concern a file. Here: the settings, the plan, the work folder and the stage list.
 //! [`corpus_checks`]: repeated ids and the cleaning's corpus pass. [`lexical`]: features,
