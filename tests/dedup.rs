@@ -123,6 +123,7 @@ fn outputs_account_for_every_record_and_are_the_same_on_every_run() {
             &run.docs,
             &run.read.rejected,
             &run.report,
+            &DedupOptions::default(),
             summary,
         )
         .unwrap();
@@ -217,6 +218,7 @@ fn a_copied_passage_is_reported_and_can_be_stripped_without_removing_the_record(
         &run.docs,
         &run.read.rejected,
         &run.report,
+        &DedupOptions::default(),
         summary,
     )
     .unwrap();

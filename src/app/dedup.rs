@@ -19,7 +19,6 @@ use crate::fsio::StagedDir;
 use crate::index::Index;
 use crate::input::ReadOutcome;
 use crate::model::Embedder;
-use crate::report::explained::write_explanations;
 use crate::report::{write_report, ReportOptions, ReportSummary};
 use crate::tables::OutputFormat;
 
@@ -94,9 +93,9 @@ pub fn dedup(
             &run.docs,
             &run.read.rejected,
             &run.report,
+            &c.options,
             s,
         )?);
-        write_explanations(staged.path(), &run.docs, &run.report, &c.options)?;
         if c.report {
             let opts = ReportOptions {
                 title: Some(crate::report::data::folder_title(out)),
@@ -209,9 +208,9 @@ pub fn ingest(
         &run.docs,
         &run.read.rejected,
         &run.report,
+        &c.options,
         summary,
     )?;
-    write_explanations(staged.path(), &run.docs, &run.report, &c.options)?;
     commit_output(staged, &c.out)?;
     Ok(IngestOutcome {
         run,

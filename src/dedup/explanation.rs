@@ -277,6 +277,27 @@ pub struct RecordPassages {
     pub passages: Vec<String>,
 }
 
+/// The record a removal is explained against in `explanations.jsonl`: the member it is an
+/// exact copy of, else the input record kept for it; `None` for a removal against an indexed
+/// record (explained by `simdex explain --index`).
+pub fn explained_against(r: &super::Removal) -> Option<usize> {
+    match r.duplicate_of {
+        super::Original::Input(kept) => Some(r.exact_copy_of.unwrap_or(kept)),
+        super::Original::Indexed(_) => None,
+    }
+}
+
+/// The `explanations.jsonl` line of a pair of records (with their vectors when embedded).
+pub fn explained_pair(
+    a: (&PreparedDoc, Option<&DocumentVectors>),
+    b: (&PreparedDoc, Option<&DocumentVectors>),
+    opts: &DedupOptions,
+    kind: ExplainedKind,
+    cluster: Option<String>,
+) -> ExplainedPair {
+    ExplainedPair::new(explain_records(a, b, opts), kind, cluster)
+}
+
 impl ExplainedPair {
     /// The `explanations.jsonl` line of an explanation (the passages' texts left to
     /// `passages.jsonl`).

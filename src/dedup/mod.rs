@@ -8,12 +8,14 @@
 //! single-process driver: the steps over the corpus in memory), [`staged`] (the staged
 //! driver: the steps per partition, over tables, for Ray), [`conclude`] (edges to removals),
 //! [`outcome`] (the result types), [`index_view`] (indexed records for the judge),
-//! [`explanation`] (a pair's verdict in words), [`output`] (the files' lines and writers).
+//! [`explanation`] (a pair's verdict in words), [`output`] (the files' lines, the run
+//! metadata, the single-process run's rows), [`folder`] (the one writer of an output folder).
 //! This module reads no files.
 
 pub mod cluster;
 pub mod conclude;
 pub mod explanation;
+pub mod folder;
 pub mod index_view;
 pub mod judge;
 pub mod keep;
@@ -62,6 +64,12 @@ pub enum DedupError {
     /// Reading kept rows back from a Parquet input.
     #[error(transparent)]
     Input(#[from] crate::input::InputError),
+    /// An output folder ended without all its files (a driver's mistake, never committed).
+    #[error("{dir}: the output folder lacks {missing}")]
+    Incomplete {
+        dir: std::path::PathBuf,
+        missing: String,
+    },
 }
 
 #[cfg(test)]

@@ -1,28 +1,30 @@
-//! Writes a dedup run's files: `kept.jsonl` (records byte-for-byte as read),
-//! `duplicates.jsonl`, `clusters.jsonl` (these three as `.parquet` instead with
+//! What a dedup run's files say: the line of each removal, cluster, related pair, judged
+//! pair and repeated paragraph (shared by every driver), the run metadata type
+//! ([`Summary`], `summary.json`), and the single-process run's rows for each file
+//! ([`write_outputs`]): `kept.jsonl` (records byte-for-byte as read; `.parquet` with
 //! [`OutputFormat::Parquet`], kept rows then with all their input columns, see
-//! [`super::kept_parquet`]), `rejected.jsonl`, `related.jsonl`, `pairs.jsonl`
-//! (every judged pair with its scores: the saved neighbour graph),
-//! `passage_duplicates.jsonl` and `summary.json`, whose counts add up to the records read.
-//! With `stripped_repeated_passages`, kept records lose their repeated paragraphs
-//! (otherwise they are written byte for byte as read).
+//! [`super::kept_parquet`]), `duplicates`, `clusters`, `rejected.jsonl`, `related.jsonl`,
+//! `pairs.jsonl` (every judged pair with its scores: the saved neighbour graph),
+//! `passage_duplicates.jsonl`, `explanations.jsonl` and `passages.jsonl`. With
+//! `stripped_repeated_passages`, kept records lose their repeated paragraphs.
 //!
-//! Each file is written to a temporary name and renamed, so a crash never leaves a
-//! half-written output that looks complete. It decides nothing.
+//! Every file goes through the one folder writer, [`super::folder`], which names, formats
+//! and counts them. It decides nothing.
 
-use std::fs;
-use std::io::Write;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
-use std::collections::HashMap;
-
+use super::explanation::{
+    explained_against, explained_pair, ExplainedKind, ExplainedPair, RecordPassages,
+};
+use super::folder::{OutputFile, OutputFolder};
 use super::{repeated, DedupError, DedupOptions, DedupReport, Original};
 use crate::corpus::PreparedDoc;
 use crate::input::Rejected;
-use crate::tables::{self, OutputFormat};
+use crate::tables::OutputFormat;
 
 /// The counts and settings of a run, as written to `summary.json` by every driver (the
 /// single-process pass, Python, the Ray pass) and read back as this type (fields a driver
@@ -122,37 +124,6 @@ impl Summary {
             (lost_chars as f64 / removed_chars as f64 * 1e4).round() / 1e4
         };
         self.removals_mostly_lost = mostly;
-    }
-}
-
-/// An output file of the run, written a line at a time through [`crate::fsio::AtomicFile`].
-pub(crate) struct AtomicFile(crate::fsio::AtomicFile);
-
-impl AtomicFile {
-    pub(crate) fn create(dir: &Path, name: &str) -> Result<AtomicFile, DedupError> {
-        let dst = dir.join(name);
-        crate::fsio::AtomicFile::create(&dst)
-            .map(AtomicFile)
-            .map_err(|source| DedupError::Io { path: dst, source })
-    }
-    pub(crate) fn line(&mut self, bytes: &[u8]) -> Result<(), DedupError> {
-        self.0
-            .write_all(bytes)
-            .and_then(|_| self.0.write_all(b"\n"))
-            .map_err(|source| DedupError::Io {
-                path: self.0.temp_path().to_path_buf(),
-                source,
-            })
-    }
-    fn json(&mut self, v: &impl Serialize) -> Result<(), DedupError> {
-        let bytes = serde_json::to_vec(v).unwrap_or_default();
-        self.line(&bytes)
-    }
-    pub(crate) fn finish(self) -> Result<(), DedupError> {
-        let path = self.0.temp_path().to_path_buf();
-        self.0
-            .commit()
-            .map_err(|source| DedupError::Io { path, source })
     }
 }
 
@@ -318,51 +289,17 @@ pub fn cluster_json(
     })
 }
 
-/// Writes `dir/{stem}.jsonl` or `dir/{stem}.parquet` (nested values as JSON text) from
-/// JSON object rows with these `columns`: every driver's tables go through here.
-pub(crate) fn write_table(
-    dir: &Path,
-    stem: &str,
-    format: OutputFormat,
-    columns: &[&str],
-    rows: impl Iterator<Item = Value>,
-) -> Result<(), DedupError> {
-    match format {
-        OutputFormat::Jsonl => {
-            let mut f = AtomicFile::create(dir, &format!("{stem}.jsonl"))?;
-            for r in rows {
-                f.json(&r)?;
-            }
-            f.finish()
-        }
-        OutputFormat::Parquet => {
-            let rows: Vec<Map<String, Value>> = rows
-                .filter_map(|r| match r {
-                    Value::Object(m) => Some(m),
-                    _ => None,
-                })
-                .collect();
-            Ok(tables::write_json_rows(
-                &dir.join(format!("{stem}.parquet")),
-                &rows,
-                columns,
-            )?)
-        }
-    }
-}
-
-/// Writes every output file of a run into `dir` (created if needed) and returns the summary.
+/// Writes every output file of a single-process run into `dir` (created if needed) through
+/// the one folder writer, [`OutputFolder`], and returns the summary.
 pub fn write_outputs(
     dir: &Path,
     docs: &[PreparedDoc],
     rejected: &[Rejected],
     report: &DedupReport,
+    opts: &DedupOptions,
     mut summary: Summary,
 ) -> Result<Summary, DedupError> {
-    fs::create_dir_all(dir).map_err(|source| DedupError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    let mut folder = OutputFolder::create(dir, summary.format)?;
     let repeated = repeated::find(docs, report).map_err(super::spill::spill_error)?;
     let mut strip: HashMap<usize, Vec<usize>> = HashMap::new();
     if summary.stripped_repeated_passages {
@@ -377,13 +314,13 @@ pub fn write_outputs(
             None => docs[i].record.raw_line()?.into_owned(),
         })
     };
-    match summary.format {
+    match folder.format() {
         OutputFormat::Jsonl => {
-            let mut kept = AtomicFile::create(dir, "kept.jsonl")?;
+            let mut kept = folder.lines(OutputFile::Kept)?;
             for &i in &report.kept {
                 kept.line(&kept_json(i)?)?;
             }
-            kept.finish()?;
+            folder.commit(kept)?;
         }
         OutputFormat::Parquet => {
             let texts: HashMap<usize, String> = strip
@@ -391,16 +328,17 @@ pub fn write_outputs(
                 .map(|(&i, ps)| (i, repeated::strip(&docs[i], ps)))
                 .collect();
             super::kept_parquet::write(
-                &dir.join("kept.parquet"),
+                &folder.path(OutputFile::Kept),
                 docs,
                 &report.kept,
                 &texts,
                 &kept_json,
             )?;
+            folder.wrote(OutputFile::Kept, report.kept.len());
         }
     }
 
-    let mut pd = AtomicFile::create(dir, PASSAGE_DUPLICATES_FILE)?;
+    let mut pd = folder.lines(OutputFile::PassageDuplicates)?;
     for r in &repeated {
         pd.json(&passage_duplicate_json(
             &docs[r.doc].record.id,
@@ -409,8 +347,7 @@ pub fn write_outputs(
             docs[r.doc].passages.get(r.paragraph).map(String::as_str),
         ))?;
     }
-    pd.finish()?;
-    summary.passage_duplicates = repeated.len();
+    folder.commit(pd)?;
 
     let dups = report.removed.iter().map(|r| {
         let d = &docs[r.doc];
@@ -422,7 +359,7 @@ pub fn write_outputs(
             &d.record.location.to_string(),
         )
     });
-    write_table(dir, "duplicates", summary.format, DUPLICATE_COLUMNS, dups)?;
+    folder.write_rows(OutputFile::Duplicates, dups)?;
 
     let clusters = report.clusters.iter().map(|c| {
         let members: Vec<String> = c
@@ -432,11 +369,11 @@ pub fn write_outputs(
             .collect();
         cluster_json(c, &original_id(docs, &c.kept), &members)
     });
-    write_table(dir, "clusters", summary.format, CLUSTER_COLUMNS, clusters)?;
+    folder.write_rows(OutputFile::Clusters, clusters)?;
 
-    write_rejected(dir, rejected)?;
+    folder.write_rejected(rejected)?;
 
-    let mut related = AtomicFile::create(dir, "related.jsonl")?;
+    let mut related = folder.lines(OutputFile::Related)?;
     for r in &report.related {
         related.json(&related_json(
             &docs[r.a].record.id,
@@ -445,9 +382,9 @@ pub fn write_outputs(
             r.kind,
         ))?;
     }
-    related.finish()?;
+    folder.commit(related)?;
 
-    let mut pairs = AtomicFile::create(dir, "pairs.jsonl")?;
+    let mut pairs = folder.lines(OutputFile::Pairs)?;
     for p in report.pairs.iter() {
         let p = p.map_err(super::spill::spill_error)?;
         pairs.json(&pair_json(
@@ -456,14 +393,10 @@ pub fn write_outputs(
             &p.verdict,
         ))?;
     }
-    pairs.finish()?;
+    folder.commit(pairs)?;
 
-    summary.records_in = docs.len() + rejected.len();
-    summary.kept = report.kept.len();
-    summary.removed = report.removed.len();
-    summary.rejected = rejected.len();
-    summary.clusters = report.clusters.len();
-    summary.related_pairs = report.related.len();
+    write_explanations(&mut folder, docs, report, opts)?;
+
     summary.set_lost_text(lost_text(docs, &report.removed));
     summary.tokens_embedded = report.tokens;
     summary.removed_by_stage = report
@@ -473,37 +406,92 @@ pub fn write_outputs(
         .collect();
     summary.timings_s = report.timings.iter().cloned().collect();
     summary.held_bytes = report.held_bytes.iter().cloned().collect();
-    write_summary(dir, &summary)?;
-    Ok(summary)
+    folder.finish(summary)
 }
 
-/// Writes `rejected.jsonl`: each rejected record with its file, line (or row) and reason.
-pub(crate) fn write_rejected(dir: &Path, rejected: &[Rejected]) -> Result<(), DedupError> {
-    let mut rej = AtomicFile::create(dir, "rejected.jsonl")?;
-    for r in rejected {
-        rej.json(r)?;
+/// Explains one pair of input records with the run's vectors.
+fn explain(
+    docs: &[PreparedDoc],
+    report: &DedupReport,
+    opts: &DedupOptions,
+    a: usize,
+    b: usize,
+    kind: ExplainedKind,
+    cluster: Option<String>,
+) -> ExplainedPair {
+    let _w = crate::working_on::working_on(super::pair_name(docs, a, b));
+    // A vector that cannot be read back (the temporary file failed) leaves the pair
+    // explained on its text alone, as for a record that was never embedded.
+    let vec_of = |i: usize| report.vectors.get(i).ok().flatten();
+    let (va, vb) = (vec_of(a), vec_of(b));
+    explained_pair(
+        (&docs[a], va.as_ref()),
+        (&docs[b], vb.as_ref()),
+        opts,
+        kind,
+        cluster,
+    )
+}
+
+/// Writes `explanations.jsonl` (each removal against the input record it is explained
+/// against, [`explained_against`], in removal order, then each related pair; removals
+/// against an indexed record are `simdex explain --index`'s) and `passages.jsonl` (the
+/// compared passages of each record those lines name). Each line is written as it is made.
+fn write_explanations(
+    folder: &mut OutputFolder,
+    docs: &[PreparedDoc],
+    report: &DedupReport,
+    opts: &DedupOptions,
+) -> Result<(), DedupError> {
+    let mut named: BTreeSet<usize> = BTreeSet::new();
+    let mut file = folder.lines(OutputFile::Explanations)?;
+    for r in &report.removed {
+        let Some(of) = explained_against(r) else {
+            continue;
+        };
+        named.extend([of, r.doc]);
+        if let Original::Input(kept) = r.duplicate_of {
+            named.insert(kept);
+        }
+        let cluster = Some(r.cluster.clone());
+        file.json(&explain(
+            docs,
+            report,
+            opts,
+            of,
+            r.doc,
+            ExplainedKind::Duplicate,
+            cluster,
+        ))?;
     }
-    rej.finish()
+    for p in &report.related {
+        named.extend([p.a, p.b]);
+        file.json(&explain(
+            docs,
+            report,
+            opts,
+            p.a,
+            p.b,
+            ExplainedKind::Related,
+            None,
+        ))?;
+    }
+    folder.commit(file)?;
+    let mut passages = folder.lines(OutputFile::Passages)?;
+    for &i in &named {
+        passages.json(&RecordPassages {
+            id: docs[i].record.id.clone(),
+            passages: docs[i].passages.clone(),
+        })?;
+    }
+    folder.commit(passages)
 }
 
 /// Writes `summary.json` from the type itself (a detour through `serde_json::Value` would
 /// print each f32 setting as its f64 expansion, 0.800000011920929 for 0.8).
 pub(crate) fn write_summary(dir: &Path, summary: &Summary) -> Result<(), DedupError> {
-    let mut s = AtomicFile::create(dir, "summary.json")?;
-    let bytes = serde_json::to_vec_pretty(summary).unwrap_or_default();
-    s.line(&bytes)?;
-    s.finish()
-}
-
-/// Writes `dir/name` from ready lines (each ends with a newline in the file).
-pub(crate) fn write_lines<L: AsRef<[u8]>>(
-    dir: &Path,
-    name: &str,
-    lines: impl IntoIterator<Item = L>,
-) -> Result<(), DedupError> {
-    let mut f = AtomicFile::create(dir, name)?;
-    for l in lines {
-        f.line(l.as_ref())?;
-    }
-    f.finish()
+    let path = dir.join("summary.json");
+    let mut bytes = serde_json::to_vec_pretty(summary).unwrap_or_default();
+    bytes.push(b'\n');
+    crate::fsio::write_atomically(&path, &bytes).map_err(|source| DedupError::Io { path, source })
 }

@@ -13,11 +13,11 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::explained::{
-    ExplainedKind, ExplainedPair, RecordPassages, Scores, EXPLANATIONS_FILE, PASSAGES_FILE,
-};
 use super::highlight::{shared_spans, Spans};
 use super::ReportError;
+use crate::dedup::explanation::{
+    ExplainedKind, ExplainedPair, RecordPassages, Scores, EXPLANATIONS_FILE, PASSAGES_FILE,
+};
 use crate::dedup::minhash::MinHashConfig;
 use crate::dedup::output::Summary;
 use crate::dedup::DedupOptions;

@@ -2,14 +2,14 @@
 //! `DIR/report.html`, one self-contained page (inline CSS and JavaScript, data embedded, no
 //! network) that shows what went, why, and where the thresholds sit.
 //!
-//! [`explained`] writes the two outputs the page needs beyond the usual ones (every removal
-//! and related pair explained as `simdex explain` does, and the passages they show);
+//! The two outputs the page needs beyond the usual ones (every removal and related pair
+//! explained as `simdex explain` does, `explanations.jsonl`, and the passages they show,
+//! `passages.jsonl`) are written with the others by the dedup pass's folder writer;
 //! [`data`] assembles the page's data from an output folder; [`highlight`] finds the shared
 //! text to mark; [`html`] renders. The report only shows decisions: it must not make any, and
 //! it never rewrites the other outputs.
 
 pub mod data;
-pub mod explained;
 pub mod highlight;
 pub mod html;
 

@@ -7,6 +7,7 @@
 
 use super::rows::*;
 use super::*;
+use crate::dedup::folder::{OutputFile, OutputFolder};
 
 /// Ids, sources and keep keys of every accepted record, in input order.
 pub(super) struct Directory {
@@ -62,10 +63,6 @@ pub(super) fn directory(w: &Work) -> Result<Directory, StagedError> {
 /// What `conclude` found, for `finish`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(super) struct Concluded {
-    kept: usize,
-    removed: usize,
-    clusters: usize,
-    related: usize,
     removed_by_stage: BTreeMap<String, usize>,
     /// What the removals lose, as [`output::lost_text`] counts it.
     lost_text: (usize, usize, usize),
@@ -130,10 +127,10 @@ pub(super) fn conclude_run(w: &Work) -> Result<usize, StagedError> {
     let mut explained: Vec<(Vec<u64>, Vec<u64>, Vec<String>)> =
         vec![Default::default(); w.shards()];
     for r in &c.removed {
-        if let crate::dedup::Original::Input(kept) = r.duplicate_of {
+        if let Some(of) = crate::dedup::explanation::explained_against(r) {
             let s = Work::shard_of(&acc.offsets, r.doc).min(w.shards() - 1);
             explained[s].0.push(r.doc as u64);
-            explained[s].1.push(r.exact_copy_of.unwrap_or(kept) as u64);
+            explained[s].1.push(of as u64);
             explained[s].2.push(r.cluster.clone());
         }
         let s = Work::shard_of(&acc.offsets, r.doc).min(w.shards() - 1);
@@ -198,10 +195,6 @@ pub(super) fn conclude_run(w: &Work) -> Result<usize, StagedError> {
         .collect();
     write_lines(&w.p("related.jsonl"), &related_lines)?;
     let concluded = Concluded {
-        kept: c.kept.len(),
-        removed: c.removed.len(),
-        clusters: c.clusters.len(),
-        related: related.len(),
         removed_by_stage: c.stage_counts.into_iter().collect(),
         lost_text: output::lost_text_by(&c.removed, |i| dir.letters.get(i).copied().unwrap_or(0)),
     };
@@ -209,17 +202,22 @@ pub(super) fn conclude_run(w: &Work) -> Result<usize, StagedError> {
     Ok(c.removed.len())
 }
 
-/// Writes a work-folder file of lines through the output writer, its folder created.
+/// Writes a work-folder file of lines (a newline after each), its folder created.
 pub(super) fn write_lines<L: AsRef<[u8]>>(
     path: &Path,
     lines: impl IntoIterator<Item = L>,
 ) -> Result<(), StagedError> {
-    let (dir, name) = match (path.parent(), path.file_name()) {
-        (Some(d), Some(n)) => (d, n.to_string_lossy()),
-        _ => return Err(file_err(path, "not a file path")),
-    };
-    std::fs::create_dir_all(dir).map_err(|e| file_err(dir, e))?;
-    Ok(output::write_lines(dir, &name, lines)?)
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| file_err(dir, e))?;
+    }
+    let mut f = crate::fsio::AtomicFile::create(path).map_err(|e| file_err(path, e))?;
+    for l in lines {
+        f.write_all(l.as_ref())
+            .and_then(|_| f.write_all(b"\n"))
+            .map_err(|e| file_err(path, e))?;
+    }
+    f.commit().map_err(|e| file_err(path, e))
 }
 
 /// Map: writes a shard's kept records (byte for byte as read) and its removals' lines.
@@ -281,12 +279,13 @@ pub(super) fn explain(w: &Work, s: usize) -> Result<usize, StagedError> {
     let line = |a: usize, b: usize, kind, cluster| -> Result<String, StagedError> {
         let (da, db) = (&docs.docs[&a], &docs.docs[&b]);
         let (va, vb) = (docs.vectors(a)?, docs.vectors(b)?);
-        let e = crate::dedup::explanation::explain_records(
+        let p = crate::dedup::explanation::explained_pair(
             (da, va.as_ref()),
             (db, vb.as_ref()),
             w.opts(),
+            kind,
+            cluster,
         );
-        let p = crate::dedup::explanation::ExplainedPair::new(e, kind, cluster);
         Ok(serde_json::to_string(&p).unwrap_or_default())
     };
     use crate::dedup::explanation::ExplainedKind;
@@ -427,8 +426,7 @@ pub(super) fn rebuilt_doc(id: &str, passages: Vec<String>) -> crate::corpus::Pre
 /// `simdex dedup`: kept.jsonl, duplicates.jsonl, clusters.jsonl, rejected.jsonl,
 /// related.jsonl and summary.json.
 pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
-    let out = &w.plan.out;
-    std::fs::create_dir_all(out).map_err(|e| file_err(out, e))?;
+    let mut folder = OutputFolder::create(&w.plan.out, w.plan.settings.format)?;
     let shard_parts = |kind: &str| -> Vec<PathBuf> {
         (0..w.shards())
             .map(|s| w.p(&format!("parts/{kind}-s{s:05}.jsonl")))
@@ -436,31 +434,21 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
     };
     // Every file is copied from the parts a line at a time: the driver never holds a whole
     // output (the kept records alone are the input's size).
-    for (kind, parts, columns) in [
-        ("kept", shard_parts("kept"), &["id", "text"][..]),
-        (
-            "duplicates",
-            shard_parts("duplicates"),
-            output::DUPLICATE_COLUMNS,
-        ),
-        (
-            "clusters",
-            vec![w.p("clusters.jsonl")],
-            output::CLUSTER_COLUMNS,
-        ),
+    for (file, parts) in [
+        (OutputFile::Kept, shard_parts("kept")),
+        (OutputFile::Duplicates, shard_parts("duplicates")),
+        (OutputFile::Clusters, vec![w.p("clusters.jsonl")]),
     ] {
         let failed = std::cell::RefCell::new(None);
         let lines = lines_of(&parts, &failed);
-        match w.plan.settings.format {
+        match folder.format() {
             // JSONL is copied byte for byte: a kept record is written as it was read.
-            crate::tables::OutputFormat::Jsonl => {
-                output::write_lines(out, &format!("{kind}.jsonl"), lines)?
-            }
-            // The tables go through the single-process writer, as JSON object rows (kept
-            // rows of Parquet inputs come back with their columns, as JSON values).
-            format => {
+            crate::tables::OutputFormat::Jsonl => folder.write_lines(file, lines)?,
+            // The tables as JSON object rows (kept rows of Parquet inputs come back with
+            // their columns, as JSON values).
+            _ => {
                 let rows = lines.map(|l| serde_json::from_slice(&l).unwrap_or_default());
-                output::write_table(out, kind, format, columns, rows)?
+                folder.write_rows(file, rows)?
             }
         }
         if let Some(e) = failed.into_inner() {
@@ -468,23 +456,18 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
         }
     }
     let failed = std::cell::RefCell::new(None);
-    output::write_lines(
-        out,
-        "related.jsonl",
+    folder.write_lines(
+        OutputFile::Related,
         lines_of(&[w.p("related.jsonl")], &failed),
     )?;
     let acc = w.accepted()?;
-    output::write_rejected(out, &acc.rejected)?;
+    folder.write_rejected(&acc.rejected)?;
     // explanations.jsonl: every shard's removals, then every shard's related pairs (the
     // order of `simdex dedup`); passages.jsonl: the named records in input order, a shard
     // at a time.
     let mut explained = shard_parts("explained-removals");
     explained.extend(shard_parts("explained-related"));
-    output::write_lines(
-        out,
-        crate::dedup::explanation::EXPLANATIONS_FILE,
-        lines_of(&explained, &failed),
-    )?;
+    folder.write_lines(OutputFile::Explanations, lines_of(&explained, &failed))?;
     if let Some(e) = failed.into_inner() {
         return Err(e);
     }
@@ -505,7 +488,7 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
     // table holds the pairs whose `a` lies in its shard, so a shard at a time is in order.
     // The pairs that may show repeated paragraphs are kept for passage_duplicates.jsonl,
     // with the records whose paragraphs they may name.
-    let mut pairs = output::AtomicFile::create(out, "pairs.jsonl")?;
+    let mut pairs = folder.lines(OutputFile::Pairs)?;
     let mut aligned = Vec::new();
     let mut wanted: HashSet<usize> = HashSet::new();
     for s in 0..w.shards() {
@@ -531,11 +514,11 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
             }
         }
     }
-    pairs.finish()?;
+    folder.commit(pairs)?;
     // One read of each shard's passages serves both: passages.jsonl (the named records in
     // input order) and the finder of `simdex dedup` for passage_duplicates.jsonl (fed every
     // kept record, then the aligned pairs; only the passages of records it names are held).
-    let mut passages = output::AtomicFile::create(out, crate::dedup::explanation::PASSAGES_FILE)?;
+    let mut passages = folder.lines(OutputFile::Passages)?;
     let mut finder = crate::dedup::repeated::Finder::default();
     let mut texts: HashMap<usize, Vec<String>> = HashMap::new();
     for s in 0..w.shards() {
@@ -554,7 +537,7 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
             }
         }
     }
-    passages.finish()?;
+    folder.commit(passages)?;
     let text_of = |d: usize, p: usize| texts.get(&d).and_then(|t| t.get(p)).map(String::as_str);
     for p in &aligned {
         finder.semantic(p, &kept, &text_of);
@@ -572,21 +555,13 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
             .to_string()
         })
         .collect();
-    output::write_lines(out, output::PASSAGE_DUPLICATES_FILE, &lines)?;
+    folder.write_lines(OutputFile::PassageDuplicates, &lines)?;
     let c: Concluded = read_json(&w.p("concluded.json"))?;
     // The run metadata type `simdex dedup` writes, with the Ray pass's shards and run
     // settings beside the dedup options.
     let mut summary = output::Summary::new(w.plan.settings.options.clone(), None, None);
-    summary.records_in = acc.offsets.last().copied().unwrap_or(0) + acc.rejected.len();
-    summary.kept = c.kept;
-    summary.removed = c.removed;
-    summary.rejected = acc.rejected.len();
     summary.removed_by_stage = c.removed_by_stage;
-    summary.clusters = c.clusters;
-    summary.related_pairs = c.related;
-    summary.format = w.plan.settings.format;
     summary.set_lost_text(c.lost_text);
-    summary.passage_duplicates = repeated.len();
     for s in 0..w.shards() {
         let path = w.p(&format!("embedded/{}.json", shard_name(s)));
         if path.exists() {
@@ -597,7 +572,7 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
     }
     summary.shards = Some(w.shards());
     summary.run_settings = serde_json::to_value(&w.plan.settings).ok();
-    output::write_summary(out, &summary)?;
+    let summary = folder.finish(summary)?;
     // Through its JSON text, so that 0.8 stays 0.8 (not its f64 expansion).
     let bytes = serde_json::to_vec(&summary).unwrap_or_default();
     let summary: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
