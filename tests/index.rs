@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use simdex::app::dedup::DedupJob;
 use simdex::app::index::add_to_index;
 use simdex::app::similar::{similar, Query};
-use simdex::app::{index_meta, text_record};
+use simdex::app::text_record;
 use simdex::corpus::{prepare, PrepareOptions};
 use simdex::dedup::{DedupOptions, Original};
 use simdex::index::{Index, IndexMeta, Level};
@@ -32,7 +32,7 @@ fn similar_answers_from_a_reopened_index() {
     assert_eq!((rep.added, rep.documents_in_index), (5, 5));
 
     // Reopened from disk: a re-scrape of seed 1 finds seed 1 first, labelled duplicate.
-    let index = Index::open(&idx, Some(&index_meta(e))).unwrap();
+    let index = Index::open(&idx, Some(&IndexMeta::of(e))).unwrap();
     let seeds = common::seeds();
     let query = Query::Text(common::rescrape(&seeds[1].1));
     let opts = DedupOptions::default();
@@ -104,7 +104,7 @@ fn ingest_removes_what_the_index_holds_and_adds_the_rest() {
         common::traditional_with_pinyin(&seeds[4].1),
     )
     .unwrap();
-    let index = Index::open(&idx, Some(&index_meta(e))).unwrap();
+    let index = Index::open(&idx, Some(&IndexMeta::of(e))).unwrap();
     let inputs = simdex::app::inputs::Inputs {
         paths: vec![batch.clone()],
         ..Default::default()
@@ -200,14 +200,14 @@ fn removed_records_are_never_answered_and_errors_are_clear() {
         model: "intfloat/multilingual-e5-small".into(),
         settings_hash: "0000000000000000".into(),
         dim: 384,
-        precision: index_meta(e).precision,
+        precision: IndexMeta::of(e).precision,
     };
     let err = Index::open(&idx, Some(&other))
         .err()
         .expect("settings mismatch must fail");
     let msg = err.to_string();
     assert!(
-        msg.contains("0000000000000000") && msg.contains(&index_meta(e).settings_hash),
+        msg.contains("0000000000000000") && msg.contains(&IndexMeta::of(e).settings_hash),
         "{msg}"
     );
     let _ = PathBuf::new();

@@ -59,26 +59,101 @@ fn records(path: &Path) {
     std::fs::write(path, lines.join("\n") + "\n").unwrap();
 }
 
-fn cli(input: &Path, out: &Path) {
+fn simdex(args: &[&std::ffi::OsStr]) {
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_simdex"))
-        .arg("dedup")
-        .arg(input)
-        .arg("--out")
-        .arg(out)
+        .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .unwrap();
-    assert!(status.success());
+    assert!(status.success(), "simdex {args:?}");
+}
+
+fn cli(input: &Path, out: &Path) {
+    simdex(&[
+        "dedup".as_ref(),
+        input.as_ref(),
+        "--out".as_ref(),
+        out.as_ref(),
+    ]);
 }
 
 fn staged_run(input: &Path, out: &Path, work: &Path, shards: usize) {
+    staged_run_with(input, out, work, shards, None);
+}
+
+fn staged_run_with(input: &Path, out: &Path, work: &Path, shards: usize, against: Option<&Path>) {
     let settings = staged::Settings {
         model: Some(common::model_dir()),
+        against: against.map(Path::to_path_buf),
         ..Default::default()
     };
     staged::plan(work, &[input.to_path_buf()], shards, out, settings).unwrap();
     let timings = staged::run_in_process(work).unwrap();
-    assert_eq!(timings.len(), staged::stages().len());
+    let ran = staged::stages()
+        .iter()
+        .filter(|s| against.is_some() || s.name != "against")
+        .count();
+    assert_eq!(timings.len(), ran);
+}
+
+/// Asserts that `got` holds the files of `want`, byte for byte.
+fn same_folder(want: &BTreeMap<String, Vec<u8>>, got: &Path, what: &str) {
+    let got = folder(got);
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "{what}: files"
+    );
+    for (file, bytes) in want {
+        assert!(
+            &got[file] == bytes,
+            "{what}: {file} differs from simdex dedup's"
+        );
+    }
+}
+
+#[test]
+fn against_an_index_the_staged_stages_remove_what_simdex_dedup_removes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::env::set_var("SIMDEX_CACHE_DIR", dir.path().join("cache"));
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/news");
+    let index = dir.path().join("index");
+    let ingested = dir.path().join("ingested");
+    simdex(&[
+        "ingest".as_ref(),
+        examples.as_os_str(),
+        "--index".as_ref(),
+        index.as_os_str(),
+        "--out".as_ref(),
+        ingested.as_os_str(),
+    ]);
+    let jsonl = dir.path().join("records.jsonl");
+    records(&jsonl);
+    let want = dir.path().join("cli");
+    simdex(&[
+        "dedup".as_ref(),
+        jsonl.as_os_str(),
+        "--against".as_ref(),
+        index.as_os_str(),
+        "--out".as_ref(),
+        want.as_os_str(),
+    ]);
+    let dups = std::fs::read_to_string(want.join("duplicates.jsonl")).unwrap();
+    let in_index = dups
+        .lines()
+        .filter(|l| l.contains("\"in_index\":true"))
+        .count();
+    assert!(
+        in_index >= 5,
+        "{in_index} removals for indexed records:\n{dups}"
+    );
+    let want = folder(&want);
+    for shards in [1, 3] {
+        let out = dir.path().join(format!("staged-{shards}"));
+        let work = dir.path().join(format!("staged-{shards}.work"));
+        staged_run_with(&jsonl, &out, &work, shards, Some(&index));
+        same_folder(&want, &out, &format!("--against, {shards} shards"));
+    }
 }
 
 #[test]
@@ -98,18 +173,7 @@ fn the_staged_stages_in_process_write_the_folder_simdex_dedup_writes() {
             let out = dir.path().join(format!("{name}-{shards}"));
             let work = dir.path().join(format!("{name}-{shards}.work"));
             staged_run(&input, &out, &work, shards);
-            let got = folder(&out);
-            assert_eq!(
-                got.keys().collect::<Vec<_>>(),
-                want.keys().collect::<Vec<_>>(),
-                "{name}, {shards} shards: files"
-            );
-            for (file, bytes) in &want {
-                assert!(
-                    &got[file] == bytes,
-                    "{name}, {shards} shards: {file} differs from simdex dedup's"
-                );
-            }
+            same_folder(&want, &out, &format!("{name}, {shards} shards"));
         }
     }
 }

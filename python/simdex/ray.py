@@ -27,8 +27,8 @@ import time
 
 from . import SimdexError, _native, _tasks
 
-# The stages in order, where each runs, and which belong to the semantic stage: the
-# library's one list (`simdex::dedup::staged::STAGES`), never a copy kept here.
+# The stages in order and where each runs: the library's one list
+# (`simdex::dedup::staged::stages()`, made from the pass's steps), never a copy kept here.
 STAGES = json.loads(_native.staged_stages())
 
 BIN = "python -m simdex.ray"
@@ -73,12 +73,15 @@ def parse(argv=None) -> argparse.Namespace:
     if "error" in run:
         print(run["error"].rstrip(), file=sys.stderr)
         sys.exit(2)
-    a.inputs, a.out, a.settings = run["inputs"], run["out"], run["settings"]
+    a.inputs, a.out, a.settings, a.report = run["inputs"], run["out"], run["settings"], run["report"]
     return a
 
 
 def _settings(a: argparse.Namespace, shards: int) -> dict:
     s = dict(a.settings)
+    if s.get("against"):
+        # Every task opens the index: by a path that does not depend on its working folder.
+        s["against"] = os.path.abspath(s["against"])
     s["partitions"] = a.partitions or shards
     if a.ivf_list_size:
         s["ivf_list_size"] = a.ivf_list_size
@@ -111,10 +114,9 @@ def run_dedup(a: argparse.Namespace) -> dict:
     _native.staged_plan(work, [os.path.abspath(i) for i in a.inputs], shards, os.path.abspath(a.out), json.dumps(settings))
     timings = {}
     worker_rss = {}
-    semantic = settings["options"]["stages"]["semantic"]
     for stage in STAGES:
         name = stage["name"]
-        if stage["semantic"] and not semantic:
+        if not _native.staged_runs(work, name):
             continue
         t = time.time()
         if stage["runs"] == "driver":
@@ -147,6 +149,8 @@ def run_dedup(a: argparse.Namespace) -> dict:
     with open(summary_path, "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2, ensure_ascii=False)
         f.write("\n")
+    # The page reads the finished folder, summary included, as `simdex dedup --report`'s.
+    a.report_line = _native.write_report(a.out) if a.report else None
     if not a.keep_work:
         shutil.rmtree(work, ignore_errors=True)
     ray.shutdown()
@@ -165,6 +169,8 @@ def main(argv=None) -> int:
         return 1
     # The line `simdex dedup` prints, rendered by the library from the summary's type.
     print(_native.summary_line(json.dumps(s), a.out))
+    if a.report_line:
+        print(a.report_line)
     return 0
 
 

@@ -268,7 +268,7 @@ fn staged_stage(py: Python<'_>, work: PathBuf, name: String, part: usize) -> PyR
     Ok(v.to_string())
 }
 
-/// The stages in order, as JSON: `[{"name", "runs": "map"|"reduce"|"driver", "semantic"}]`.
+/// The stages in order, as JSON: `[{"name", "runs": "map"|"reduce"|"driver", "step"}]`.
 #[pyfunction]
 fn staged_stages() -> String {
     serde_json::to_string(&staged::stages()).unwrap_or_default()
@@ -298,6 +298,23 @@ fn staged_dedup_help(bin: &str) -> String {
     simdex::cli::driver_args::staged_dedup_help(bin)
 }
 
+/// Writes `report.html` into a complete output folder (as `simdex report DIR`); returns the
+/// line `simdex dedup --report` prints.
+#[pyfunction]
+fn write_report(py: Python<'_>, dir: PathBuf) -> PyResult<String> {
+    let r = py
+        .detach(|| simdex::app::report::report(&dir))
+        .map_err(err)?;
+    Ok(simdex::render::report_line(&r))
+}
+
+/// Whether a stage runs in this plan (the vectors' stages only when records are embedded,
+/// `against` only with an index).
+#[pyfunction]
+fn staged_runs(work: PathBuf, name: String) -> PyResult<bool> {
+    staged::stage_runs(&work, &name).map_err(err)
+}
+
 /// How many tasks a stage runs in.
 #[pyfunction]
 fn staged_parts(work: PathBuf, name: String) -> PyResult<usize> {
@@ -317,8 +334,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(staged_stages, m)?)?;
     m.add_function(wrap_pyfunction!(staged_stage, m)?)?;
     m.add_function(wrap_pyfunction!(staged_parts, m)?)?;
+    m.add_function(wrap_pyfunction!(staged_runs, m)?)?;
     m.add_function(wrap_pyfunction!(summary_line, m)?)?;
     m.add_function(wrap_pyfunction!(staged_dedup_args, m)?)?;
     m.add_function(wrap_pyfunction!(staged_dedup_help, m)?)?;
+    m.add_function(wrap_pyfunction!(write_report, m)?)?;
     Ok(())
 }

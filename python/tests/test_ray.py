@@ -16,7 +16,7 @@ import pytest
 from conftest import EXAMPLES, decisions, simdex, simdex_ray
 
 # `simdex dedup` flags the Ray pass does not take (the README's "Not in the Ray pass").
-CLI_ONLY = {"--against", "--dry-run", "--strip-repeated-passages", "--report"}
+CLI_ONLY = {"--dry-run", "--strip-repeated-passages"}
 FLAG = re.compile(r"^\s+(?:-\w, )?(--[a-z0-9-]+)", re.M)
 
 
@@ -36,7 +36,7 @@ def test_bad_dedup_arguments_get_the_cli_message_and_refused_flags_say_why(tmp_p
     assert r.returncode == 2
     assert "invalid value 'high' for '--threshold" in r.stderr, r.stderr
     for flag in sorted(CLI_ONLY):
-        r = simdex_ray("dedup", EXAMPLES, "--out", tmp_path / "o", flag, *(["x"] if flag == "--against" else []))
+        r = simdex_ray("dedup", EXAMPLES, "--out", tmp_path / "o", flag)
         assert r.returncode == 2, (flag, r.stderr)
         assert f"does not take {flag}:" in r.stderr, (flag, r.stderr)
     assert not (tmp_path / "o").exists()
@@ -167,11 +167,30 @@ def test_format_parquet_writes_the_cli_parquet_tables_rows(tmp_path):
 
 def test_report_on_a_ray_output_shows_the_settings_that_produced_it(tmp_path):
     out = tmp_path / "ray"
-    r = simdex_ray("dedup", EXAMPLES, "--out", out, "--shards", 2, "--num-cpus", "2", "--threshold", "0.95", "--removal-coverage", "0.85")
+    r = simdex_ray("dedup", EXAMPLES, "--out", out, "--shards", 2, "--num-cpus", "2", "--threshold", "0.95", "--removal-coverage", "0.85", "--report")
     assert r.returncode == 0, r.stderr
-    rep = simdex("report", out)
-    assert rep.returncode == 0, rep.stderr
+    assert "report.html" in r.stdout, r.stdout
     page = (out / "report.html").read_text(encoding="utf-8")
     start = page.index('"thresholds":') + len('"thresholds":')
     shown = json.JSONDecoder().raw_decode(page[start:])[0]
     assert shown["threshold"] == 0.95 and shown["removal_coverage"] == 0.85, shown
+    # `simdex report` on the same folder shows the same settings.
+    rep = simdex("report", out)
+    assert rep.returncode == 0, rep.stderr
+    again = (out / "report.html").read_text(encoding="utf-8")
+    assert json.JSONDecoder().raw_decode(again[again.index('"thresholds":') + len('"thresholds":'):])[0] == shown
+
+
+def test_against_an_index_ray_removes_what_simdex_dedup_against_removes(generated, ray_cluster, tmp_path):
+    index, cli, ray = tmp_path / "index", tmp_path / "cli", tmp_path / "ray"
+    assert simdex("ingest", EXAMPLES, "--index", index, "--out", tmp_path / "ingested").returncode == 0
+    assert simdex("dedup", generated, "--against", index, "--out", cli).returncode == 0
+    r = simdex_ray("dedup", generated, "--against", index, "--out", ray, "--shards", 3, "--address", ray_cluster)
+    assert r.returncode == 0, r.stderr
+    in_index = [json.loads(l) for l in (cli / "duplicates.jsonl").read_text().splitlines() if '"in_index":true' in l]
+    assert len(in_index) >= 5, "records of the generated corpus are copies of the indexed examples"
+    for name in OUTPUTS:
+        if name != "duplicates.jsonl":
+            assert (ray / name).read_bytes() == (cli / name).read_bytes(), name
+    assert decisions(ray) == decisions(cli)
+    same_summary(ray, cli)

@@ -10,13 +10,12 @@ use std::path::{Path, PathBuf};
 
 use super::index::{add_to_index, IndexReport};
 use super::inputs::Inputs;
-use super::model::index_meta;
 use super::AppError;
 use crate::corpus::PreparedDoc;
 use crate::dedup::{self, output, DedupOptions, DedupReport};
 use crate::embed::DocumentVectors;
 use crate::fsio::StagedDir;
-use crate::index::Index;
+use crate::index::{Index, IndexMeta};
 use crate::input::ReadOutcome;
 use crate::model::Embedder;
 use crate::report::{write_report, ReportOptions, ReportSummary};
@@ -71,7 +70,7 @@ pub fn dedup(
     progress: dedup::Progress,
 ) -> Result<DedupOutcome, AppError> {
     let against = match &c.against {
-        Some(p) => Some(Index::open(p, embedder.map(index_meta).as_ref())?),
+        Some(p) => Some(Index::open(p, embedder.map(IndexMeta::of).as_ref())?),
         None => None,
     };
     let job = DedupJob {
@@ -164,7 +163,7 @@ pub fn ingest(
     embedder: &Embedder,
     progress: dedup::Progress,
 ) -> Result<IngestOutcome, AppError> {
-    let meta = index_meta(embedder);
+    let meta = IndexMeta::of(embedder);
     let created = !Index::exists(&c.index);
     if created {
         Index::create(&c.index, meta.clone())?;

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::inputs::Inputs;
-use super::model::{embed_prepared, index_meta};
+use super::model::embed_prepared;
 use super::{AppError, Progress};
 use crate::corpus::PreparedDoc;
 use crate::embed::DocumentVectors;
@@ -105,7 +105,7 @@ pub fn add_to_index(
     create: bool,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<IndexReport, AppError> {
-    let meta = index_meta(embedder);
+    let meta = crate::index::IndexMeta::of(embedder);
     if create {
         Index::create(dir, meta.clone())?;
     }

@@ -41,4 +41,4 @@ pub enum AppError {
 pub type Progress<'a> = &'a mut dyn FnMut(usize, usize, usize);
 
 pub use inputs::{read_and_prepare, text_record};
-pub use model::{index_meta, load_embedder, load_embedder_for, ModelChoice};
+pub use model::{load_embedder, load_embedder_for, ModelChoice};

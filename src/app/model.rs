@@ -86,19 +86,9 @@ pub fn load_embedder_for(
     Ok((embedder, source))
 }
 
-/// What an index built with this embedder records about it.
-pub fn index_meta(embedder: &Embedder) -> IndexMeta {
-    IndexMeta {
-        model: embedder.settings.name.clone(),
-        settings_hash: embedder.settings.fingerprint(),
-        dim: embedder.dim(),
-        precision: embedder.settings.precision,
-    }
-}
-
 /// Fails unless `index` was built with this embedder's model and settings.
 pub fn check_index_model(index: &Index, embedder: &Embedder) -> Result<(), AppError> {
-    let meta = index_meta(embedder);
+    let meta = IndexMeta::of(embedder);
     if index.meta() != &meta {
         return Err(AppError::Usage(format!(
             "{}: index was built with model {} (settings {}), but the loaded model is {} (settings {})",

@@ -21,11 +21,6 @@ use crate::dedup::staged::Settings;
 /// `simdex dedup` flags the staged pass does not take: (argument id, flag, why).
 pub const NOT_STAGED: &[(&str, &str, &str)] = &[
     (
-        "against",
-        "--against",
-        "comparing with an index is done by `simdex dedup` or `simdex ingest`",
-    ),
-    (
         "dry_run",
         "--dry-run",
         "the histogram of a dry run is `simdex dedup --dry-run`'s",
@@ -35,7 +30,6 @@ pub const NOT_STAGED: &[(&str, &str, &str)] = &[
         "--strip-repeated-passages",
         "the staged pass writes kept records as read",
     ),
-    ("report", "--report", "run `simdex report OUT` afterwards"),
 ];
 
 /// A staged run as its arguments ask: inputs, output folder and settings (the shuffle's
@@ -45,6 +39,8 @@ pub struct StagedArgs {
     pub inputs: Vec<PathBuf>,
     pub out: PathBuf,
     pub settings: Settings,
+    /// Also write `report.html` into the output folder once it is complete (`--report`).
+    pub report: bool,
 }
 
 /// `simdex dedup`'s own definition.
@@ -91,7 +87,12 @@ pub fn staged_dedup_args(bin: &str, argv: &[String]) -> Result<StagedArgs, Strin
         clean: c.inputs.prepare.clean.is_some(),
         options: c.options,
         model: a.model.model.clone(),
-        precision: a.model.precision,
+        // With `--against`, the index's precision unless one is asked for (as the CLI).
+        precision: a
+            .model_choice()
+            .map_err(|e| e.to_string())?
+            .map_or(a.model.precision, |m| m.precision),
+        against: c.against.clone(),
         no_cache: a.model.no_cache,
         format: c.format,
         ..Settings::default()
@@ -100,6 +101,7 @@ pub fn staged_dedup_args(bin: &str, argv: &[String]) -> Result<StagedArgs, Strin
         inputs: a.input.inputs.clone(),
         out,
         settings,
+        report: c.report,
     })
 }
 

@@ -9,21 +9,20 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-use super::cluster::{DuplicateEdge, Stage};
+use super::cluster::DuplicateEdge;
 use super::conclude::{conclude, copy_edge};
-use super::index_view::{indexed_passages, indexed_view};
-use super::judge::{doc_view, judge, PairVerdict, RecordText};
+use super::judge::{PairVerdict, RecordText};
 use super::keep::{self, KeepKey};
-use super::options::{DedupOptions, KeepPolicy, EVIDENCE_PASSAGES};
-use super::outcome::{DedupReport, JudgedPair, Original, RelatedPair, Removal};
+use super::options::{DedupOptions, KeepPolicy};
+use super::outcome::{DedupReport, JudgedPair, RelatedPair, Removal};
 use super::spill::{spill_error, spill_path};
-use super::stage_rules::{judging_floor, Judging, Kept};
+use super::stage_rules::{Judging, Kept};
 use super::steps::{self, Records, Step, STEPS};
 use super::vector_store::VectorStore;
 use super::{neighbours, DedupError};
 use crate::corpus::PreparedDoc;
 use crate::embed::{embed_documents_each, DocumentVectors};
-use crate::index::{Index, Level};
+use crate::index::Index;
 use crate::model::{Embedder, ModelError, Role};
 
 fn keep_rank_of(docs: &[PreparedDoc], keep: &KeepPolicy) -> Vec<usize> {
@@ -137,6 +136,9 @@ impl Records for InMemory<'_> {
     }
     fn vectors(&self, i: usize) -> Result<Option<DocumentVectors>, DedupError> {
         self.vectors.get(i).map_err(spill_error)
+    }
+    fn exact_key(&self, i: usize) -> u128 {
+        self.docs[i].exact_key
     }
     fn working_on(&self, a: usize, b: usize) -> Option<crate::working_on::Working> {
         Some(crate::working_on::working_on(pair_name(self.docs, a, b)))
@@ -372,73 +374,11 @@ impl<'a> Pass<'a> {
     /// Against an index: each representative that duplicates an indexed record is removed,
     /// with its exact copies, in favour of the best-scoring indexed record.
     fn against_index(&self, index: &Index) -> Result<HashMap<usize, Removal>, DedupError> {
-        let opts = self.opts();
         let mut removed = HashMap::new();
         for &i in &self.reps {
-            let Some(v) = self.records.vectors(i)? else {
-                continue;
-            };
-            let my_text = self.records.text(i);
-            let mine = doc_view(Some(&v), &my_text);
-            let mut best: Option<(PairVerdict, String)> = None;
-            for hit in index.search(&v.article, opts.neighbours, Level::Article) {
-                if hit.score < judging_floor(opts) {
-                    continue;
-                }
-                let their_passages = indexed_passages(index, hit.doc)?;
-                let their_text = RecordText::of(&their_passages, &opts.minhash);
-                let theirs = indexed_view(index, hit.doc, &their_text)?;
-                let mut verdict = judge(&mine, &theirs, opts, EVIDENCE_PASSAGES);
-                if opts.stages.exact
-                    && crate::corpus::exact_key(&their_passages) == self.docs()[i].exact_key
-                {
-                    verdict.duplicate = Some(Stage::Exact);
-                    verdict.score = 1.0;
-                }
-                // Only the input record can be removed, so the indexed one must hold its
-                // text; and an input that is the more complete version of an indexed record
-                // (an article arriving after its excerpt) is kept, not removed for it.
-                let (mine_held, theirs_held) = (
-                    verdict.evidence.a_in_b.unwrap_or(0.0),
-                    verdict.evidence.b_in_a.unwrap_or(0.0),
-                );
-                if verdict.duplicate.is_some_and(|s| s != Stage::Exact)
-                    && verdict.duplicate != Some(Stage::SemanticRedundancy)
-                    && (mine_held < opts.removal_coverage
-                        || super::cluster::less_complete(
-                            theirs_held,
-                            mine_held,
-                            opts.removal_coverage,
-                        ))
-                {
-                    verdict.duplicate = None;
-                }
-                if verdict.duplicate.is_some()
-                    && best.as_ref().is_none_or(|(b, _)| verdict.score > b.score)
-                {
-                    best = Some((verdict, hit.id.clone()));
-                }
-            }
-            if let Some((v, id)) = best {
+            if let Some((v, id)) = steps::against_index(i, &self.records, index, self.opts())? {
                 for j in (0..self.docs().len()).filter(|&j| self.rep_of[j] == i) {
-                    removed.insert(
-                        j,
-                        Removal {
-                            doc: j,
-                            duplicate_of: Original::Indexed(id.clone()),
-                            cluster: format!("index:{id}"),
-                            stage: v.duplicate.unwrap_or(Stage::Semantic),
-                            score: v.score,
-                            evidence: v.evidence.clone(),
-                            exact_copy_of: (j != i).then_some(i),
-                            coverage_in_kept: if v.duplicate == Some(Stage::Exact) {
-                                1.0
-                            } else {
-                                v.evidence.a_in_b.unwrap_or(0.0)
-                            },
-                            keep_overridden: false,
-                        },
-                    );
+                    removed.insert(j, steps::against_removal(j, i, &v, &id));
                 }
             }
         }

@@ -7,19 +7,23 @@
 //!
 //! Reading the records (before the steps) and writing the outputs (after them) are the
 //! drivers': `app::dedup` with [`super::output`], and the staged `prepare`/`write` tasks with
-//! the same writers. It must not read or write files, nor hold records: a step gets rows and
-//! a [`Records`] to look records up in.
+//! the same writers. It must not open, read or write files, nor hold records: a step gets
+//! rows, a [`Records`] to look records up in, and the index to compare with, open.
 
 use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
-use super::judge::{doc_view, PairVerdict, RecordText};
+use super::cluster::Stage;
+use super::index_view::{indexed_passages, indexed_view};
+use super::judge::{doc_view, judge, PairVerdict, RecordText};
 use super::keep::{keep_cmp, KeepKey};
-use super::options::{DedupOptions, KeepPolicy};
+use super::options::{DedupOptions, KeepPolicy, EVIDENCE_PASSAGES};
+use super::outcome::{Original, Removal};
 use super::stage_rules::{Judging, Kept};
 use super::{conclude, minhash};
 use crate::embed::DocumentVectors;
+use crate::index::{Index, IndexError, Level};
 
 /// One deciding step of the pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -35,8 +39,8 @@ pub enum Step {
     Embed,
     /// Article-vector neighbours ([`semantic_candidates`]) judged with passage evidence.
     Semantic,
-    /// Records that duplicate a record of an index given with `--against` (single process
-    /// only: the staged pass refuses `--against`).
+    /// Records that duplicate a record of an index given with `--against` ([`against_index`]):
+    /// removed, with their exact copies, for the indexed record.
     AgainstIndex,
     /// The second look ([`second_look_candidates`]) and the clustering
     /// ([`conclude::conclude`]), both over the whole edge graph.
@@ -55,7 +59,7 @@ pub const STEPS: &[Step] = &[
 
 impl Step {
     /// Whether the step needs the vectors (skipped when nothing is embedded).
-    pub const fn needs_vectors(self) -> bool {
+    pub fn needs_vectors(self) -> bool {
         matches!(self, Step::Embed | Step::Semantic | Step::AgainstIndex)
     }
 
@@ -160,6 +164,8 @@ pub trait Records {
     fn text(&self, i: usize) -> RecordText;
     /// Record `i`'s vectors (`None`: not embedded).
     fn vectors(&self, i: usize) -> Result<Option<DocumentVectors>, Self::Error>;
+    /// Record `i`'s exact key ([`crate::corpus::exact_key`] of its passages).
+    fn exact_key(&self, i: usize) -> u128;
     /// Names the pair being judged for a panic message, while the guard lives.
     fn working_on(&self, _a: usize, _b: usize) -> Option<crate::working_on::Working> {
         None
@@ -202,4 +208,75 @@ pub fn judge_pairs<R: Records>(
         keep(a, b, v, kept)?;
     }
     Ok(())
+}
+
+/// Against an index: the indexed record that record `i` (a representative, embedded)
+/// duplicates with the best score, and the verdict; `None` when it duplicates none. Only the
+/// input record can be removed, so the indexed one must hold its text; and an input that is
+/// the more complete version of an indexed record (an article arriving after its excerpt) is
+/// kept, not removed for it.
+pub fn against_index<R: Records>(
+    i: usize,
+    records: &R,
+    index: &Index,
+    opts: &DedupOptions,
+) -> Result<Option<(PairVerdict, String)>, R::Error>
+where
+    R::Error: From<IndexError>,
+{
+    let Some(v) = records.vectors(i)? else {
+        return Ok(None);
+    };
+    let my_text = records.text(i);
+    let mine = doc_view(Some(&v), &my_text);
+    let mut best: Option<(PairVerdict, String)> = None;
+    for hit in index.search(&v.article, opts.neighbours, Level::Article) {
+        if hit.score < super::stage_rules::judging_floor(opts) {
+            continue;
+        }
+        let their_passages = indexed_passages(index, hit.doc)?;
+        let their_text = RecordText::of(&their_passages, &opts.minhash);
+        let theirs = indexed_view(index, hit.doc, &their_text)?;
+        let mut verdict = judge(&mine, &theirs, opts, EVIDENCE_PASSAGES);
+        if opts.stages.exact && crate::corpus::exact_key(&their_passages) == records.exact_key(i) {
+            verdict.duplicate = Some(Stage::Exact);
+            verdict.score = 1.0;
+        }
+        let (mine_held, theirs_held) = (
+            verdict.evidence.a_in_b.unwrap_or(0.0),
+            verdict.evidence.b_in_a.unwrap_or(0.0),
+        );
+        if verdict.duplicate.is_some_and(|s| s != Stage::Exact)
+            && verdict.duplicate != Some(Stage::SemanticRedundancy)
+            && (mine_held < opts.removal_coverage
+                || super::cluster::less_complete(theirs_held, mine_held, opts.removal_coverage))
+        {
+            verdict.duplicate = None;
+        }
+        if verdict.duplicate.is_some() && best.as_ref().is_none_or(|(b, _)| verdict.score > b.score)
+        {
+            best = Some((verdict, hit.id.clone()));
+        }
+    }
+    Ok(best)
+}
+
+/// The removal of record `doc` for indexed record `id`, found through representative `rep`
+/// (`doc` itself, or its exact copy) with `verdict` ([`against_index`]).
+pub fn against_removal(doc: usize, rep: usize, verdict: &PairVerdict, id: &str) -> Removal {
+    Removal {
+        doc,
+        duplicate_of: Original::Indexed(id.to_string()),
+        cluster: format!("index:{id}"),
+        stage: verdict.duplicate.unwrap_or(Stage::Semantic),
+        score: verdict.score,
+        evidence: verdict.evidence.clone(),
+        exact_copy_of: (doc != rep).then_some(rep),
+        coverage_in_kept: if verdict.duplicate == Some(Stage::Exact) {
+            1.0
+        } else {
+            verdict.evidence.a_in_b.unwrap_or(0.0)
+        },
+        keep_overridden: false,
+    }
 }

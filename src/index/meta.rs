@@ -23,6 +23,18 @@ pub struct IndexMeta {
     pub precision: crate::model::Precision,
 }
 
+impl IndexMeta {
+    /// What an index of this embedder's vectors is made with (and must be opened with).
+    pub fn of(embedder: &crate::model::Embedder) -> IndexMeta {
+        IndexMeta {
+            model: embedder.settings.name.clone(),
+            settings_hash: embedder.settings.fingerprint(),
+            dim: embedder.dim(),
+            precision: embedder.settings.precision,
+        }
+    }
+}
+
 fn f32_precision() -> crate::model::Precision {
     crate::model::Precision::F32
 }

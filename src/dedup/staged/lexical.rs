@@ -240,6 +240,10 @@ impl steps::Records for Loaded {
     fn vectors(&self, i: usize) -> Result<Option<DocumentVectors>, StagedError> {
         read_back(&self.vectors, i)
     }
+    fn exact_key(&self, i: usize) -> u128 {
+        let none = Vec::new();
+        crate::corpus::exact_key(self.passages.get(&i).unwrap_or(&none))
+    }
 }
 
 /// Record `i`'s vectors read back from a store filled by [`store_vectors`].

@@ -26,6 +26,7 @@
 //!
 //! It does not schedule anything: which stage runs where and when is the engine's job.
 
+mod against;
 mod corpus_checks;
 pub mod ivf;
 mod lexical;
@@ -58,6 +59,7 @@ use crate::input::{
 };
 use crate::model::Precision;
 use crate::tables::columns::{self as table, Col, Table};
+use against::against;
 use corpus_checks::*;
 use lexical::*;
 use outputs::{conclude_run, explain, finish, write};
@@ -88,6 +90,9 @@ pub struct Settings {
     pub ivf_probe: usize,
     /// Format of kept, duplicates and clusters (as `simdex dedup --format`).
     pub format: crate::tables::OutputFormat,
+    /// Also remove records that duplicate a record of this index (as `--against`); every
+    /// task must see it at this path.
+    pub against: Option<PathBuf>,
 }
 
 /// Default article vectors per neighbour partition.
@@ -108,6 +113,7 @@ impl Default for Settings {
             ivf_list_size: DEFAULT_IVF_LIST_SIZE,
             ivf_probe: DEFAULT_IVF_PROBE,
             format: Default::default(),
+            against: None,
         }
     }
 }
@@ -119,8 +125,10 @@ impl Settings {
     fn min_threshold(&self) -> f32 {
         super::stage_rules::judging_floor(&self.options)
     }
-    fn semantic(&self) -> bool {
-        self.options.stages.semantic
+    /// Whether the records are embedded: for the semantic step, and for `--against` (which
+    /// runs the semantic step too, as the single-process pass does).
+    fn embeds(&self) -> bool {
+        self.options.stages.semantic || self.against.is_some()
     }
 }
 
@@ -145,6 +153,8 @@ pub enum StagedError {
     Search(#[from] candle_core::Error),
     #[error(transparent)]
     Output(#[from] super::DedupError),
+    #[error(transparent)]
+    Index(#[from] crate::index::IndexError),
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
     #[error("unknown stage \"{0}\"")]
@@ -300,27 +310,18 @@ pub enum Runs {
     Driver,
 }
 
-/// One stage of the plan: its name, where it runs, the deciding step it is part of (none
-/// for reading the records and writing the outputs), and whether it belongs to the semantic
-/// stage (skipped when that is off).
+/// One stage of the plan: its name, where it runs, and the deciding step it is part of (none
+/// for reading the records and writing the outputs). Whether it runs in a plan is
+/// [`stage_runs`]'s.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct StageSpec {
     pub name: &'static str,
     pub runs: Runs,
     pub step: Option<Step>,
-    pub semantic: bool,
 }
 
 const fn stage(name: &'static str, runs: Runs, step: Option<Step>) -> StageSpec {
-    StageSpec {
-        name,
-        runs,
-        step,
-        semantic: match step {
-            Some(s) => s.needs_vectors(),
-            None => false,
-        },
-    }
+    StageSpec { name, runs, step }
 }
 
 /// The stages before the steps: the shards read, repeated ids and the cleaning's corpus
@@ -352,7 +353,7 @@ fn stages_of(step: Step) -> Vec<StageSpec> {
             stage("merge_knn", Runs::Map, Some(Semantic)),
             stage("judge_semantic", Runs::Map, Some(Semantic)),
         ],
-        AgainstIndex => vec![],
+        AgainstIndex => vec![stage("against", Runs::Map, Some(AgainstIndex))],
         Conclude => vec![stage("conclude", Runs::Driver, Some(Conclude))],
     }
 }
@@ -395,6 +396,7 @@ pub fn run_stage(dir: &Path, name: &str, part: usize) -> Result<serde_json::Valu
         "knn" => n(knn(&w, part)?),
         "merge_knn" => n(merge_knn(&w, part)?),
         "judge_semantic" => n(judge_semantic(&w, part)?),
+        "against" => n(against(&w, part)?),
         "conclude" => n(conclude_run(&w)?),
         "write" => n(write(&w, part)?),
         "explain" => n(explain(&w, part)?),
@@ -407,9 +409,11 @@ pub fn run_stage(dir: &Path, name: &str, part: usize) -> Result<serde_json::Valu
 /// another: the simplest driver (the Ray driver runs the same list, the parts of a stage at
 /// once). Returns each stage's seconds.
 pub fn run_in_process(dir: &Path) -> Result<Vec<(&'static str, f64)>, StagedError> {
-    let semantic = Work::open(dir)?.plan.settings.semantic();
     let mut timings = Vec::new();
-    for stage in stages().iter().filter(|s| semantic || !s.semantic) {
+    for stage in stages() {
+        if !stage_runs(dir, stage.name)? {
+            continue;
+        }
         let t = std::time::Instant::now();
         for part in 0..stage_parts(dir, stage.name)? {
             run_stage(dir, stage.name, part)?;
@@ -417,6 +421,21 @@ pub fn run_in_process(dir: &Path) -> Result<Vec<(&'static str, f64)>, StagedErro
         timings.push((stage.name, t.elapsed().as_secs_f64()));
     }
     Ok(timings)
+}
+
+/// Whether a stage runs in this plan: the vectors' stages only when the records are
+/// embedded, `against` only with an index to compare with.
+pub fn stage_runs(dir: &Path, name: &str) -> Result<bool, StagedError> {
+    let settings = Work::open(dir)?.plan.settings;
+    let spec = stages()
+        .into_iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| StagedError::UnknownStage(name.into()))?;
+    Ok(match spec.step {
+        Some(Step::AgainstIndex) => settings.against.is_some(),
+        Some(step) if step.needs_vectors() => settings.embeds(),
+        _ => true,
+    })
 }
 
 /// How many parts a stage runs in: shards for maps, partitions for reduces (the vector

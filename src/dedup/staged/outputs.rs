@@ -97,7 +97,7 @@ pub(super) fn conclude_run(w: &Work) -> Result<usize, StagedError> {
         (0..w.shards()).map(|_| Vec::new()).collect();
     if !todo.is_empty() {
         let needed: BTreeSet<usize> = todo.iter().flat_map(|&(a, b, _)| [a, b]).collect();
-        let l = load(w, &acc, &needed, w.plan.settings.semantic())?;
+        let l = load(w, &acc, &needed, w.plan.settings.embeds())?;
         let mut found = Vec::new();
         steps::judge_pairs(Judging::SecondLook, todo, &l, w.opts(), |a, b, v, kept| {
             found.extend(kept.edge);
@@ -113,12 +113,13 @@ pub(super) fn conclude_run(w: &Work) -> Result<usize, StagedError> {
         write_verdicts(&w.p(&format!("verdicts/second/{}", shard_name(s))), v)?;
     }
     let copy_edges = copies.iter().map(|&(r, c)| copy_edge(r, c)).collect();
+    let removed_by_index = super::against::removed_by_index(w, &copies)?;
     let c = conclude(
         n,
         edges,
         copy_edges,
         &rank,
-        HashMap::new(),
+        removed_by_index,
         w.opts().removal_coverage,
     );
     let mut by: Vec<(Vec<u64>, Vec<String>)> = vec![Default::default(); w.shards()];
@@ -358,7 +359,7 @@ pub(super) fn load_docs(
         for (i, id, passages) in read_passages(w, s, &wanted)? {
             docs.insert(i, rebuilt_doc(&id, passages));
         }
-        if w.plan.settings.semantic() {
+        if w.plan.settings.embeds() {
             let path = w.p(&format!("vectors/{}", shard_name(s)));
             store_vectors(&mut vectors, &path, &wanted)?;
         }
@@ -559,7 +560,9 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
     let c: Concluded = read_json(&w.p("concluded.json"))?;
     // The run metadata type `simdex dedup` writes, with the Ray pass's shards and run
     // settings beside the dedup options.
-    let mut summary = output::Summary::new(w.plan.settings.options.clone(), None, None);
+    let against = w.plan.settings.against.as_ref();
+    let against = against.map(|p| p.display().to_string());
+    let mut summary = output::Summary::new(w.plan.settings.options.clone(), None, against);
     summary.removed_by_stage = c.removed_by_stage;
     summary.set_lost_text(c.lost_text);
     for s in 0..w.shards() {

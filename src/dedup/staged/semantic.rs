@@ -36,6 +36,11 @@ pub(super) fn embed(w: &Work, s: usize) -> Result<usize, StagedError> {
     if !settings.no_cache {
         embedder = embedder.with_default_cache()?;
     }
+    // The index compared with must hold vectors of this model and settings (checked once
+    // here, as `simdex dedup --against` checks it on opening).
+    if let Some(index) = &settings.against {
+        crate::index::Index::open(index, Some(&crate::index::IndexMeta::of(&embedder)))?;
+    }
     let dim = embedder.dim();
     // A block of records at a time, each written as its own row group: the task holds one
     // block's vectors, not the shard's (passage vectors are 1.5 KB a passage).
@@ -108,7 +113,7 @@ pub(super) fn ivf_train(w: &Work) -> Result<usize, StagedError> {
     let reps = acc.offsets.last().copied().unwrap_or(0) - all_copies(w)?.len();
     let lists = ivf::lists_for(reps, w.plan.settings.ivf_list_size);
     let mut out = Ivf::default();
-    if lists > 1 && w.plan.settings.semantic() {
+    if lists > 1 && w.plan.settings.embeds() {
         let stride = ivf::sample_stride(reps);
         let mut sample: Vec<Vec<f32>> = Vec::new();
         let mut seen = 0usize;
