@@ -78,15 +78,21 @@ fn cli(input: &Path, out: &Path) {
 }
 
 fn staged_run(input: &Path, out: &Path, work: &Path, shards: usize) {
-    staged_run_with(input, out, work, shards, None);
-}
-
-fn staged_run_with(input: &Path, out: &Path, work: &Path, shards: usize, against: Option<&Path>) {
     let settings = staged::Settings {
         model: Some(common::model_dir()),
-        against: against.map(Path::to_path_buf),
         ..Default::default()
     };
+    staged_run_with(input, out, work, shards, settings);
+}
+
+fn staged_run_with(
+    input: &Path,
+    out: &Path,
+    work: &Path,
+    shards: usize,
+    settings: staged::Settings,
+) {
+    let against = settings.against.clone();
     staged::plan(work, &[input.to_path_buf()], shards, out, settings).unwrap();
     let timings = staged::run_in_process(work).unwrap();
     let ran = staged::stages()
@@ -151,8 +157,54 @@ fn against_an_index_the_staged_stages_remove_what_simdex_dedup_removes() {
     for shards in [1, 3] {
         let out = dir.path().join(format!("staged-{shards}"));
         let work = dir.path().join(format!("staged-{shards}.work"));
-        staged_run_with(&jsonl, &out, &work, shards, Some(&index));
+        let settings = staged::Settings {
+            model: Some(common::model_dir()),
+            against: Some(index.clone()),
+            ..Default::default()
+        };
+        staged_run_with(&jsonl, &out, &work, shards, settings);
         same_folder(&want, &out, &format!("--against, {shards} shards"));
+    }
+}
+
+#[test]
+fn with_repeated_passages_stripped_the_staged_stages_write_the_kept_text_simdex_dedup_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::env::set_var("SIMDEX_CACHE_DIR", dir.path().join("cache"));
+    let jsonl = dir.path().join("records.jsonl");
+    records(&jsonl);
+    let want = dir.path().join("cli");
+    simdex(&[
+        "dedup".as_ref(),
+        jsonl.as_os_str(),
+        "--strip-repeated-passages".as_ref(),
+        "--out".as_ref(),
+        want.as_os_str(),
+    ]);
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(want.join("summary.json")).unwrap()).unwrap();
+    assert!(
+        summary["passage_duplicates"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
+    let as_read = dir.path().join("as-read");
+    cli(&jsonl, &as_read);
+    assert_ne!(
+        std::fs::read(want.join("kept.jsonl")).unwrap(),
+        std::fs::read(as_read.join("kept.jsonl")).unwrap(),
+        "some kept text was cut"
+    );
+    let want = folder(&want);
+    for shards in [1, 3] {
+        let out = dir.path().join(format!("staged-{shards}"));
+        let work = dir.path().join(format!("staged-{shards}.work"));
+        let settings = staged::Settings {
+            model: Some(common::model_dir()),
+            strip_repeated_passages: true,
+            ..Default::default()
+        };
+        staged_run_with(&jsonl, &out, &work, shards, settings);
+        same_folder(&want, &out, &format!("stripped, {shards} shards"));
     }
 }
 

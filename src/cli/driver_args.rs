@@ -19,18 +19,11 @@ use crate::app::{AppError, ModelChoice};
 use crate::dedup::staged::Settings;
 
 /// `simdex dedup` flags the staged pass does not take: (argument id, flag, why).
-pub const NOT_STAGED: &[(&str, &str, &str)] = &[
-    (
-        "dry_run",
-        "--dry-run",
-        "the histogram of a dry run is `simdex dedup --dry-run`'s",
-    ),
-    (
-        "strip_repeated_passages",
-        "--strip-repeated-passages",
-        "the staged pass writes kept records as read",
-    ),
-];
+pub const NOT_STAGED: &[(&str, &str, &str)] = &[(
+    "dry_run",
+    "--dry-run",
+    "the histogram of a dry run is `simdex dedup --dry-run`'s",
+)];
 
 /// A staged run as its arguments ask: inputs, output folder and settings (the shuffle's
 /// partitions and the neighbour search's lists at their defaults: those are the driver's).
@@ -93,6 +86,7 @@ pub fn staged_dedup_args(bin: &str, argv: &[String]) -> Result<StagedArgs, Strin
             .map_err(|e| e.to_string())?
             .map_or(a.model.precision, |m| m.precision),
         against: c.against.clone(),
+        strip_repeated_passages: c.strip_repeated_passages,
         no_cache: a.model.no_cache,
         format: c.format,
         ..Settings::default()

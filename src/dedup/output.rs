@@ -129,7 +129,7 @@ impl Summary {
 
 /// A kept record with repeated paragraphs cut from its text: JSONL records keep every other
 /// field; text-file records are written as `{"id", "text"}`.
-fn stripped_record(doc: &PreparedDoc, paragraphs: &[usize]) -> Vec<u8> {
+pub(crate) fn stripped_record(doc: &PreparedDoc, paragraphs: &[usize]) -> Vec<u8> {
     let text = repeated::strip(doc, paragraphs);
     let mut obj = match serde_json::from_slice::<serde_json::Value>(&doc.record.raw) {
         Ok(serde_json::Value::Object(m)) => m,

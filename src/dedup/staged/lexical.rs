@@ -8,14 +8,16 @@
 use super::rows::*;
 use super::*;
 
-/// Map: prepares a shard's accepted records (cleaned with the corpus pass's repeated
-/// paragraphs) and writes their features, exact keys and LSH band keys (the last two
-/// partitioned by key).
-pub(super) fn prepare(w: &Work, s: usize) -> Result<usize, StagedError> {
-    let acc = w.accepted()?;
-    let settings = &w.plan.settings;
-    let opts = w.opts();
-    let clean = settings.clean_options();
+/// A shard's accepted records prepared (cleaned with the corpus pass's repeated paragraphs,
+/// cut into passages), each handed to `each` with its position in the run as it is read:
+/// the shard is never held whole.
+pub(super) fn each_prepared(
+    w: &Work,
+    s: usize,
+    acc: &Accepted,
+    each: &mut dyn FnMut(usize, crate::corpus::PreparedDoc),
+) -> Result<(), StagedError> {
+    let clean = w.plan.settings.clean_options();
     let repeated = match &clean {
         Some(_) => {
             let mut keys = Vec::new();
@@ -31,15 +33,8 @@ pub(super) fn prepare(w: &Work, s: usize) -> Result<usize, StagedError> {
     let prep = PrepareOptions {
         clean: clean.clone(),
     };
-    let offset = acc.offsets[s];
-    let parts = w.parts();
-    let (mut idx, mut id, mut passages, mut source) = (vec![], vec![], vec![], vec![]);
-    let (mut klen, mut kart, mut kfield, mut letters) = (vec![], vec![], vec![], vec![]);
-    let mut exact: Vec<ExactRows> = vec![Default::default(); parts];
-    let mut bands: Vec<(Vec<u32>, Vec<u64>, Vec<u64>)> = vec![Default::default(); parts];
-    let mut n = 0;
-    // Each record is cleaned and prepared as it is read: the shard is never held whole.
-    w.each_shard_record(s, &acc, &mut |r| {
+    let mut g = acc.offsets[s];
+    w.each_shard_record(s, acc, &mut |r| {
         let cleaned = clean.as_ref().map(|c| {
             let mut t = clean::clean_text(&r.text, c);
             if let Some(repeated) = &repeated {
@@ -47,8 +42,24 @@ pub(super) fn prepare(w: &Work, s: usize) -> Result<usize, StagedError> {
             }
             t
         });
-        let d = prepare_one(r, cleaned, &prep);
-        let g = (offset + n) as u64;
+        each(g, prepare_one(r, cleaned, &prep));
+        g += 1;
+    })
+}
+
+/// Map: prepares a shard's accepted records ([`each_prepared`]) and writes their features,
+/// exact keys and LSH band keys (the last two partitioned by key).
+pub(super) fn prepare(w: &Work, s: usize) -> Result<usize, StagedError> {
+    let acc = w.accepted()?;
+    let opts = w.opts();
+    let parts = w.parts();
+    let (mut idx, mut id, mut passages, mut source) = (vec![], vec![], vec![], vec![]);
+    let (mut klen, mut kart, mut kfield, mut letters) = (vec![], vec![], vec![], vec![]);
+    let mut exact: Vec<ExactRows> = vec![Default::default(); parts];
+    let mut bands: Vec<(Vec<u32>, Vec<u64>, Vec<u64>)> = vec![Default::default(); parts];
+    let mut n = 0;
+    each_prepared(w, s, &acc, &mut |g, d| {
+        let g = g as u64;
         n += 1;
         let key = KeepKey::of(&d, &opts.keep);
         let ek = d.exact_key.to_le_bytes().to_vec();

@@ -93,6 +93,9 @@ pub struct Settings {
     /// Also remove records that duplicate a record of this index (as `--against`); every
     /// task must see it at this path.
     pub against: Option<PathBuf>,
+    /// Cut the paragraphs repeated across kept records from the text of `kept` (as
+    /// `--strip-repeated-passages`).
+    pub strip_repeated_passages: bool,
 }
 
 /// Default article vectors per neighbour partition.
@@ -114,6 +117,7 @@ impl Default for Settings {
             ivf_probe: DEFAULT_IVF_PROBE,
             format: Default::default(),
             against: None,
+            strip_repeated_passages: false,
         }
     }
 }

@@ -436,22 +436,11 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
     // Every file is copied from the parts a line at a time: the driver never holds a whole
     // output (the kept records alone are the input's size).
     for (file, parts) in [
-        (OutputFile::Kept, shard_parts("kept")),
         (OutputFile::Duplicates, shard_parts("duplicates")),
         (OutputFile::Clusters, vec![w.p("clusters.jsonl")]),
     ] {
         let failed = std::cell::RefCell::new(None);
-        let lines = lines_of(&parts, &failed);
-        match folder.format() {
-            // JSONL is copied byte for byte: a kept record is written as it was read.
-            crate::tables::OutputFormat::Jsonl => folder.write_lines(file, lines)?,
-            // The tables as JSON object rows (kept rows of Parquet inputs come back with
-            // their columns, as JSON values).
-            _ => {
-                let rows = lines.map(|l| serde_json::from_slice(&l).unwrap_or_default());
-                folder.write_rows(file, rows)?
-            }
-        }
+        table_from_lines(&mut folder, file, lines_of(&parts, &failed))?;
         if let Some(e) = failed.into_inner() {
             return Err(e);
         }
@@ -557,6 +546,16 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
         })
         .collect();
     folder.write_lines(OutputFile::PassageDuplicates, &lines)?;
+    if w.plan.settings.strip_repeated_passages {
+        write_stripped_kept(w, &mut folder, &acc, &kept, &repeated)?;
+    } else {
+        let failed = std::cell::RefCell::new(None);
+        let parts = shard_parts("kept");
+        table_from_lines(&mut folder, OutputFile::Kept, lines_of(&parts, &failed))?;
+        if let Some(e) = failed.into_inner() {
+            return Err(e);
+        }
+    }
     let c: Concluded = read_json(&w.p("concluded.json"))?;
     // The run metadata type `simdex dedup` writes, with the Ray pass's shards and run
     // settings beside the dedup options.
@@ -564,6 +563,7 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
     let against = against.map(|p| p.display().to_string());
     let mut summary = output::Summary::new(w.plan.settings.options.clone(), None, against);
     summary.removed_by_stage = c.removed_by_stage;
+    summary.stripped_repeated_passages = w.plan.settings.strip_repeated_passages;
     summary.set_lost_text(c.lost_text);
     for s in 0..w.shards() {
         let path = w.p(&format!("embedded/{}.json", shard_name(s)));
@@ -580,6 +580,69 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
     let bytes = serde_json::to_vec(&summary).unwrap_or_default();
     let summary: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
     Ok(summary)
+}
+
+/// Writes a table file from JSONL lines: copied byte for byte in JSONL (a kept record as it
+/// was read), as JSON object rows in Parquet (kept rows of Parquet inputs come back with
+/// their columns, as JSON values).
+fn table_from_lines(
+    folder: &mut OutputFolder,
+    file: OutputFile,
+    lines: impl Iterator<Item = Vec<u8>>,
+) -> Result<(), StagedError> {
+    match folder.format() {
+        crate::tables::OutputFormat::Jsonl => folder.write_lines(file, lines)?,
+        _ => {
+            let rows = lines.map(|l| serde_json::from_slice(&l).unwrap_or_default());
+            folder.write_rows(file, rows)?
+        }
+    }
+    Ok(())
+}
+
+/// `kept` with `--strip-repeated-passages`: every kept record prepared again from its shard
+/// (as `prepare` prepared it) and written with its repeated paragraphs cut, as the
+/// single-process run writes it ([`output::stripped_record`]); the others as read.
+fn write_stripped_kept(
+    w: &Work,
+    folder: &mut OutputFolder,
+    acc: &Accepted,
+    kept: &dyn Fn(usize) -> bool,
+    repeated: &[crate::dedup::repeated::PassageDuplicate],
+) -> Result<(), StagedError> {
+    let mut strip: HashMap<usize, Vec<usize>> = HashMap::new();
+    for r in repeated {
+        strip.entry(r.doc).or_default().push(r.paragraph);
+    }
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    let mut file = match folder.format() {
+        crate::tables::OutputFormat::Jsonl => Some(folder.lines(OutputFile::Kept)?),
+        _ => None,
+    };
+    let mut failed = None;
+    for s in 0..w.shards() {
+        super::lexical::each_prepared(w, s, acc, &mut |g, d| {
+            if !kept(g) || failed.is_some() {
+                return;
+            }
+            let line = match strip.get(&g) {
+                Some(ps) => output::stripped_record(&d, ps),
+                None => d.record.raw.clone(),
+            };
+            match file.as_mut() {
+                Some(f) => failed = f.line(&line).err(),
+                None => lines.push(line),
+            }
+        })?;
+    }
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    match file {
+        Some(f) => folder.commit(f)?,
+        None => table_from_lines(folder, OutputFile::Kept, lines.into_iter())?,
+    }
+    Ok(())
 }
 
 /// The non-empty lines of `paths`, one file after another, read a line at a time; a read
