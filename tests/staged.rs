@@ -95,11 +95,13 @@ fn staged_run_with(
     let against = settings.against.clone();
     staged::plan(work, &[input.to_path_buf()], shards, out, settings).unwrap();
     let timings = staged::run_in_process(work).unwrap();
-    let ran = staged::stages()
+    let ran: Vec<&str> = staged::stages()
         .iter()
-        .filter(|s| against.is_some() || s.name != "against")
-        .count();
-    assert_eq!(timings.len(), ran);
+        .filter(|s| staged::stage_runs(work, s.name).unwrap())
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(ran.contains(&"against"), against.is_some());
+    assert_eq!(timings.len(), ran.len());
 }
 
 /// Asserts that `got` holds the files of `want`, byte for byte.
@@ -227,5 +229,36 @@ fn the_staged_stages_in_process_write_the_folder_simdex_dedup_writes() {
             staged_run(&input, &out, &work, shards);
             same_folder(&want, &out, &format!("{name}, {shards} shards"));
         }
+    }
+}
+
+#[test]
+fn a_dry_run_of_the_staged_stages_shows_what_simdex_dedup_dry_run_shows_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::env::set_var("SIMDEX_CACHE_DIR", dir.path().join("cache"));
+    let jsonl = dir.path().join("records.jsonl");
+    records(&jsonl);
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_simdex"))
+        .args(["dedup".as_ref(), jsonl.as_os_str(), "--dry-run".as_ref()])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(cli.status.success());
+    let want = String::from_utf8(cli.stdout).unwrap();
+    assert!(want.contains("would remove"), "{want}");
+    for shards in [1, 3] {
+        let out = dir.path().join(format!("staged-{shards}"));
+        let work = dir.path().join(format!("staged-{shards}.work"));
+        let settings = staged::Settings {
+            model: Some(common::model_dir()),
+            dry_run: true,
+            ..Default::default()
+        };
+        staged::plan(&work, &[jsonl.clone()], shards, &out, settings).unwrap();
+        staged::run_in_process(&work).unwrap();
+        let options = staged::Work::open(&work).unwrap().plan.settings.options;
+        let got = simdex::render::dry_run_report(&staged::dry_run(&work).unwrap(), &options);
+        assert_eq!(got, want, "{shards} shards");
+        assert!(!out.exists(), "a dry run writes no output folder");
     }
 }

@@ -74,6 +74,7 @@ def parse(argv=None) -> argparse.Namespace:
         print(run["error"].rstrip(), file=sys.stderr)
         sys.exit(2)
     a.inputs, a.out, a.settings, a.report = run["inputs"], run["out"], run["settings"], run["report"]
+    a.dry_run = a.settings["dry_run"]
     return a
 
 
@@ -107,11 +108,18 @@ def run_dedup(a: argparse.Namespace) -> dict:
 
     task = ray.remote(max_retries=3, retry_exceptions=[OSError])(_tasks.run_stage)
 
-    work = os.path.abspath(a.work or (a.out.rstrip("/") + ".work"))
+    if a.work or a.out:
+        work = os.path.abspath(a.work or (a.out.rstrip("/") + ".work"))
+    else:
+        # A dry run without --out: a work folder of its own, removed after.
+        import tempfile
+        work = tempfile.mkdtemp(prefix="simdex-dry-run-")
     if os.path.exists(work):
         shutil.rmtree(work)
+    # A dry run writes no output folder (the stages that would are skipped).
+    out = os.path.abspath(a.out) if a.out else os.path.join(work, "out")
     settings = _settings(a, shards)
-    _native.staged_plan(work, [os.path.abspath(i) for i in a.inputs], shards, os.path.abspath(a.out), json.dumps(settings))
+    _native.staged_plan(work, [os.path.abspath(i) for i in a.inputs], shards, out, json.dumps(settings))
     timings = {}
     worker_rss = {}
     for stage in STAGES:
@@ -132,6 +140,13 @@ def run_dedup(a: argparse.Namespace) -> dict:
                 raise SimdexError(errors[0])
             worker_rss[name] = max(r["max_rss_kb"] for r in reports) // 1024
         timings[name] = round(time.time() - t, 3)
+    if a.dry_run:
+        # What the run would do, as `simdex dedup --dry-run` prints it; nothing written.
+        a.dry_run_text = _native.staged_dry_run(work)
+        if not a.keep_work:
+            shutil.rmtree(work, ignore_errors=True)
+        ray.shutdown()
+        return {}
     summary_path = os.path.join(a.out, "summary.json")
     with open(summary_path, encoding="utf-8") as f:
         summary = json.load(f)
@@ -167,6 +182,9 @@ def main(argv=None) -> int:
     except ConnectionError as e:
         print(f"simdex: error: Ray: {e}", file=sys.stderr)
         return 1
+    if a.dry_run:
+        print(a.dry_run_text, end="")
+        return 0
     # The line `simdex dedup` prints, rendered by the library from the summary's type.
     print(_native.summary_line(json.dumps(s), a.out))
     if a.report_line:

@@ -315,6 +315,18 @@ fn staged_runs(work: PathBuf, name: String) -> PyResult<bool> {
     staged::stage_runs(&work, &name).map_err(err)
 }
 
+/// What a dry run of a run work folder shows, as `simdex dedup --dry-run` prints it.
+#[pyfunction]
+fn staged_dry_run(py: Python<'_>, work: PathBuf) -> PyResult<String> {
+    let (dry, options) = py
+        .detach(|| -> Result<_, staged::StagedError> {
+            let options = staged::Work::open(&work)?.plan.settings.options;
+            Ok((staged::dry_run(&work)?, options))
+        })
+        .map_err(err)?;
+    Ok(simdex::render::dry_run_report(&dry, &options))
+}
+
 /// How many tasks a stage runs in.
 #[pyfunction]
 fn staged_parts(work: PathBuf, name: String) -> PyResult<usize> {
@@ -335,6 +347,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(staged_stage, m)?)?;
     m.add_function(wrap_pyfunction!(staged_parts, m)?)?;
     m.add_function(wrap_pyfunction!(staged_runs, m)?)?;
+    m.add_function(wrap_pyfunction!(staged_dry_run, m)?)?;
     m.add_function(wrap_pyfunction!(summary_line, m)?)?;
     m.add_function(wrap_pyfunction!(staged_dedup_args, m)?)?;
     m.add_function(wrap_pyfunction!(staged_dedup_help, m)?)?;

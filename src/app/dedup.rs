@@ -12,7 +12,7 @@ use super::index::{add_to_index, IndexReport};
 use super::inputs::Inputs;
 use super::AppError;
 use crate::corpus::PreparedDoc;
-use crate::dedup::{self, output, DedupOptions, DedupReport};
+use crate::dedup::{self, output, DedupOptions, DedupReport, DryRun};
 use crate::embed::DocumentVectors;
 use crate::fsio::StagedDir;
 use crate::index::{Index, IndexMeta};
@@ -236,6 +236,26 @@ pub struct DedupRun {
     pub docs: Vec<PreparedDoc>,
     pub read: ReadOutcome,
     pub report: DedupReport,
+}
+
+impl DedupRun {
+    /// What `--dry-run` shows of this run.
+    pub fn dry_run(&self, opts: &DedupOptions) -> DryRun {
+        let mut d = DryRun {
+            nearest_cosines: self.report.nearest_cosines.clone(),
+            removed: self.report.removed.len(),
+            records_in: self.docs.len() + self.read.rejected.len(),
+            rejected: self.read.rejected.len(),
+            ..DryRun::default()
+        };
+        // A pair whose verdict cannot be read back (the temporary file failed) is left out
+        // of this preview; the run itself reports such an error when it writes its outputs.
+        for p in self.report.pairs.iter().filter_map(Result::ok) {
+            let id = |i: usize| self.docs[i].record.id.as_str();
+            d.judged(id(p.a), id(p.b), &p.verdict, opts.threshold);
+        }
+        d
+    }
 }
 
 impl DedupJob<'_> {

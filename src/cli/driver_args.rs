@@ -10,7 +10,6 @@
 
 use std::path::PathBuf;
 
-use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches};
 
 use super::args::{Cli, DedupArgs};
@@ -18,19 +17,13 @@ use crate::app::dedup::DedupCommand;
 use crate::app::{AppError, ModelChoice};
 use crate::dedup::staged::Settings;
 
-/// `simdex dedup` flags the staged pass does not take: (argument id, flag, why).
-pub const NOT_STAGED: &[(&str, &str, &str)] = &[(
-    "dry_run",
-    "--dry-run",
-    "the histogram of a dry run is `simdex dedup --dry-run`'s",
-)];
-
 /// A staged run as its arguments ask: inputs, output folder and settings (the shuffle's
 /// partitions and the neighbour search's lists at their defaults: those are the driver's).
 #[derive(Debug, serde::Serialize)]
 pub struct StagedArgs {
     pub inputs: Vec<PathBuf>,
-    pub out: PathBuf,
+    /// `None` in a dry run, which writes nothing.
+    pub out: Option<PathBuf>,
     pub settings: Settings,
     /// Also write `report.html` into the output folder once it is complete (`--report`).
     pub report: bool,
@@ -44,13 +37,9 @@ fn dedup_command() -> clap::Command {
         .expect("simdex has a dedup command")
 }
 
-/// `simdex dedup` as the driver `bin` shows it: the flags it does not take hidden.
+/// `simdex dedup` as the driver `bin` shows it.
 fn command(bin: &str) -> clap::Command {
-    let mut dedup = dedup_command();
-    for (id, _, _) in NOT_STAGED {
-        dedup = dedup.mut_arg(*id, |a| a.hide(true));
-    }
-    dedup
+    dedup_command()
         .name("dedup")
         .bin_name(format!("{bin} dedup"))
         .disable_help_flag(true)
@@ -62,19 +51,17 @@ pub fn staged_dedup_help(bin: &str) -> String {
 }
 
 /// Parses `argv` (what follows `dedup`, the driver's own flags taken out) as `simdex dedup`
-/// does; a flag of [`NOT_STAGED`] or a bad value is an error worded for the user.
+/// does; a bad value is an error worded for the user.
 pub fn staged_dedup_args(bin: &str, argv: &[String]) -> Result<StagedArgs, String> {
     let matches = command(bin)
         .try_get_matches_from(std::iter::once("dedup".to_string()).chain(argv.iter().cloned()))
         .map_err(|e| e.render().to_string())?;
-    for (id, flag, why) in NOT_STAGED {
-        if matches.value_source(id) == Some(ValueSource::CommandLine) {
-            return Err(format!("{bin} dedup does not take {flag}: {why}"));
-        }
-    }
     let a = DedupArgs::from_arg_matches(&matches).map_err(|e| e.render().to_string())?;
     let c = a.resolve();
-    let out = a.out.clone().ok_or("--out is required")?;
+    if !a.dry_run && a.out.is_none() {
+        return Err("--out is required".into());
+    }
+    let out = c.out.clone();
     let settings = Settings {
         input: c.inputs.input.clone(),
         clean: c.inputs.prepare.clean.is_some(),
@@ -87,6 +74,7 @@ pub fn staged_dedup_args(bin: &str, argv: &[String]) -> Result<StagedArgs, Strin
             .map_or(a.model.precision, |m| m.precision),
         against: c.against.clone(),
         strip_repeated_passages: c.strip_repeated_passages,
+        dry_run: a.dry_run,
         no_cache: a.model.no_cache,
         format: c.format,
         ..Settings::default()

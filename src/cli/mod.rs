@@ -216,7 +216,10 @@ fn dedup_cmd(a: DedupArgs) -> Result<()> {
     report_rejects(&outcome.run.read);
     match (&outcome.summary, &c.out) {
         (Some(s), Some(out)) => println!("{}", render::summary_line(s, out)),
-        _ => print!("{}", render::dry_run_report(&outcome.run, &c.options)),
+        _ => print!(
+            "{}",
+            render::dry_run_report(&outcome.run.dry_run(&c.options), &c.options)
+        ),
     }
     if let Some(r) = &outcome.report {
         println!("{}", render::report_line(r));

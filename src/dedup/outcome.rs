@@ -107,3 +107,33 @@ pub struct DedupReport {
     /// [`super::pass`]'s memory account); written to `summary.json` as `held_bytes`.
     pub held_bytes: Vec<(String, usize)>,
 }
+
+/// What `--dry-run` shows of a run, from any driver: the nearest-neighbour cosine of each
+/// embedded record, the judged pairs near the threshold with their verdicts, and the counts.
+#[derive(Debug, Default)]
+pub struct DryRun {
+    pub nearest_cosines: Vec<f32>,
+    /// Judged pairs whose article cosine lies within [`DryRun::NEAR`] of the threshold:
+    /// (id of a, id of b, verdict).
+    pub near_threshold: Vec<(String, String, PairVerdict)>,
+    pub removed: usize,
+    pub records_in: usize,
+    pub rejected: usize,
+}
+
+impl DryRun {
+    /// How close to the threshold a pair's cosine must be to be shown.
+    pub const NEAR: f32 = 0.02;
+
+    /// Keeps the pair if its cosine lies near the threshold.
+    pub fn judged(&mut self, a: &str, b: &str, verdict: &PairVerdict, threshold: f32) {
+        let near = verdict
+            .evidence
+            .cosine
+            .is_some_and(|x| (x - threshold).abs() <= Self::NEAR);
+        if near {
+            self.near_threshold
+                .push((a.to_string(), b.to_string(), verdict.clone()));
+        }
+    }
+}

@@ -4,13 +4,12 @@
 //!
 //! It must not compute a decision or read files: what it shows was decided elsewhere.
 
-use crate::app::dedup::DedupRun;
 use crate::app::index::IndexReport;
 use crate::app::similar::SimilarHit;
 use crate::corpus::PreparedDoc;
 use crate::dedup::explanation::Explanation;
 use crate::dedup::output::Summary;
-use crate::dedup::{DedupOptions, JudgedPair};
+use crate::dedup::{DedupOptions, DryRun, PairVerdict};
 use crate::index::CheckReport;
 
 /// The one-line summary of a dedup run (of every driver: the Ray pass's says its shards).
@@ -95,9 +94,9 @@ pub fn check_report(dir: &std::path::Path, report: &CheckReport) -> String {
 
 /// The `--dry-run` text: a histogram of nearest-neighbour cosines and pairs near the
 /// threshold with their evidence.
-pub fn dry_run_report(run: &DedupRun, o: &DedupOptions) -> String {
+pub fn dry_run_report(run: &DryRun, o: &DedupOptions) -> String {
     let mut s = String::new();
-    let c = &run.report.nearest_cosines;
+    let c = &run.nearest_cosines;
     s.push_str(&format!(
         "nearest-neighbour cosine of {} records (threshold {}):\n",
         c.len(),
@@ -125,49 +124,35 @@ pub fn dry_run_report(run: &DedupRun, o: &DedupOptions) -> String {
         };
         s.push_str(&format!("  {:.2}    {n:>6} {bar}{mark}\n", w[0]));
     }
-    // A pair whose verdict cannot be read back (the temporary file failed) is left out of
-    // this preview; the run itself reports such an error when it writes its outputs.
-    let mut near: Vec<JudgedPair> = run
-        .report
-        .pairs
-        .iter()
-        .filter_map(Result::ok)
-        .filter(|p| {
-            p.verdict
-                .evidence
-                .cosine
-                .is_some_and(|x| (x - o.threshold).abs() <= 0.02)
-        })
-        .collect();
+    let mut near: Vec<&(String, String, PairVerdict)> = run.near_threshold.iter().collect();
+    // Best cosine first; pairs of one cosine in input order (the order they were judged).
     near.sort_by(|x, y| {
         let (a, b) = (
-            x.verdict.evidence.cosine.unwrap_or(0.0),
-            y.verdict.evidence.cosine.unwrap_or(0.0),
+            x.2.evidence.cosine.unwrap_or(0.0),
+            y.2.evidence.cosine.unwrap_or(0.0),
         );
-        b.total_cmp(&a).then((x.a, x.b).cmp(&(y.a, y.b)))
+        b.total_cmp(&a)
     });
     s.push_str(&format!(
         "\n{} judged pairs within ±0.02 of the threshold (up to 20 shown):\n",
         near.len()
     ));
-    for p in near.iter().take(20) {
-        let e = &p.verdict.evidence;
+    for (a, b, v) in near.iter().take(20) {
+        let e = &v.evidence;
         s.push_str(&format!(
             "  {:<10} cos {:.4}  text coverage {:.2}  jaccard {:.3}  containment {:.3}  {} ~ {}\n",
-            p.verdict.duplicate.map_or("-", |st| st.name()),
+            v.duplicate.map_or("-", |st| st.name()),
             e.cosine.unwrap_or(0.0),
             e.text_coverage.unwrap_or(0.0),
             e.jaccard.unwrap_or(0.0),
             e.containment.unwrap_or(0.0),
-            run.docs[p.a].record.id,
-            run.docs[p.b].record.id
+            a,
+            b
         ));
     }
     s.push_str(&format!(
         "\nwould remove {} of {} records ({} rejected)\n",
-        run.report.removed.len(),
-        run.docs.len() + run.read.rejected.len(),
-        run.read.rejected.len()
+        run.removed, run.records_in, run.rejected
     ));
     s
 }

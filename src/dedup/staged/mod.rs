@@ -62,6 +62,7 @@ use crate::tables::columns::{self as table, Col, Table};
 use against::against;
 use corpus_checks::*;
 use lexical::*;
+pub use outputs::dry_run;
 use outputs::{conclude_run, explain, finish, write};
 use semantic::*;
 
@@ -96,6 +97,9 @@ pub struct Settings {
     /// Cut the paragraphs repeated across kept records from the text of `kept` (as
     /// `--strip-repeated-passages`).
     pub strip_repeated_passages: bool,
+    /// Decide, write nothing: the stages after `conclude` do not run, and [`dry_run`] tells
+    /// what the run would do (as `--dry-run`).
+    pub dry_run: bool,
 }
 
 /// Default article vectors per neighbour partition.
@@ -118,6 +122,7 @@ impl Default for Settings {
             format: Default::default(),
             against: None,
             strip_repeated_passages: false,
+            dry_run: false,
         }
     }
 }
@@ -428,7 +433,8 @@ pub fn run_in_process(dir: &Path) -> Result<Vec<(&'static str, f64)>, StagedErro
 }
 
 /// Whether a stage runs in this plan: the vectors' stages only when the records are
-/// embedded, `against` only with an index to compare with.
+/// embedded, `against` only with an index to compare with, the writing stages but in a dry
+/// run.
 pub fn stage_runs(dir: &Path, name: &str) -> Result<bool, StagedError> {
     let settings = Work::open(dir)?.plan.settings;
     let spec = stages()
@@ -438,7 +444,8 @@ pub fn stage_runs(dir: &Path, name: &str) -> Result<bool, StagedError> {
     Ok(match spec.step {
         Some(Step::AgainstIndex) => settings.against.is_some(),
         Some(step) if step.needs_vectors() => settings.embeds(),
-        _ => true,
+        Some(_) => true,
+        None => !(settings.dry_run && WRITE.iter().any(|s| s.name == name)),
     })
 }
 

@@ -63,6 +63,7 @@ pub(super) fn directory(w: &Work) -> Result<Directory, StagedError> {
 /// What `conclude` found, for `finish`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(super) struct Concluded {
+    removed: usize,
     removed_by_stage: BTreeMap<String, usize>,
     /// What the removals lose, as [`output::lost_text`] counts it.
     lost_text: (usize, usize, usize),
@@ -196,6 +197,7 @@ pub(super) fn conclude_run(w: &Work) -> Result<usize, StagedError> {
         .collect();
     write_lines(&w.p("related.jsonl"), &related_lines)?;
     let concluded = Concluded {
+        removed: c.removed.len(),
         removed_by_stage: c.stage_counts.into_iter().collect(),
         lost_text: output::lost_text_by(&c.removed, |i| dir.letters.get(i).copied().unwrap_or(0)),
     };
@@ -580,6 +582,40 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
     let bytes = serde_json::to_vec(&summary).unwrap_or_default();
     let summary: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
     Ok(summary)
+}
+
+/// What a dry run of a planned and run work folder shows (the stages up to `conclude` run):
+/// the nearest-neighbour cosines `merge_knn` found, the judged pairs near the threshold in
+/// input order, and the counts, as the single-process dry run shows them.
+pub fn dry_run(dir: &Path) -> Result<crate::dedup::DryRun, StagedError> {
+    let w = Work::open(dir)?;
+    let acc = w.accepted()?;
+    let c: Concluded = read_json(&w.p("concluded.json"))?;
+    let mut d = crate::dedup::DryRun {
+        removed: c.removed,
+        records_in: acc.offsets.last().copied().unwrap_or(0) + acc.rejected.len(),
+        rejected: acc.rejected.len(),
+        ..Default::default()
+    };
+    let ids = record_ids(&w)?;
+    for s in 0..w.shards() {
+        let path = w.p(&format!("nearest/{}.json", shard_name(s)));
+        if path.exists() {
+            d.nearest_cosines.extend(read_json::<Vec<f32>>(&path)?);
+        }
+        let mut rows = Vec::new();
+        for kind in ["near", "semantic", "second"] {
+            let path = w.p(&format!("verdicts/{kind}/{}", shard_name(s)));
+            if path.exists() {
+                rows.extend(read_verdicts(&path)?);
+            }
+        }
+        rows.sort_by_key(|r| (r.0, r.1));
+        for (a, b, v) in rows {
+            d.judged(&ids[a], &ids[b], &v, w.opts().threshold);
+        }
+    }
+    Ok(d)
 }
 
 /// Writes a table file from JSONL lines: copied byte for byte in JSONL (a kept record as it

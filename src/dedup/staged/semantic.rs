@@ -198,8 +198,10 @@ pub(super) fn knn(w: &Work, p: usize) -> Result<usize, StagedError> {
 pub(super) fn merge_knn(w: &Work, s: usize) -> Result<usize, StagedError> {
     let acc = w.accepted()?;
     let min = w.plan.settings.min_threshold();
-    let mut pairs = Vec::new();
+    let (mut pairs, mut nearest) = (Vec::new(), Vec::new());
     for (x, l) in ivf::merge(read_pairs(w, "knn", s)?, w.opts().neighbours) {
+        // Each record's nearest neighbour (its list is best first), for `--dry-run`.
+        nearest.extend(l.first().map(|&(_, c)| c));
         for (y, c) in l {
             if c >= min {
                 pairs.push((x.min(y), x.max(y), c));
@@ -207,6 +209,7 @@ pub(super) fn merge_knn(w: &Work, s: usize) -> Result<usize, StagedError> {
         }
     }
     let n = pairs.len();
+    write_json(&w.p(&format!("nearest/{}.json", shard_name(s))), &nearest)?;
     write_pairs_by_shard(
         w,
         &acc,
