@@ -254,7 +254,7 @@ fn a_dry_run_of_the_staged_stages_shows_what_simdex_dedup_dry_run_shows_and_writ
             dry_run: true,
             ..Default::default()
         };
-        staged::plan(&work, &[jsonl.clone()], shards, &out, settings).unwrap();
+        staged::plan(&work, std::slice::from_ref(&jsonl), shards, &out, settings).unwrap();
         staged::run_in_process(&work).unwrap();
         let options = staged::Work::open(&work).unwrap().plan.settings.options;
         let got = simdex::render::dry_run_report(&staged::dry_run(&work).unwrap(), &options);
