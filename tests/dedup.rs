@@ -117,7 +117,7 @@ fn outputs_account_for_every_record_and_are_the_same_on_every_run() {
     for _ in 0..2 {
         let run = run_job(&inputs, DedupOptions::default(), Some(common::embedder()));
         let out = tempfile::tempdir().unwrap();
-        let summary = output::Summary::new(DedupOptions::default(), None, None);
+        let summary = simdex::dedup::summary::Summary::new(DedupOptions::default(), None, None);
         let s = output::write_outputs(
             out.path(),
             &run.docs,
@@ -211,7 +211,7 @@ fn a_copied_passage_is_reported_and_can_be_stripped_without_removing_the_record(
         "different reports are both kept"
     );
     let out = tempfile::tempdir().unwrap();
-    let mut summary = output::Summary::new(DedupOptions::default(), None, None);
+    let mut summary = simdex::dedup::summary::Summary::new(DedupOptions::default(), None, None);
     summary.stripped_repeated_passages = true;
     let s = output::write_outputs(
         out.path(),

@@ -277,7 +277,7 @@ fn staged_stages() -> String {
 /// The one-line summary of a run from its `summary.json` text: the line `simdex dedup` prints.
 #[pyfunction]
 fn summary_line(summary: &str, out: PathBuf) -> PyResult<String> {
-    let s: output::Summary = serde_json::from_str(summary).map_err(err)?;
+    let s: simdex::dedup::summary::Summary = serde_json::from_str(summary).map_err(err)?;
     Ok(simdex::render::summary_line(&s, &out))
 }
 

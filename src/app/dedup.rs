@@ -12,6 +12,7 @@ use super::index::{add_to_index, IndexReport};
 use super::inputs::Inputs;
 use super::AppError;
 use crate::corpus::PreparedDoc;
+use crate::dedup::summary::Summary;
 use crate::dedup::{self, output, DedupOptions, DedupReport, DryRun};
 use crate::embed::DocumentVectors;
 use crate::fsio::StagedDir;
@@ -26,8 +27,8 @@ pub fn summary_of(
     embedder: Option<&Embedder>,
     options: DedupOptions,
     against: Option<&Path>,
-) -> output::Summary {
-    let mut s = output::Summary::new(
+) -> Summary {
+    let mut s = Summary::new(
         options,
         embedder.map(|e| e.settings.described()),
         against.map(|p| p.display().to_string()),
@@ -58,7 +59,7 @@ pub struct DedupCommand {
 /// What `simdex dedup` did: the run, and the summary of the outputs when they were written.
 pub struct DedupOutcome {
     pub run: DedupRun,
-    pub summary: Option<output::Summary>,
+    pub summary: Option<Summary>,
     /// What the report wrote, when asked for.
     pub report: Option<ReportSummary>,
 }
@@ -150,7 +151,7 @@ pub struct IngestCommand {
 /// What `simdex ingest` did: the dedup outputs' summary and what was added to the index.
 pub struct IngestOutcome {
     pub run: DedupRun,
-    pub summary: output::Summary,
+    pub summary: Summary,
     pub index: IndexReport,
     /// Whether the index was created by this run.
     pub created: bool,

@@ -14,10 +14,27 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::output::{write_summary, Summary, CLUSTER_COLUMNS, DUPLICATE_COLUMNS};
+use super::summary::{write_summary, Summary};
 use super::DedupError;
 use crate::input::Rejected;
 use crate::tables::{self, OutputFormat};
+
+/// The columns of `duplicates.jsonl`/`.parquet`, in order.
+const DUPLICATE_COLUMNS: &[&str] = &[
+    "id",
+    "duplicate_of",
+    "in_index",
+    "similarity",
+    "level",
+    "stage",
+    "cluster",
+    "evidence",
+    "exact_copy_of",
+    "source",
+];
+
+/// The columns of `clusters.jsonl`/`.parquet`, in order.
+const CLUSTER_COLUMNS: &[&str] = &["cluster", "kept", "kept_in_index", "members"];
 
 /// The files of an output folder (besides `summary.json`), in the order they are listed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -9,7 +9,7 @@
 //! driver: the steps per partition, over tables, for Ray), [`conclude`] (edges to removals),
 //! [`outcome`] (the result types), [`index_view`] (indexed records for the judge),
 //! [`explanation`] (a pair's verdict in words), [`output`] (the files' lines, the run
-//! metadata, the single-process run's rows), [`folder`] (the one writer of an output folder).
+//! metadata, the single-process run's rows), [`folder`] (the one writer of an output folder), [`summary`] (the run metadata type).
 //! This module reads no files.
 
 pub mod cluster;
@@ -32,6 +32,7 @@ pub mod spill;
 pub mod stage_rules;
 pub mod staged;
 pub mod steps;
+pub mod summary;
 pub mod vector_store;
 
 pub use cluster::{DuplicateEdge, Evidence, PassageMatch, Stage};

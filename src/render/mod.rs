@@ -8,7 +8,7 @@ use crate::app::index::IndexReport;
 use crate::app::similar::SimilarHit;
 use crate::corpus::PreparedDoc;
 use crate::dedup::explanation::Explanation;
-use crate::dedup::output::Summary;
+use crate::dedup::summary::Summary;
 use crate::dedup::{DedupOptions, DryRun, PairVerdict};
 use crate::index::CheckReport;
 

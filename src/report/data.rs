@@ -19,7 +19,7 @@ use crate::dedup::explanation::{
     ExplainedKind, ExplainedPair, RecordPassages, Scores, EXPLANATIONS_FILE, PASSAGES_FILE,
 };
 use crate::dedup::minhash::MinHashConfig;
-use crate::dedup::output::Summary;
+use crate::dedup::summary::Summary;
 use crate::dedup::DedupOptions;
 
 /// Default budget of passage text the page holds (UTF-8 bytes): beyond it, pairs are listed

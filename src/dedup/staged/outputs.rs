@@ -563,7 +563,8 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
     // settings beside the dedup options.
     let against = w.plan.settings.against.as_ref();
     let against = against.map(|p| p.display().to_string());
-    let mut summary = output::Summary::new(w.plan.settings.options.clone(), None, against);
+    let mut summary =
+        crate::dedup::summary::Summary::new(w.plan.settings.options.clone(), None, against);
     summary.removed_by_stage = c.removed_by_stage;
     summary.stripped_repeated_passages = w.plan.settings.strip_repeated_passages;
     summary.set_lost_text(c.lost_text);
