@@ -104,6 +104,23 @@ fn staged_run_with(
     assert_eq!(timings.len(), ran.len());
 }
 
+/// Runs the staged stages over `input` with `settings` (the test model's folder added) at 1
+/// and 3 shards, and asserts each writes the CLI's folder `cli` byte for byte.
+fn staged_writes_what_cli_wrote(cli: &Path, input: &Path, settings: staged::Settings, what: &str) {
+    let want = folder(cli);
+    let dir = cli.parent().unwrap();
+    for shards in [1, 3] {
+        let out = dir.join(format!("staged-{shards}"));
+        let work = dir.join(format!("staged-{shards}.work"));
+        let settings = staged::Settings {
+            model: Some(common::model_dir()),
+            ..settings.clone()
+        };
+        staged_run_with(input, &out, &work, shards, settings);
+        same_folder(&want, &out, &format!("{what}, {shards} shards"));
+    }
+}
+
 /// Asserts that `got` holds the files of `want`, byte for byte.
 fn same_folder(want: &BTreeMap<String, Vec<u8>>, got: &Path, what: &str) {
     let got = folder(got);
@@ -155,18 +172,11 @@ fn against_an_index_the_staged_stages_remove_what_simdex_dedup_removes() {
         in_index >= 5,
         "{in_index} removals for indexed records:\n{dups}"
     );
-    let want = folder(&want);
-    for shards in [1, 3] {
-        let out = dir.path().join(format!("staged-{shards}"));
-        let work = dir.path().join(format!("staged-{shards}.work"));
-        let settings = staged::Settings {
-            model: Some(common::model_dir()),
-            against: Some(index.clone()),
-            ..Default::default()
-        };
-        staged_run_with(&jsonl, &out, &work, shards, settings);
-        same_folder(&want, &out, &format!("--against, {shards} shards"));
-    }
+    let settings = staged::Settings {
+        against: Some(index.clone()),
+        ..Default::default()
+    };
+    staged_writes_what_cli_wrote(&want, &jsonl, settings, "--against");
 }
 
 #[test]
@@ -196,18 +206,11 @@ fn with_repeated_passages_stripped_the_staged_stages_write_the_kept_text_simdex_
         std::fs::read(as_read.join("kept.jsonl")).unwrap(),
         "some kept text was cut"
     );
-    let want = folder(&want);
-    for shards in [1, 3] {
-        let out = dir.path().join(format!("staged-{shards}"));
-        let work = dir.path().join(format!("staged-{shards}.work"));
-        let settings = staged::Settings {
-            model: Some(common::model_dir()),
-            strip_repeated_passages: true,
-            ..Default::default()
-        };
-        staged_run_with(&jsonl, &out, &work, shards, settings);
-        same_folder(&want, &out, &format!("stripped, {shards} shards"));
-    }
+    let settings = staged::Settings {
+        strip_repeated_passages: true,
+        ..Default::default()
+    };
+    staged_writes_what_cli_wrote(&want, &jsonl, settings, "stripped");
 }
 
 #[test]

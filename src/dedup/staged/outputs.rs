@@ -484,15 +484,7 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
     let mut aligned = Vec::new();
     let mut wanted: HashSet<usize> = HashSet::new();
     for s in 0..w.shards() {
-        let mut rows = Vec::new();
-        for kind in ["near", "semantic", "second"] {
-            let path = w.p(&format!("verdicts/{kind}/{}", shard_name(s)));
-            if path.exists() {
-                rows.extend(read_verdicts(&path)?);
-            }
-        }
-        rows.sort_by_key(|r| (r.0, r.1));
-        for (a, b, verdict) in rows {
+        for (a, b, verdict) in shard_verdicts(w, s)? {
             pairs.line(
                 output::pair_json(&ids[a], &ids[b], &verdict)
                     .to_string()
@@ -585,6 +577,21 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
     Ok(summary)
 }
 
+/// Every pair judged whose first record lies in shard `s` (near-exact, semantic, second
+/// look), with its verdict, ordered by (a, b) as `simdex dedup` orders them: shard after
+/// shard, the run's pairs in order.
+fn shard_verdicts(w: &Work, s: usize) -> Result<Vec<(usize, usize, PairVerdict)>, StagedError> {
+    let mut rows = Vec::new();
+    for kind in ["near", "semantic", "second"] {
+        let path = w.p(&format!("verdicts/{kind}/{}", shard_name(s)));
+        if path.exists() {
+            rows.extend(read_verdicts(&path)?);
+        }
+    }
+    rows.sort_by_key(|r| (r.0, r.1));
+    Ok(rows)
+}
+
 /// What a dry run of a planned and run work folder shows (the stages up to `conclude` run):
 /// the nearest-neighbour cosines `merge_knn` found, the judged pairs near the threshold in
 /// input order, and the counts, as the single-process dry run shows them.
@@ -604,15 +611,7 @@ pub fn dry_run(dir: &Path) -> Result<crate::dedup::DryRun, StagedError> {
         if path.exists() {
             d.nearest_cosines.extend(read_json::<Vec<f32>>(&path)?);
         }
-        let mut rows = Vec::new();
-        for kind in ["near", "semantic", "second"] {
-            let path = w.p(&format!("verdicts/{kind}/{}", shard_name(s)));
-            if path.exists() {
-                rows.extend(read_verdicts(&path)?);
-            }
-        }
-        rows.sort_by_key(|r| (r.0, r.1));
-        for (a, b, v) in rows {
+        for (a, b, v) in shard_verdicts(&w, s)? {
             d.judged(&ids[a], &ids[b], &v, w.opts().threshold);
         }
     }
