@@ -265,3 +265,77 @@ fn a_dry_run_of_the_staged_stages_shows_what_simdex_dedup_dry_run_shows_and_writ
         assert!(!out.exists(), "a dry run writes no output folder");
     }
 }
+
+/// The records of [`records`] that parse, as a Parquet file with an integer column (`views`)
+/// beside id and text, in row groups of 4.
+fn records_parquet(jsonl: &Path, path: &Path) {
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    use std::sync::Arc;
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(jsonl)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let col = |k: &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r[k].as_str().unwrap().to_string()),
+        ))
+    };
+    let views: ArrayRef = Arc::new(Int64Array::from_iter_values(
+        (0..rows.len() as i64).map(|i| 1000 + 7 * i),
+    ));
+    let batch =
+        RecordBatch::try_from_iter([("id", col("id")), ("text", col("text")), ("views", views)])
+            .unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(4))
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(path).unwrap(),
+        batch.schema(),
+        Some(props),
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+#[test]
+fn from_parquet_inputs_the_staged_stages_write_the_kept_rows_simdex_dedup_writes_in_their_own_types(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    std::env::set_var("SIMDEX_CACHE_DIR", dir.path().join("cache"));
+    let jsonl = dir.path().join("records.jsonl");
+    records(&jsonl);
+    let input = dir.path().join("records.parquet");
+    records_parquet(&jsonl, &input);
+    for strip in [false, true] {
+        let want = dir.path().join(format!("cli-{strip}"));
+        let mut args = vec![
+            "dedup".as_ref(),
+            input.as_os_str(),
+            "--format".as_ref(),
+            "parquet".as_ref(),
+            "--out".as_ref(),
+            want.as_os_str(),
+        ];
+        if strip {
+            args.push("--strip-repeated-passages".as_ref());
+        }
+        simdex(&args);
+        // The CLI's kept.parquet holds the input's columns in their own types.
+        let kept = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(want.join("kept.parquet")).unwrap(),
+        )
+        .unwrap();
+        let views = kept.schema().field_with_name("views").unwrap().clone();
+        assert_eq!(views.data_type(), &arrow_schema::DataType::Int64);
+        let settings = staged::Settings {
+            format: simdex::tables::OutputFormat::Parquet,
+            strip_repeated_passages: strip,
+            ..Default::default()
+        };
+        let what = format!("parquet, strip {strip}");
+        staged_writes_what_cli_wrote(&want, &input, settings, &what);
+    }
+}

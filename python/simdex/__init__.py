@@ -18,31 +18,33 @@ from ._native import SimdexError
 
 __all__ = ["Embedder", "dedup", "Index", "SimdexError", "dedup_settings", "DEDUP_SETTING_DEFAULTS"]
 
-# The dedup settings and their defaults, from the library's one list (DedupOptions): the
-# keyword arguments of `dedup` and the flags of `python -m simdex.ray dedup` are these.
+# The dedup settings and their defaults, from the library's one list (DedupOptions).
 DEDUP_SETTING_DEFAULTS: dict = json.loads(_native.dedup_setting_defaults())
-_SETTING_NAMES = set(DEDUP_SETTING_DEFAULTS)
-# The CLI's flag names for settings named otherwise in the library.
-_ALIASES = {"jaccard": "jaccard_threshold", "containment": "containment_threshold"}
-# The keyword arguments of `dedup`: `simdex dedup`'s flags by name, from the CLI's own
-# definitions.
+# The keyword arguments of `dedup` and `dedup_settings`: `simdex dedup`'s flags by name,
+# from the CLI's own definitions (aliases such as `jaccard` included).
 _FLAG_NAMES = frozenset(json.loads(_native.dedup_flag_names()))
 
 
-def dedup_settings(keep_by: str | None = None, **settings: Any) -> dict:
-    """The library's dedup settings from keyword arguments named as the CLI's flags
-    (`threshold=0.95`, `keep="longest"`, `keep_by="date"`); unknown names are an error."""
-    out: dict = {}
-    for name, value in settings.items():
-        if value is None:
-            continue
-        name = _ALIASES.get(name, name)
-        if name not in _SETTING_NAMES:
+def _flags_argv(named: Mapping[str, Any]) -> list:
+    """`simdex dedup`'s flags from keyword arguments by name: `True` is a flag without a
+    value, `False` or `None` leaves it out; an unknown name is an error."""
+    argv = []
+    for name, value in named.items():
+        if name not in _FLAG_NAMES:
             raise SimdexError(f"unknown dedup setting {name!r}")
-        out[name] = value
-    if keep_by is not None:
-        out["keep"] = {"field": keep_by}
-    return out
+        if value is None or value is False:
+            continue
+        flag = "--" + name.replace("_", "-")
+        argv += [flag] if value is True else [flag, os.fspath(value) if isinstance(value, os.PathLike) else str(value)]
+    return argv
+
+
+def dedup_settings(**flags: Any) -> dict:
+    """The library's dedup settings (every one, defaults filled in) that `simdex dedup`
+    takes from these flags, given by name as to `dedup` (`threshold=0.95`, `jaccard=0.7`,
+    `keep="longest"`, `keep_by="date"`): parsed by the CLI's own definitions, so a bad name
+    or value gets the CLI's message. What `summary.json` records as `options`."""
+    return json.loads(_native.dedup_options(_flags_argv(flags)))
 
 
 class Embedder:
@@ -116,14 +118,7 @@ def dedup(
     named["model"] = named.get("model") or model_dir
     named["no_semantic"] = named.get("no_semantic") or not semantic
     named["no_clean"] = named.get("no_clean") or not clean
-    argv = []
-    for name, value in named.items():
-        if name not in _FLAG_NAMES:
-            raise SimdexError(f"unknown dedup setting {name!r}")
-        if value is None or value is False:
-            continue
-        flag = "--" + name.replace("_", "-")
-        argv += [flag] if value is True else [flag, os.fspath(value) if isinstance(value, os.PathLike) else str(value)]
+    argv = _flags_argv(named)
     result = _native.dedup_records(records, [*argv, "--", *paths])
     return json.loads(result)
 

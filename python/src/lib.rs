@@ -185,6 +185,14 @@ fn dedup_setting_defaults() -> String {
     serde_json::to_string(&DedupOptions::default()).unwrap_or_default()
 }
 
+/// The dedup settings (`DedupOptions`, every one) that `simdex dedup ARGV` runs with, as
+/// JSON: the flags parsed and resolved by the CLI's own definitions.
+#[pyfunction]
+fn dedup_options(argv: Vec<String>) -> PyResult<String> {
+    let call = simdex::cli::driver_args::api_dedup_call(&argv).map_err(err)?;
+    serde_json::to_string(&call.command.options).map_err(err)
+}
+
 /// The keyword arguments of the Python `dedup`: `simdex dedup`'s flags by name, as JSON.
 #[pyfunction]
 fn dedup_flag_names() -> String {
@@ -339,6 +347,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeEmbedder>()?;
     m.add_function(wrap_pyfunction!(dedup_records, m)?)?;
     m.add_function(wrap_pyfunction!(dedup_setting_defaults, m)?)?;
+    m.add_function(wrap_pyfunction!(dedup_options, m)?)?;
     m.add_function(wrap_pyfunction!(dedup_flag_names, m)?)?;
     m.add_function(wrap_pyfunction!(similar, m)?)?;
     m.add_function(wrap_pyfunction!(index_contains, m)?)?;

@@ -166,6 +166,15 @@ def test_every_cli_flag_is_a_keyword_checked_as_the_cli_checks_it(tmp_path):
 
 def test_every_library_setting_is_a_keyword_and_unknown_ones_are_errors():
     assert {"threshold", "removal_coverage", "min_coverage", "keep"} <= set(simdex.DEDUP_SETTING_DEFAULTS)
-    assert simdex.dedup_settings(removal_coverage=0.9, jaccard=0.7) == {"removal_coverage": 0.9, "jaccard_threshold": 0.7}
+    assert simdex.dedup_settings() == simdex.DEDUP_SETTING_DEFAULTS
+    # Named as the CLI's flags (aliases included), resolved by the CLI's definitions.
+    settings = simdex.dedup_settings(removal_coverage=0.9, jaccard=0.7, keep_by="date")
+    assert {k: v for k, v in settings.items() if settings[k] != simdex.DEDUP_SETTING_DEFAULTS[k]} == {
+        "removal_coverage": 0.9,
+        "jaccard_threshold": 0.7,
+        "keep": {"field": "date"},
+    }
     with pytest.raises(simdex.SimdexError, match="unknown dedup setting"):
         simdex.dedup_settings(treshold=0.9)
+    with pytest.raises(simdex.SimdexError, match="invalid value 'high' for '--threshold"):
+        simdex.dedup_settings(threshold="high")

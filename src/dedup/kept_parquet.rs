@@ -4,7 +4,9 @@
 //! were cut); otherwise the kept records' JSON objects become the columns
 //! ([`crate::tables::json_schema`]).
 //!
-//! It decides nothing: which records are kept, and their stripped texts, come from the caller.
+//! Both drivers write it here: the single-process run through [`write`], the staged pass
+//! through [`rows_back`] (its JSON fallback is its own stream of `kept.jsonl` lines). It
+//! decides nothing: which records are kept, and their stripped texts, come from the caller.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,32 +18,32 @@ use serde_json::{Map, Value};
 
 use super::DedupError;
 use crate::corpus::PreparedDoc;
-use crate::input::parquet::{file_schema, json_value, read_rows};
+use crate::input::parquet::{file_schema, json_value, read_rows, ParquetRow};
 use crate::tables::{self, ParquetFile};
 
 /// Kept rows of one file, in a stretch of the kept order where they come from that file in
-/// ascending row order.
+/// ascending row order (`kept` holds their positions in the kept order).
 struct Stretch<'a> {
     file: &'a Path,
     rows: Vec<usize>,
-    docs: Vec<usize>,
+    kept: Vec<usize>,
 }
 
 /// The kept records as stretches of Parquet rows, or `None` when one of them was not read
 /// from Parquet.
-fn stretches<'a>(docs: &'a [PreparedDoc], kept: &[usize]) -> Option<Vec<Stretch<'a>>> {
+fn stretches<'a>(at: &[Option<&'a ParquetRow>]) -> Option<Vec<Stretch<'a>>> {
     let mut out: Vec<Stretch> = Vec::new();
-    for &i in kept {
-        let at = docs[i].record.parquet_row.as_ref()?;
+    for (k, at) in at.iter().enumerate() {
+        let at = (*at)?;
         match out.last_mut() {
             Some(s) if s.file == at.file && s.rows.last().is_some_and(|&r| r < at.row) => {
                 s.rows.push(at.row);
-                s.docs.push(i);
+                s.kept.push(k);
             }
             _ => out.push(Stretch {
                 file: &at.file,
                 rows: vec![at.row],
-                docs: vec![i],
+                kept: vec![k],
             }),
         }
     }
@@ -92,8 +94,9 @@ fn replace_text(col: &ArrayRef, with: &HashMap<usize, &str>) -> Result<ArrayRef,
     })
 }
 
-/// Writes `kept.parquet` at `dst`. `stripped` holds the cut texts of the kept records that
-/// lost repeated passages; `json_of` gives a kept record as its `kept.jsonl` line.
+/// Writes `kept.parquet` at `dst` for the single-process run. `stripped` holds the cut texts
+/// of the kept records that lost repeated passages; `json_of` gives a kept record as its
+/// `kept.jsonl` line.
 pub(super) fn write(
     dst: &Path,
     docs: &[PreparedDoc],
@@ -101,18 +104,21 @@ pub(super) fn write(
     stripped: &HashMap<usize, String>,
     json_of: &dyn Fn(usize) -> Result<Vec<u8>, DedupError>,
 ) -> Result<(), DedupError> {
-    if let Some(stretches) = stretches(docs, kept) {
-        // With nothing kept, the inputs' schema still names the columns.
-        let files: Vec<&Path> = if kept.is_empty() {
-            docs.iter()
-                .filter_map(|d| d.record.parquet_row.as_ref().map(|r| r.file.as_path()))
-                .collect()
-        } else {
-            stretches.iter().map(|s| s.file).collect()
-        };
-        if let Some(schema) = shared_schema(files.into_iter())? {
-            return write_rows_back(dst, docs, &stretches, schema, stripped);
-        }
+    let at: Vec<Option<&ParquetRow>> = kept
+        .iter()
+        .map(|&i| docs[i].record.parquet_row.as_ref())
+        .collect();
+    let inputs: Vec<&Path> = docs
+        .iter()
+        .filter_map(|d| d.record.parquet_row.as_ref().map(|r| r.file.as_path()))
+        .collect();
+    let cut: HashMap<usize, &str> = kept
+        .iter()
+        .enumerate()
+        .filter_map(|(k, i)| stripped.get(i).map(|t| (k, t.as_str())))
+        .collect();
+    if rows_back(dst, &at, &inputs, &cut)? {
+        return Ok(());
     }
     let rows: Vec<Map<String, Value>> = kept
         .iter()
@@ -126,15 +132,32 @@ pub(super) fn write(
     Ok(tables::write_json_rows(dst, &rows, &["id", "text"])?)
 }
 
-fn write_rows_back(
+/// Writes `kept.parquet` at `dst` from the input rows themselves, when every kept record was
+/// read from Parquet files of one schema: `at` says where each kept record (in kept order)
+/// was read, `inputs` the Parquet files of every record read (their schema names the
+/// columns when nothing is kept), `stripped` the cut text of a kept record (by its position
+/// in `at`) that lost repeated passages. Returns `false`, writing nothing, when the rows
+/// cannot be read back so (a kept record not from Parquet, files of other schemas).
+pub(crate) fn rows_back(
     dst: &Path,
-    docs: &[PreparedDoc],
-    stretches: &[Stretch],
-    schema: SchemaRef,
-    stripped: &HashMap<usize, String>,
-) -> Result<(), DedupError> {
+    at: &[Option<&ParquetRow>],
+    inputs: &[&Path],
+    stripped: &HashMap<usize, &str>,
+) -> Result<bool, DedupError> {
+    let Some(stretches) = stretches(at) else {
+        return Ok(false);
+    };
+    // With nothing kept, the inputs' schema still names the columns.
+    let files: Vec<&Path> = if at.is_empty() {
+        inputs.to_vec()
+    } else {
+        stretches.iter().map(|s| s.file).collect()
+    };
+    let Some(schema) = shared_schema(files.into_iter())? else {
+        return Ok(false);
+    };
     let mut f = ParquetFile::create(dst, schema)?;
-    for s in stretches {
+    for s in &stretches {
         let mut reader = read_rows(s.file, &s.rows)?;
         let mut done = 0;
         while let Some(batch) =
@@ -147,19 +170,16 @@ fn write_rows_back(
                 })?
         {
             let n = batch.num_rows();
-            let ids = s.docs.get(done..done + n).unwrap_or_default();
-            let cut: HashMap<usize, &str> = ids
+            let ks = s.kept.get(done..done + n).unwrap_or_default();
+            let cut: HashMap<usize, &str> = ks
                 .iter()
                 .enumerate()
-                .filter_map(|(j, i)| stripped.get(i).map(|t| (j, t.as_str())))
+                .filter_map(|(j, k)| stripped.get(k).map(|&t| (j, t)))
                 .collect();
             let batch = if cut.is_empty() {
                 batch
             } else {
-                let text_column = ids
-                    .first()
-                    .and_then(|&i| docs[i].record.parquet_row.as_ref())
-                    .map_or(0, |r| r.text_column);
+                let text_column = ks.first().and_then(|&k| at[k]).map_or(0, |r| r.text_column);
                 let mut columns = batch.columns().to_vec();
                 columns[text_column] =
                     replace_text(&columns[text_column], &cut).map_err(|e| f.arrow(e))?;
@@ -178,5 +198,6 @@ fn write_rows_back(
             });
         }
     }
-    Ok(f.commit()?)
+    f.commit()?;
+    Ok(true)
 }

@@ -8,6 +8,7 @@
 use super::rows::*;
 use super::*;
 use crate::dedup::folder::{OutputFile, OutputFolder};
+use crate::input::parquet::{is_parquet, ParquetRow};
 
 /// Ids, sources and keep keys of every accepted record, in input order.
 pub(super) struct Directory {
@@ -540,7 +541,9 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
         })
         .collect();
     folder.write_lines(OutputFile::PassageDuplicates, &lines)?;
-    if w.plan.settings.strip_repeated_passages {
+    if kept_rows_back(w, &mut folder, &acc, &kept, &repeated)? {
+        // kept.parquet holds the input rows themselves.
+    } else if w.plan.settings.strip_repeated_passages {
         write_stripped_kept(w, &mut folder, &acc, &kept, &repeated)?;
     } else {
         let failed = std::cell::RefCell::new(None);
@@ -636,6 +639,80 @@ fn table_from_lines(
     Ok(())
 }
 
+/// The paragraphs cut from each kept record with `--strip-repeated-passages` (none without).
+fn paragraphs_to_strip(
+    w: &Work,
+    repeated: &[crate::dedup::repeated::PassageDuplicate],
+) -> HashMap<usize, Vec<usize>> {
+    let mut strip: HashMap<usize, Vec<usize>> = HashMap::new();
+    if w.plan.settings.strip_repeated_passages {
+        for r in repeated {
+            strip.entry(r.doc).or_default().push(r.paragraph);
+        }
+    }
+    strip
+}
+
+/// `kept.parquet` written from the input rows themselves, every column in its own type, when
+/// every kept record was read from Parquet files of one schema: the single-process run's
+/// rule and writer ([`kept_parquet::rows_back`]), fed from the shards read again. `false`
+/// (nothing written) in JSONL format, without Parquet inputs, or when the rows cannot be
+/// read back so.
+fn kept_rows_back(
+    w: &Work,
+    folder: &mut OutputFolder,
+    acc: &Accepted,
+    kept: &dyn Fn(usize) -> bool,
+    repeated: &[crate::dedup::repeated::PassageDuplicate],
+) -> Result<bool, StagedError> {
+    let parquet_inputs = w.plan.shards.iter().flatten().any(|p| is_parquet(&p.path));
+    if folder.format() != crate::tables::OutputFormat::Parquet || !parquet_inputs {
+        return Ok(false);
+    }
+    let strip = paragraphs_to_strip(w, repeated);
+    let mut at: Vec<Option<ParquetRow>> = Vec::new();
+    let mut inputs: Vec<PathBuf> = Vec::new();
+    let mut cut: HashMap<usize, String> = HashMap::new();
+    let mut note = |g: usize, record: &Record, cut_text: Option<String>| {
+        if let Some(r) = &record.parquet_row {
+            if inputs.last() != Some(&r.file) && !inputs.contains(&r.file) {
+                inputs.push(r.file.clone());
+            }
+        }
+        if kept(g) {
+            if let Some(t) = cut_text {
+                cut.insert(at.len(), t);
+            }
+            at.push(record.parquet_row.clone());
+        }
+    };
+    for s in 0..w.shards() {
+        if strip.is_empty() {
+            let mut g = acc.offsets[s];
+            w.each_shard_record(s, acc, &mut |r| {
+                note(g, &r, None);
+                g += 1;
+            })?;
+        } else {
+            super::lexical::each_prepared(w, s, acc, &mut |g, d| {
+                let cut_text = strip
+                    .get(&g)
+                    .map(|ps| crate::dedup::repeated::strip(&d, ps));
+                note(g, &d.record, cut_text);
+            })?;
+        }
+    }
+    let at: Vec<Option<&ParquetRow>> = at.iter().map(Option::as_ref).collect();
+    let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    let cut: HashMap<usize, &str> = cut.iter().map(|(&k, t)| (k, t.as_str())).collect();
+    let dst = folder.path(OutputFile::Kept);
+    if !crate::dedup::kept_parquet::rows_back(&dst, &at, &inputs, &cut)? {
+        return Ok(false);
+    }
+    folder.wrote(OutputFile::Kept, at.len());
+    Ok(true)
+}
+
 /// `kept` with `--strip-repeated-passages`: every kept record prepared again from its shard
 /// (as `prepare` prepared it) and written with its repeated paragraphs cut, as the
 /// single-process run writes it ([`output::stripped_record`]); the others as read.
@@ -646,10 +723,7 @@ fn write_stripped_kept(
     kept: &dyn Fn(usize) -> bool,
     repeated: &[crate::dedup::repeated::PassageDuplicate],
 ) -> Result<(), StagedError> {
-    let mut strip: HashMap<usize, Vec<usize>> = HashMap::new();
-    for r in repeated {
-        strip.entry(r.doc).or_default().push(r.paragraph);
-    }
+    let strip = paragraphs_to_strip(w, repeated);
     let mut lines: Vec<Vec<u8>> = Vec::new();
     let mut file = match folder.format() {
         crate::tables::OutputFormat::Jsonl => Some(folder.lines(OutputFile::Kept)?),
