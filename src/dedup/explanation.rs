@@ -7,7 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{doc_view, judge, DedupOptions, Evidence, PairVerdict, RecordText, Stage};
+use super::cluster::{Evidence, Stage};
+use super::judge::{doc_view, judge, PairVerdict, RecordText};
+use super::options::DedupOptions;
 use crate::corpus::PreparedDoc;
 use crate::embed::DocumentVectors;
 
@@ -280,10 +282,10 @@ pub struct RecordPassages {
 /// The record a removal is explained against in `explanations.jsonl`: the member it is an
 /// exact copy of, else the input record kept for it; `None` for a removal against an indexed
 /// record (explained by `simdex explain --index`).
-pub fn explained_against(r: &super::Removal) -> Option<usize> {
+pub fn explained_against(r: &super::outcome::Removal) -> Option<usize> {
     match r.duplicate_of {
-        super::Original::Input(kept) => Some(r.exact_copy_of.unwrap_or(kept)),
-        super::Original::Indexed(_) => None,
+        super::outcome::Original::Input(kept) => Some(r.exact_copy_of.unwrap_or(kept)),
+        super::outcome::Original::Indexed(_) => None,
     }
 }
 

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use super::error::DedupError;
 use super::summary::{write_summary, Summary};
-use super::DedupError;
 use crate::input::Rejected;
 use crate::tables::{self, OutputFormat};
 

@@ -9,7 +9,7 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use super::KeepPolicy;
+use super::options::KeepPolicy;
 use crate::corpus::PreparedDoc;
 
 /// What a keep policy compares of one record.

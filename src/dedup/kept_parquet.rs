@@ -16,7 +16,7 @@ use arrow_array::{Array, ArrayRef, LargeStringArray, RecordBatch, StringArray, S
 use arrow_schema::{ArrowError, DataType, Schema, SchemaRef};
 use serde_json::{Map, Value};
 
-use super::DedupError;
+use super::error::DedupError;
 use crate::corpus::PreparedDoc;
 use crate::input::parquet::{file_schema, json_value, read_rows, ParquetRow};
 use crate::tables::{self, ParquetFile};

@@ -68,14 +68,6 @@ impl RelatedPair {
     }
 }
 
-/// A pair that was looked at, with its scores: the saved neighbour graph.
-#[derive(Debug, Clone, Serialize)]
-pub struct JudgedPair {
-    pub a: usize,
-    pub b: usize,
-    pub verdict: PairVerdict,
-}
-
 /// A cluster as written to `clusters.jsonl`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClusterSummary {
@@ -93,12 +85,12 @@ pub struct DedupReport {
     pub clusters: Vec<ClusterSummary>,
     pub related: Vec<RelatedPair>,
     /// Every pair judged, with its verdict (held in a temporary file; see [`super::pair_log`]).
-    pub pairs: super::JudgedPairs,
+    pub pairs: super::pair_log::JudgedPairs,
     /// Cosine of each embedded record's nearest neighbour (for `--dry-run`'s histogram).
     pub nearest_cosines: Vec<f32>,
     /// Vectors of each embedded record, computed from its own passages; `None` for exact
     /// copies (compared through their representative) and without the semantic stage.
-    pub vectors: super::VectorStore,
+    pub vectors: super::vector_store::VectorStore,
     pub stage_counts: HashMap<String, usize>,
     pub timings: Vec<(String, f64)>,
     /// Tokens embedded.

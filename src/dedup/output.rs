@@ -16,12 +16,15 @@ use std::path::Path;
 
 use serde_json::json;
 
+use super::error::DedupError;
 use super::explanation::{
     explained_against, explained_pair, ExplainedKind, ExplainedPair, RecordPassages,
 };
 use super::folder::{OutputFile, OutputFolder};
+use super::options::DedupOptions;
+use super::outcome::{DedupReport, Original};
+use super::repeated;
 use super::summary::Summary;
-use super::{repeated, DedupError, DedupOptions, DedupReport, Original};
 use crate::corpus::PreparedDoc;
 use crate::input::Rejected;
 use crate::tables::OutputFormat;
@@ -67,7 +70,7 @@ pub(crate) fn round(x: f32) -> f64 {
 pub fn duplicate_json(
     id: &str,
     duplicate_of: &str,
-    r: &super::Removal,
+    r: &super::outcome::Removal,
     exact_copy_of: Option<String>,
     source: &str,
 ) -> serde_json::Value {
@@ -119,7 +122,12 @@ pub fn passage_duplicate_json(
 }
 
 /// The `related.jsonl` line of a related pair (shared with the staged run).
-pub fn related_json(a: &str, b: &str, cosine: f32, kind: super::RelatedKind) -> serde_json::Value {
+pub fn related_json(
+    a: &str,
+    b: &str,
+    cosine: f32,
+    kind: super::outcome::RelatedKind,
+) -> serde_json::Value {
     json!({"a": a, "b": b, "cosine": round(cosine), "kind": kind})
 }
 
@@ -135,14 +143,17 @@ pub fn letters(doc: &PreparedDoc) -> usize {
 /// What the removals of a run lose: (removed letters, letters not held by the record kept
 /// for them, removals whose kept record holds less than half of them), from each removal's
 /// `coverage_in_kept` and the letters of its compared text.
-pub fn lost_text(docs: &[PreparedDoc], removed: &[super::Removal]) -> (usize, usize, usize) {
+pub fn lost_text(
+    docs: &[PreparedDoc],
+    removed: &[super::outcome::Removal],
+) -> (usize, usize, usize) {
     lost_text_by(removed, |i| letters(&docs[i]))
 }
 
 /// [`lost_text`] with each record's letters given by `letters_of` (the Ray pass reads them
 /// from its tables).
 pub fn lost_text_by(
-    removed: &[super::Removal],
+    removed: &[super::outcome::Removal],
     letters_of: impl Fn(usize) -> usize,
 ) -> (usize, usize, usize) {
     let (mut chars, mut lost, mut mostly) = (0usize, 0f64, 0usize);
@@ -159,7 +170,7 @@ pub fn lost_text_by(
 
 /// The `clusters.jsonl` line of a cluster, given its kept record's and members' ids.
 pub fn cluster_json(
-    c: &super::ClusterSummary,
+    c: &super::outcome::ClusterSummary,
     kept: &str,
     members: &[String],
 ) -> serde_json::Value {
@@ -301,7 +312,7 @@ fn explain(
     kind: ExplainedKind,
     cluster: Option<String>,
 ) -> ExplainedPair {
-    let _w = crate::working_on::working_on(super::pair_name(docs, a, b));
+    let _w = crate::working_on::working_on(super::pass::pair_name(docs, a, b));
     // A vector that cannot be read back (the temporary file failed) leaves the pair
     // explained on its text alone, as for a record that was never embedded.
     let vec_of = |i: usize| report.vectors.get(i).ok().flatten();

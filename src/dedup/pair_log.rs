@@ -8,9 +8,18 @@
 
 use std::io;
 
+use serde::Serialize;
+
 use super::judge::PairVerdict;
-use super::outcome::JudgedPair;
 use super::spill::SpillFile;
+
+/// A pair that was looked at, with its scores: the saved neighbour graph.
+#[derive(Debug, Clone, Serialize)]
+pub struct JudgedPair {
+    pub a: usize,
+    pub b: usize,
+    pub verdict: PairVerdict,
+}
 
 /// Where one pair's verdict lies in the file.
 #[derive(Debug, Clone, Copy)]

@@ -11,15 +11,17 @@ use std::time::Instant;
 
 use super::cluster::DuplicateEdge;
 use super::conclude::{conclude, copy_edge};
+use super::error::DedupError;
 use super::judge::{PairVerdict, RecordText};
 use super::keep::{self, KeepKey};
+use super::neighbours;
 use super::options::{DedupOptions, KeepPolicy};
-use super::outcome::{DedupReport, JudgedPair, RelatedPair, Removal};
+use super::outcome::{DedupReport, RelatedPair, Removal};
+use super::pair_log::JudgedPair;
 use super::spill::{spill_error, spill_path};
 use super::stage_rules::{Judging, Kept};
 use super::steps::{self, Records, Step, STEPS};
 use super::vector_store::VectorStore;
-use super::{neighbours, DedupError};
 use crate::corpus::PreparedDoc;
 use crate::embed::{embed_documents_each, DocumentVectors};
 use crate::index::Index;
@@ -512,4 +514,46 @@ pub fn pair_name(docs: &[PreparedDoc], a: usize, b: usize) -> String {
         })
     };
     format!("records {} and {}", name(a), name(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::app::text_record;
+    use crate::corpus::{prepare, PrepareOptions};
+    use crate::dedup::cluster::Stage;
+    use crate::dedup::options::Stages;
+    use crate::dedup::outcome::Original;
+
+    const A: &str = "推动高质量发展，创新是核心动力和关键变量。日前，市委经济工作会议召开，指出要深入实施创新驱动战略，围绕高水平国家创新型城市建设，深入实施省十大创新行动，全面落实市委、市政府强化创新驱动各项部署。";
+
+    #[test]
+    fn an_exact_copy_of_a_member_joins_its_cluster_and_says_through_whom() {
+        let b = A.replace("十大", "十项");
+        let records = vec![
+            text_record("a", A),
+            text_record("b", &b),
+            text_record("c", &b),
+            text_record("d", "济南地面站是齐鲁科创大走廊未来导航增强卫星系统的重要组成部分，今年九月完成建设并投入使用，可为区域用户提供高精度定位服务。"),
+        ];
+        let docs = prepare(records, &PrepareOptions::default());
+        let opts = DedupOptions {
+            stages: Stages {
+                semantic: false,
+                ..Stages::default()
+            },
+            ..DedupOptions::default()
+        };
+        let report = run(&docs, None, None, &opts, &mut |_, _, _, _| {}).unwrap();
+        assert_eq!(report.kept, vec![0, 3]);
+        assert_eq!(report.clusters.len(), 1);
+        assert_eq!(report.clusters[0].members, vec![0, 1, 2]);
+        let by_doc: HashMap<usize, &Removal> = report.removed.iter().map(|r| (r.doc, r)).collect();
+        assert_eq!(by_doc[&1].stage, Stage::NearExact);
+        assert_eq!(by_doc[&1].exact_copy_of, None);
+        assert_eq!(by_doc[&2].duplicate_of, Original::Input(0));
+        assert_eq!(by_doc[&2].exact_copy_of, Some(1));
+    }
 }

@@ -10,8 +10,9 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::outcome::JudgedPair;
-use super::{DedupReport, Stage};
+use super::cluster::Stage;
+use super::outcome::DedupReport;
+use super::pair_log::JudgedPair;
 use crate::corpus::PreparedDoc;
 
 /// Paragraphs shorter than this (in characters, white space excluded) are never reported:

@@ -8,7 +8,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
-use super::DedupError;
+use super::error::DedupError;
 
 /// Append-only bytes in an unnamed temporary file.
 #[derive(Debug, Default)]

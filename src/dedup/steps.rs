@@ -142,7 +142,7 @@ pub fn semantic_candidates(
 /// The second look's candidates: pairs of [`conclude::second_look_pairs`] not `settled`.
 pub fn second_look_candidates(
     n: usize,
-    edges: &[super::DuplicateEdge],
+    edges: &[super::cluster::DuplicateEdge],
     rank: &[usize],
     opts: &DedupOptions,
     settled: impl Fn(usize, usize) -> bool,

@@ -7,7 +7,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{DedupError, DedupOptions};
+use super::error::DedupError;
+use super::options::DedupOptions;
 use crate::tables::OutputFormat;
 
 /// The counts and settings of a run, as written to `summary.json` by every driver (the

@@ -51,7 +51,7 @@ pub(super) fn against(w: &Work, s: usize) -> Result<usize, StagedError> {
 pub(super) fn removed_by_index(
     w: &Work,
     copies: &[(usize, usize)],
-) -> Result<HashMap<usize, crate::dedup::Removal>, StagedError> {
+) -> Result<HashMap<usize, crate::dedup::outcome::Removal>, StagedError> {
     let mut removed = HashMap::new();
     if w.plan.settings.against.is_none() {
         return Ok(removed);

@@ -40,16 +40,17 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
+use super::cluster::{DuplicateEdge, Evidence, Stage};
+use super::conclude::{conclude, copy_edge};
 use super::judge::PairVerdict;
+use super::judge::RecordText;
 use super::keep::{keep_rank, KeepKey};
+use super::options::DedupOptions;
 use super::outcome::RelatedKind;
 use super::stage_rules::Judging;
 use super::steps::{self, Step, STEPS};
 use super::vector_store::VectorStore;
-use super::{
-    conclude, copy_edge, minhash, neighbours, output, DedupOptions, DuplicateEdge, Evidence,
-    RecordText, Stage,
-};
+use super::{minhash, neighbours, output};
 use crate::clean::{self, CleanOptions, RepeatedParagraphs};
 use crate::corpus::{prepare_one, PrepareOptions};
 use crate::embed::DocumentVectors;
@@ -161,7 +162,7 @@ pub enum StagedError {
     #[error(transparent)]
     Search(#[from] candle_core::Error),
     #[error(transparent)]
-    Output(#[from] super::DedupError),
+    Output(#[from] super::error::DedupError),
     #[error(transparent)]
     Index(#[from] crate::index::IndexError),
     #[error("{path}: {message}")]

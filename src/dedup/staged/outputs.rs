@@ -138,8 +138,8 @@ pub(super) fn conclude_run(w: &Work) -> Result<usize, StagedError> {
         }
         let s = Work::shard_of(&acc.offsets, r.doc).min(w.shards() - 1);
         let of = match &r.duplicate_of {
-            crate::dedup::Original::Input(i) => dir.id[*i].clone(),
-            crate::dedup::Original::Indexed(id) => id.clone(),
+            crate::dedup::outcome::Original::Input(i) => dir.id[*i].clone(),
+            crate::dedup::outcome::Original::Indexed(id) => id.clone(),
         };
         let line = output::duplicate_json(
             &dir.id[r.doc],
@@ -170,8 +170,8 @@ pub(super) fn conclude_run(w: &Work) -> Result<usize, StagedError> {
     let mut lines = Vec::new();
     for cl in &c.clusters {
         let kept = match &cl.kept {
-            crate::dedup::Original::Input(i) => dir.id[*i].clone(),
-            crate::dedup::Original::Indexed(id) => id.clone(),
+            crate::dedup::outcome::Original::Input(i) => dir.id[*i].clone(),
+            crate::dedup::outcome::Original::Indexed(id) => id.clone(),
         };
         let members: Vec<String> = cl.members.iter().map(|&m| dir.id[m].clone()).collect();
         lines.push(output::cluster_json(cl, &kept, &members).to_string());
@@ -189,9 +189,9 @@ pub(super) fn conclude_run(w: &Work) -> Result<usize, StagedError> {
         .iter()
         .map(|r| {
             let kind = if r.partial {
-                crate::dedup::RelatedKind::Partial
+                crate::dedup::outcome::RelatedKind::Partial
             } else {
-                crate::dedup::RelatedKind::Related
+                crate::dedup::outcome::RelatedKind::Related
             };
             output::related_json(&dir.id[r.a], &dir.id[r.b], r.cosine, kind).to_string()
         })
@@ -491,7 +491,7 @@ pub(super) fn finish(w: &Work) -> Result<serde_json::Value, StagedError> {
                     .to_string()
                     .as_bytes(),
             )?;
-            let p = crate::dedup::outcome::JudgedPair { a, b, verdict };
+            let p = crate::dedup::pair_log::JudgedPair { a, b, verdict };
             let candidates = crate::dedup::repeated::semantic_candidates(&p, &kept);
             if !candidates.is_empty() {
                 wanted.extend(candidates.iter().map(|c| c.0));
@@ -598,11 +598,11 @@ fn shard_verdicts(w: &Work, s: usize) -> Result<Vec<(usize, usize, PairVerdict)>
 /// What a dry run of a planned and run work folder shows (the stages up to `conclude` run):
 /// the nearest-neighbour cosines `merge_knn` found, the judged pairs near the threshold in
 /// input order, and the counts, as the single-process dry run shows them.
-pub fn dry_run(dir: &Path) -> Result<crate::dedup::DryRun, StagedError> {
+pub fn dry_run(dir: &Path) -> Result<crate::dedup::outcome::DryRun, StagedError> {
     let w = Work::open(dir)?;
     let acc = w.accepted()?;
     let c: Concluded = read_json(&w.p("concluded.json"))?;
-    let mut d = crate::dedup::DryRun {
+    let mut d = crate::dedup::outcome::DryRun {
         removed: c.removed,
         records_in: acc.offsets.last().copied().unwrap_or(0) + acc.rejected.len(),
         rejected: acc.rejected.len(),
