@@ -5,8 +5,14 @@
 //!
 //! It must not cluster or write outputs.
 
-use super::lexical::load;
-use super::*;
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use crate::dedup::judge::PairVerdict;
+use crate::dedup::steps;
+use crate::tables::columns::{self as table, Col};
+
+use super::lexical::*;
+use super::work::*;
 
 /// Map: the indexed record each of a shard's representatives duplicates (if any), with the
 /// verdict, as rows `idx`, `id`, `verdict` (JSON).

@@ -4,7 +4,15 @@
 //!
 //! It must not prepare, compare or decide anything about duplicates.
 
-use super::*;
+use std::collections::{HashMap, HashSet};
+
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::clean::{self, RepeatedParagraphs};
+use crate::input::{duplicate_id_reason, read_pieces_each, Location, OnError, Rejected};
+use crate::tables::columns::{self as table, Col};
+
+use super::work::*;
 
 /// Map: reads a shard; writes its ids (partitioned by id) and the corpus pass's counts of
 /// its cleaned texts (partitioned by paragraph key).

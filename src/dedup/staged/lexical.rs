@@ -5,8 +5,24 @@
 //!
 //! It must not embed or cluster: the judging rule is [`crate::dedup::stage_rules`]'s.
 
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::Path;
+
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::clean::{self, RepeatedParagraphs};
+use crate::corpus::{prepare_one, PrepareOptions};
+use crate::dedup::judge::RecordText;
+use crate::dedup::keep::KeepKey;
+use crate::dedup::stage_rules::Judging;
+use crate::dedup::steps;
+use crate::dedup::vector_store::VectorStore;
+use crate::dedup::{minhash, output};
+use crate::embed::DocumentVectors;
+use crate::tables::columns::{self as table, Col};
+
 use super::rows::*;
-use super::*;
+use super::work::*;
 
 /// A shard's accepted records prepared (cleaned with the corpus pass's repeated paragraphs,
 /// cut into passages), each handed to `each` with its position in the run as it is read:

@@ -5,10 +5,28 @@
 //!
 //! It must not judge a pair but the second look's, which the clustering asks for.
 
-use super::rows::*;
-use super::*;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::dedup::conclude::{conclude, copy_edge};
 use crate::dedup::folder::{OutputFile, OutputFolder};
+use crate::dedup::judge::PairVerdict;
+use crate::dedup::keep::{keep_rank, KeepKey};
+use crate::dedup::output;
+use crate::dedup::stage_rules::Judging;
+use crate::dedup::steps;
+use crate::dedup::vector_store::VectorStore;
+use crate::embed::DocumentVectors;
 use crate::input::parquet::{is_parquet, ParquetRow};
+use crate::input::Record;
+use crate::tables::columns::{self as table, Col};
+
+use super::lexical::*;
+use super::rows::*;
+use super::semantic::*;
+use super::work::*;
 
 /// Ids, sources and keep keys of every accepted record, in input order.
 pub(super) struct Directory {

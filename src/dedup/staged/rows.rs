@@ -4,7 +4,14 @@
 //!
 //! It must not decide anything: what a row means is the stages' business.
 
-use super::*;
+use std::path::Path;
+
+use crate::dedup::cluster::{DuplicateEdge, Evidence, Stage};
+use crate::dedup::judge::PairVerdict;
+use crate::embed::DocumentVectors;
+use crate::tables::columns::{self as table, Col, Table};
+
+use super::work::*;
 
 /// Writes (a, b, score) pairs, sorted, into `kind/s{shard of a}/{name}.parquet`.
 pub(super) fn write_pairs_by_shard(

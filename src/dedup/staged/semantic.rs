@@ -4,8 +4,20 @@
 //!
 //! It must not cluster or write outputs: the judging rule is [`crate::dedup::stage_rules`]'s.
 
+use std::collections::{BTreeSet, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::dedup::neighbours;
+use crate::dedup::outcome::RelatedKind;
+use crate::dedup::stage_rules::Judging;
+use crate::dedup::steps;
+use crate::tables::columns::{self as table, Col};
+
+use super::ivf;
+use super::lexical::*;
 use super::rows::*;
-use super::*;
+use super::work::*;
 
 /// What a shard's `embed` did: content tokens embedded, and the model's settings.
 #[derive(Debug, Serialize, Deserialize)]
