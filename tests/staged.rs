@@ -69,12 +69,15 @@ fn simdex(args: &[&std::ffi::OsStr]) {
 }
 
 fn cli(input: &Path, out: &Path) {
-    simdex(&[
-        "dedup".as_ref(),
-        input.as_ref(),
-        "--out".as_ref(),
-        out.as_ref(),
-    ]);
+    cli_with(input, out, &[]);
+}
+
+/// `simdex dedup INPUT --out OUT` with more flags.
+fn cli_with(input: &Path, out: &Path, flags: &[&str]) {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["dedup".as_ref(), input.as_ref()];
+    args.extend(flags.iter().map(|f| std::ffi::OsStr::new(f)));
+    args.extend(["--out".as_ref(), out.as_os_str()]);
+    simdex(&args);
 }
 
 fn staged_run(input: &Path, out: &Path, work: &Path, shards: usize) {
@@ -155,14 +158,7 @@ fn against_an_index_the_staged_stages_remove_what_simdex_dedup_removes() {
     let jsonl = dir.path().join("records.jsonl");
     records(&jsonl);
     let want = dir.path().join("cli");
-    simdex(&[
-        "dedup".as_ref(),
-        jsonl.as_os_str(),
-        "--against".as_ref(),
-        index.as_os_str(),
-        "--out".as_ref(),
-        want.as_os_str(),
-    ]);
+    cli_with(&jsonl, &want, &["--against", index.to_str().unwrap()]);
     let dups = std::fs::read_to_string(want.join("duplicates.jsonl")).unwrap();
     let in_index = dups
         .lines()
@@ -186,13 +182,7 @@ fn with_repeated_passages_stripped_the_staged_stages_write_the_kept_text_simdex_
     let jsonl = dir.path().join("records.jsonl");
     records(&jsonl);
     let want = dir.path().join("cli");
-    simdex(&[
-        "dedup".as_ref(),
-        jsonl.as_os_str(),
-        "--strip-repeated-passages".as_ref(),
-        "--out".as_ref(),
-        want.as_os_str(),
-    ]);
+    cli_with(&jsonl, &want, &["--strip-repeated-passages"]);
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(want.join("summary.json")).unwrap()).unwrap();
     assert!(
@@ -311,18 +301,12 @@ fn from_parquet_inputs_the_staged_stages_write_the_kept_rows_simdex_dedup_writes
     records_parquet(&jsonl, &input);
     for strip in [false, true] {
         let want = dir.path().join(format!("cli-{strip}"));
-        let mut args = vec![
-            "dedup".as_ref(),
-            input.as_os_str(),
-            "--format".as_ref(),
-            "parquet".as_ref(),
-            "--out".as_ref(),
-            want.as_os_str(),
-        ];
-        if strip {
-            args.push("--strip-repeated-passages".as_ref());
-        }
-        simdex(&args);
+        let flags: &[&str] = if strip {
+            &["--format", "parquet", "--strip-repeated-passages"]
+        } else {
+            &["--format", "parquet"]
+        };
+        cli_with(&input, &want, flags);
         // The CLI's kept.parquet holds the input's columns in their own types.
         let kept = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
             std::fs::File::open(want.join("kept.parquet")).unwrap(),
