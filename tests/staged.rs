@@ -75,7 +75,7 @@ fn cli(input: &Path, out: &Path) {
 /// `simdex dedup INPUT --out OUT` with more flags.
 fn cli_with(input: &Path, out: &Path, flags: &[&str]) {
     let mut args: Vec<&std::ffi::OsStr> = vec!["dedup".as_ref(), input.as_ref()];
-    args.extend(flags.iter().map(|f| std::ffi::OsStr::new(f)));
+    args.extend(flags.iter().map(std::ffi::OsStr::new));
     args.extend(["--out".as_ref(), out.as_os_str()]);
     simdex(&args);
 }
