@@ -15,8 +15,8 @@ use memmap2::Mmap;
 use sha2::{Digest, Sha256};
 
 use super::cpu_ops::{self, AttentionShape};
+use super::error::ModelError;
 use super::kernels::{self, AlignedBuf, KernelPath, PackedBf16, Precision};
-use super::ModelError;
 
 /// The subset of a Hugging Face `config.json` that a BERT encoder needs.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -730,7 +730,7 @@ fn pool(x: &[f32], spans: &[(usize, usize)], h: usize) -> Vec<Vec<f32>> {
             for row in x[start * h..(start + len) * h].chunks_exact(h) {
                 v.iter_mut().zip(row).for_each(|(a, b)| *a += b);
             }
-            super::normalize(&mut v);
+            super::unit_vectors::normalize(&mut v);
             v
         })
         .collect()

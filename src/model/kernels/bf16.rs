@@ -8,10 +8,12 @@
 
 use rayon::prelude::*;
 
+use super::aligned::AlignedBuf;
 pub use super::packed::{
     from_bf16, round_rows, to_bf16, PackedBf16, Panels, K_STEP, PANEL_COLS, ROW_BLOCK,
 };
-use super::{amx, avx512bf16, AlignedBuf, KernelPath};
+use super::path::KernelPath;
+use super::{amx, avx512bf16};
 
 /// Rows of one parallel task: a band of A that stays in L2 while the weight panels stream.
 const BAND_ROWS: usize = 4 * ROW_BLOCK;

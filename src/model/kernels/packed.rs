@@ -2,7 +2,7 @@
 //! ([`PackedBf16`], [`Panels`]), the tile sizes, and the f32 <-> bf16 roundings. Types and
 //! conversions only: it runs no product and imports no kernel.
 
-use super::AlignedBuf;
+use super::aligned::AlignedBuf;
 
 /// Columns of one weight panel: one AMX B-tile row, one 512-bit vector of f32 results.
 pub const PANEL_COLS: usize = 16;
