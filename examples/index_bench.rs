@@ -112,7 +112,7 @@ fn bench(real: &[Vec<f32>], dim: usize, n: usize) -> Result<(), BoxError> {
             )?;
             (
                 BenchDir::Kept(path.clone()),
-                simdex::app::index_meta(&embedder),
+                IndexMeta::of(&embedder),
             )
         }
         None => (
