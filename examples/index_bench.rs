@@ -110,10 +110,7 @@ fn bench(real: &[Vec<f32>], dim: usize, n: usize) -> Result<(), BoxError> {
                 None,
                 &simdex::model::EncoderConfig::from_env(simdex::model::Precision::Auto)?,
             )?;
-            (
-                BenchDir::Kept(path.clone()),
-                IndexMeta::of(&embedder),
-            )
+            (BenchDir::Kept(path.clone()), IndexMeta::of(&embedder))
         }
         None => (
             BenchDir::Temp(tempfile::tempdir()?),

@@ -5,8 +5,8 @@
 
 use serde::Serialize;
 
+use super::error::AppError;
 use super::inputs::Inputs;
-use super::AppError;
 use crate::corpus::PreparedDoc;
 use crate::input::ReadOutcome;
 

@@ -8,9 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::error::AppError;
 use super::index::{add_to_index, IndexReport};
 use super::inputs::Inputs;
-use super::AppError;
 use crate::corpus::PreparedDoc;
 use crate::dedup::summary::Summary;
 use crate::dedup::{self, output, DedupOptions, DedupReport, DryRun};

@@ -12,8 +12,9 @@ use arrow_array::{FixedSizeListArray, Float32Array, RecordBatch, StringArray, UI
 use arrow_schema::{DataType, Field, Schema};
 use serde::Serialize;
 
+use super::error::AppError;
 use super::inputs::Inputs;
-use super::{AppError, Progress};
+use super::progress::Progress;
 use crate::input::ReadOutcome;
 use crate::model::{Embedder, Role};
 use crate::tables::{ParquetFile, ROWS_PER_BATCH};

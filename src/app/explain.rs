@@ -6,8 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::error::AppError;
+use super::inputs::text_record;
 use super::model::embed_prepared;
-use super::{inputs::text_record, AppError};
 use crate::corpus::{PrepareOptions, PreparedDoc};
 pub use crate::dedup::explanation::{explain_pair, Explanation};
 use crate::dedup::DedupOptions;
@@ -37,7 +38,7 @@ pub fn explain_files(
     prepare: &PrepareOptions,
     opts: &DedupOptions,
 ) -> Result<Explanation, AppError> {
-    let (docs, _) = super::read_and_prepare(
+    let (docs, _) = super::inputs::read_and_prepare(
         &[PathBuf::from(a), PathBuf::from(b)],
         &InputOptions {
             on_error: OnError::Fail,

@@ -7,9 +7,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::error::AppError;
 use super::inputs::Inputs;
 use super::model::embed_prepared;
-use super::{AppError, Progress};
+use super::progress::Progress;
 use crate::corpus::PreparedDoc;
 use crate::embed::DocumentVectors;
 use crate::index::{CheckReport, DocumentEntry, Index, NewDocument, ParagraphEntry};

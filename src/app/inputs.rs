@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::AppError;
+use super::error::AppError;
 use crate::clean::{self, CorpusPass};
 use crate::corpus::{prepare_one, PrepareOptions, PreparedDoc};
 use crate::input::{read_each, InputOptions, ReadOutcome, Source};

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::AppError;
+use super::error::AppError;
 use crate::corpus::PreparedDoc;
 use crate::embed::{embed_documents, DocumentVectors};
 use crate::index::{Index, IndexMeta};

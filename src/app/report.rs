@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::AppError;
+use super::error::AppError;
 use crate::report::{write_report, ReportOptions, ReportSummary};
 
 /// Runs `simdex report DIR`.

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::error::AppError;
 use super::inputs::text_record;
 use super::model::{check_index_model, ModelChoice};
-use super::AppError;
 use crate::corpus::{prepare, PrepareOptions, PreparedDoc};
 use crate::dedup::{self, doc_view, judge, DedupOptions, RecordText};
 use crate::embed::DocumentVectors;

@@ -13,8 +13,9 @@ use std::hash::{Hash, Hasher};
 use std::ops::Range;
 
 use super::normalize::{compact_key, is_cjk, normalize};
+use super::options::CleanOptions;
+use super::reasons::RemovalReason;
 use super::script::{fold_to_simplified, scan_mojibake, strip_pinyin_annotations, MojibakeScan};
-use super::{CleanOptions, RemovalReason};
 
 /// Longest HTML tag that is removed as markup (longer `<...>` spans are left alone).
 const MAX_TAG_CHARS: usize = 300;

@@ -15,6 +15,8 @@
 
 pub mod boilerplate;
 pub mod normalize;
+mod options;
+mod reasons;
 pub mod script;
 
 use std::ops::Range;
@@ -22,166 +24,9 @@ use std::ops::Range;
 use serde::Serialize;
 
 pub use boilerplate::RepeatedParagraphs;
+pub use options::CleanOptions;
+pub use reasons::RemovalReason;
 pub use script::{fold_to_simplified, Script};
-
-/// Thresholds of the cleaning stage. Lengths count "content characters": letters,
-/// digits and ideographs, not punctuation or spaces.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct CleanOptions {
-    /// A line with fewer content characters is dropped as too short to be body text
-    /// (image captions, tags, author names), unless it ends a sentence with `。`.
-    pub min_chars: usize,
-    /// A line whose share of characters inside URLs is above this is a link line.
-    pub max_link_density: f64,
-    /// A line whose share of characters inside HTML tags or Markdown images is above
-    /// this is dropped as markup (inline markup in body lines is removed from the
-    /// compared text either way).
-    pub max_markup_fraction: f64,
-    /// Cues for widgets, counters, breadcrumbs, bylines and comment prompts only apply to
-    /// lines with at most this many content characters.
-    pub chrome_max_chars: usize,
-    /// Footer cues (copyright, contact, reprint notices) only apply to lines with at most
-    /// this many content characters.
-    pub footer_max_chars: usize,
-    /// A line of at most this many content characters without a `。` looks like a headline.
-    pub headline_max_chars: usize,
-    /// This many headline-like lines in a row (chrome lines between them allowed) form a
-    /// related-articles list.
-    pub related_min_run: usize,
-    /// A "related articles" heading after at least this many kept content characters
-    /// starts the page tail: everything after it is dropped.
-    pub related_tail_min_body_chars: usize,
-    /// Bulleted (`- item`) lines of at most `menu_item_max_chars` content characters in a
-    /// run of at least this many are a menu.
-    pub menu_min_run: usize,
-    /// Longest menu item, in content characters.
-    pub menu_item_max_chars: usize,
-    /// A line whose share of mojibake characters is above this is dropped as unreadable.
-    pub max_mojibake_fraction: f64,
-    /// Corpus pass: a paragraph must occur in at least this many unrelated documents to be
-    /// boilerplate.
-    pub repeated_min_docs: usize,
-    /// Corpus pass: ... and in at least this share of all documents.
-    pub repeated_min_fraction: f64,
-    /// Corpus pass: with fewer documents than this the pass does nothing.
-    pub corpus_min_docs: usize,
-    /// Fold Traditional characters to Simplified in the compared text.
-    pub fold_script: bool,
-}
-
-impl Default for CleanOptions {
-    fn default() -> Self {
-        CleanOptions {
-            min_chars: 8,
-            max_link_density: 0.5,
-            max_markup_fraction: 0.5,
-            chrome_max_chars: 40,
-            footer_max_chars: 150,
-            headline_max_chars: 50,
-            related_min_run: 5,
-            related_tail_min_body_chars: 100,
-            menu_min_run: 3,
-            menu_item_max_chars: 12,
-            max_mojibake_fraction: 0.3,
-            repeated_min_docs: 5,
-            repeated_min_fraction: 0.01,
-            corpus_min_docs: 20,
-            fold_script: true,
-        }
-    }
-}
-
-/// Why a line was left out of the compared text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RemovalReason {
-    /// `首页 > 频道 > 正文`, `当前位置:`.
-    Breadcrumb,
-    /// `分享至`, `扫一扫`, QR-code and contact prompts.
-    ShareWidget,
-    /// Navigation menus and category lists.
-    Menu,
-    /// Related, recommended or hot article lists and the page tail after their heading.
-    RelatedList,
-    /// Follow buttons and counters: `+关注`, `1796文章`, `47683浏览量`, lone numbers.
-    Counter,
-    /// `发布评论请先登录`, `评论`.
-    CommentPrompt,
-    /// Copyright, contact, reprint and provenance notices.
-    Footer,
-    /// Source, author, date and click-count lines.
-    Byline,
-    /// Markdown images, HTML fragments.
-    ImageOrHtml,
-    /// CSS and JavaScript.
-    Code,
-    /// Too few content characters to be body text.
-    ShortLine,
-    /// Mostly URLs.
-    LinkDense,
-    /// A line that already occurred earlier in the same document.
-    RepeatedInDocument,
-    /// A paragraph that occurs in many unrelated documents of the run.
-    RepeatedInCorpus,
-    /// Mostly mojibake.
-    Mojibake,
-    /// Nothing left after normalisation (only invisible characters or markup).
-    Empty,
-}
-
-impl RemovalReason {
-    /// The snake_case name used in JSON output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RemovalReason::Breadcrumb => "breadcrumb",
-            RemovalReason::ShareWidget => "share_widget",
-            RemovalReason::Menu => "menu",
-            RemovalReason::RelatedList => "related_list",
-            RemovalReason::Counter => "counter",
-            RemovalReason::CommentPrompt => "comment_prompt",
-            RemovalReason::Footer => "footer",
-            RemovalReason::Byline => "byline",
-            RemovalReason::ImageOrHtml => "image_or_html",
-            RemovalReason::Code => "code",
-            RemovalReason::ShortLine => "short_line",
-            RemovalReason::LinkDense => "link_dense",
-            RemovalReason::RepeatedInDocument => "repeated_in_document",
-            RemovalReason::RepeatedInCorpus => "repeated_in_corpus",
-            RemovalReason::Mojibake => "mojibake",
-            RemovalReason::Empty => "empty",
-        }
-    }
-
-    /// Whether the removed line is not text at all (page code, markup, mojibake, URL lists):
-    /// such lines are never compared, not even when cleaning leaves nothing else.
-    pub fn is_not_text(self) -> bool {
-        matches!(
-            self,
-            RemovalReason::Code
-                | RemovalReason::ImageOrHtml
-                | RemovalReason::Mojibake
-                | RemovalReason::LinkDense
-        )
-    }
-
-    /// Whether this removal counts as page chrome for the "cleanest copy" keep policy
-    /// (lines that are merely short, empty or repeated do not).
-    pub fn is_chrome(self) -> bool {
-        !matches!(
-            self,
-            RemovalReason::ShortLine
-                | RemovalReason::Empty
-                | RemovalReason::RepeatedInDocument
-                | RemovalReason::RepeatedInCorpus
-        )
-    }
-}
-
-impl std::fmt::Display for RemovalReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// One kept paragraph: what is compared, and where it came from.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -13,8 +13,8 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::error::ReportError;
 use super::highlight::{shared_spans, Spans};
-use super::ReportError;
 use crate::dedup::explanation::{
     ExplainedKind, ExplainedPair, RecordPassages, Scores, EXPLANATIONS_FILE, PASSAGES_FILE,
 };

@@ -10,35 +10,17 @@
 //! it never rewrites the other outputs.
 
 pub mod data;
+mod error;
 pub mod highlight;
 pub mod html;
 
 use std::path::{Path, PathBuf};
 
 pub use data::{ReportData, ReportOptions};
+pub use error::ReportError;
 
 /// The report's file name inside the output folder.
 pub const REPORT_FILE: &str = "report.html";
-
-/// Errors of building or writing a report, with the file (and line) they concern.
-#[derive(Debug, thiserror::Error)]
-pub enum ReportError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}:{line}: {source}")]
-    Json {
-        path: PathBuf,
-        line: usize,
-        source: serde_json::Error,
-    },
-    #[error(transparent)]
-    Parquet(#[from] crate::input::InputError),
-    #[error("{0}: not the output folder of a dedup run (no summary.json)")]
-    NotAnOutputFolder(PathBuf),
-}
 
 /// What writing a report did.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -26,7 +26,7 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::ProjectionMask;
 use parquet::file::metadata::PageIndexPolicy;
 
-use super::{ParquetFile, TableError};
+use super::parquet_file::{ParquetFile, TableError};
 
 /// One column.
 #[derive(Debug, Clone, PartialEq)]

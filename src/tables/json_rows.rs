@@ -13,7 +13,7 @@ use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch,
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use serde_json::{Map, Value};
 
-use super::{ParquetFile, TableError, ROWS_PER_BATCH};
+use super::parquet_file::{ParquetFile, TableError, ROWS_PER_BATCH};
 
 /// What a JSON column holds across all rows, from narrowest to widest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
