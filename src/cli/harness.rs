@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 
 use super::args::{BenchArgs, EvalArgs, EvalWhat, ModelArg};
-use super::load_model;
+use super::load::load_model;
 
 pub(super) fn bench_cmd(a: BenchArgs) -> Result<()> {
     use crate::bench;

@@ -1,11 +1,13 @@
 //! The `simdex` command line: arguments parsed (`args`) and resolved once into library
 //! options, then one library call per command ([`crate::app`]), then printing through
-//! [`crate::render`]. No reading, embedding, index handling or decisions here.
+//! [`crate::render`]; the model the flags ask for is loaded in `load`. No reading,
+//! embedding, index handling or decisions here.
 
 mod args;
 pub mod driver_args;
 #[cfg(feature = "eval")]
 mod harness;
+mod load;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -19,6 +21,7 @@ use crate::app;
 use crate::model;
 use crate::render;
 use args::*;
+use load::{leak, load_model, load_model_for_index};
 
 pub fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -78,25 +81,6 @@ impl Progress {
     fn finish(&self) {
         self.bar.finish_and_clear();
     }
-}
-
-/// Loads the model for the rest of the process. It is leaked on purpose: freeing the
-/// tokenizer's 250k-entry trie at exit costs a noticeable part of a short command's time.
-fn load_model(m: &ModelArg) -> Result<&'static model::Embedder> {
-    leak(m.choice())
-}
-
-/// [`load_model`] for work on the index at `dir` (`--precision auto` follows the index).
-fn load_model_for_index(m: &ModelArg, dir: &Path) -> Result<&'static model::Embedder> {
-    leak(
-        m.choice()
-            .for_index(dir)
-            .with_context(|| format!("index {}", dir.display()))?,
-    )
-}
-
-fn leak(c: app::ModelChoice) -> Result<&'static model::Embedder> {
-    Ok(Box::leak(Box::new(c.load(None)?)))
 }
 
 fn out_writer(out: &Option<PathBuf>) -> Result<Box<dyn Write>> {

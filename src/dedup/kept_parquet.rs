@@ -18,7 +18,8 @@ use serde_json::{Map, Value};
 
 use super::error::DedupError;
 use crate::corpus::PreparedDoc;
-use crate::input::parquet::{file_schema, json_value, read_rows, ParquetRow};
+use crate::input::parquet::{file_schema, json_value, read_rows};
+use crate::input::ParquetRow;
 use crate::tables::{self, ParquetFile};
 
 /// Kept rows of one file, in a stretch of the kept order where they come from that file in

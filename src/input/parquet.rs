@@ -1,7 +1,7 @@
 //! Parquet input: `.parquet` files read row group by row group in bounded batches (never the
 //! whole file in memory), each row becoming a [`Record`] or a [`Rejected`] that names the
 //! file and the 1-based row. Every column is carried into the record's `fields` and `raw`
-//! JSON, and the record remembers its file and row ([`ParquetRow`]) so that kept rows can be
+//! JSON, and the record remembers its file and row ([`super::ParquetRow`]) so that kept rows can be
 //! written back with all their columns and original types ([`read_rows`]).
 //!
 //! It must not clean text or decide anything. A file it cannot open or decode at all stops
@@ -10,7 +10,7 @@
 
 use std::fs::File;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ::parquet::arrow::arrow_reader::{
     ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection,
@@ -22,19 +22,11 @@ use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, SchemaRef, TimeUnit};
 use serde_json::{Map, Value};
 
-use super::{reject, InputError, InputOptions, Location, Record, Sink};
+use super::record::{InputError, InputOptions, Location, ParquetRow, Record};
+use super::sink::{reject, Sink};
 
 /// Rows decoded at a time: bounds the memory of a read whatever the row group size.
 pub const PARQUET_BATCH_ROWS: usize = 1024;
-
-/// Where a record read from Parquet lives: its file (as opened) and 0-based row, and which
-/// column its text came from (so a writer can replace the text of a stripped record).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParquetRow {
-    pub file: PathBuf,
-    pub row: usize,
-    pub text_column: usize,
-}
 
 /// Whether a path names a Parquet file (by its extension).
 pub fn is_parquet(p: &Path) -> bool {

@@ -19,7 +19,8 @@ use crate::dedup::stage_rules::Judging;
 use crate::dedup::steps;
 use crate::dedup::vector_store::VectorStore;
 use crate::embed::DocumentVectors;
-use crate::input::parquet::{is_parquet, ParquetRow};
+use crate::input::parquet::is_parquet;
+use crate::input::ParquetRow;
 use crate::input::Record;
 use crate::tables::columns::{self as table, Col};
 
