@@ -6,7 +6,11 @@
 
 use std::path::Path;
 
-use super::*;
+use std::collections::HashSet;
+
+use super::error::{corrupt, IndexError};
+use super::manifest::{verify_file, Manifest};
+use super::reader::*;
 
 /// What [`Index::check`] found. The index is healthy when `problems` is empty.
 #[derive(Debug)]

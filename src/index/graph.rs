@@ -12,8 +12,8 @@ use hnsw_rs::prelude::{AnnT, Distance, Hnsw, HnswIo};
 
 use super::error::{corrupt, IndexError};
 use super::manifest::{seal_file, FileEntry, FileSink};
+use super::meta::GraphSettings;
 use super::vectors::{dot, MappedFile, VectorFile};
-use super::GraphSettings;
 
 /// Magic at the start of a flat graph file written with layer 0 in fixed-width rows (format
 /// 1, still read).

@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::error::{corrupt, io_err, IndexError};
-use super::{GraphSettings, IndexMeta, FORMAT_VERSION};
+use super::meta::{GraphSettings, IndexMeta};
+
+/// Version of the on-disk format this code writes; newer indexes are refused.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Name of the manifest file inside an index directory.
 pub(crate) const MANIFEST_NAME: &str = "MANIFEST";

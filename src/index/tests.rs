@@ -1,7 +1,12 @@
 //! Tests of the index: round trips, search quality against brute force, incremental adds,
 //! removal, compaction, locking, metadata checks, corruption and crash leftovers.
 
-use super::writer::Source;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use super::manifest::{generation_file_name, role, MANIFEST_NAME};
+use super::store::Tombstones;
+use super::writer::{GenerationPlan, Source};
 use super::*;
 
 const DIM: usize = 32;

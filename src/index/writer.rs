@@ -7,7 +7,16 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use super::*;
+use super::error::{corrupt, io_err, IndexError};
+use super::graph::{build_level, LevelNames};
+use super::lock::WriterLock;
+use super::manifest::{
+    generation_file_name, remove_unlisted_files, role, sync_dir, verify_file, FileSink, Manifest,
+};
+use super::meta::{check_meta, IndexMeta, NewDocument};
+use super::reader::*;
+use super::store::{RecordTableWriter, Tombstones};
+use super::vectors::{write_vector, MappedFile, VectorFile};
 
 /// The one writer of an index: buffers additions and removals, then [`commit`](Self::commit)
 /// or [`compact`](Self::compact) writes them as a new generation. Dropping it discards them.
@@ -77,7 +86,7 @@ impl IndexWriter {
                     v.len()
                 )));
             }
-            let norm = vectors::dot(v, v).sqrt();
+            let norm = super::vectors::dot(v, v).sqrt();
             if !norm.is_finite() || (norm - 1.0).abs() > NORM_TOLERANCE {
                 return Err(invalid(format!(
                     "vector is not L2-normalised (norm {norm})"
@@ -307,5 +316,53 @@ impl GenerationPlan<'_> {
         }
         sync_dir(dir)?;
         Ok(manifest)
+    }
+}
+
+/// Creating an index and opening its writer: the index as something to write.
+impl Index {
+    /// Creates an empty index in `dir` (created if needed); fails if one is already there.
+    pub fn create(dir: &Path, meta: IndexMeta) -> Result<Index, IndexError> {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let _lock = WriterLock::acquire(dir)?;
+        if Index::exists(dir) {
+            return Err(IndexError::AlreadyExists {
+                path: dir.to_path_buf(),
+            });
+        }
+        let empty = Manifest::empty(meta);
+        remove_unlisted_files(dir, &empty)?;
+        let plan = GenerationPlan {
+            previous: &empty,
+            base: None,
+            sources: Vec::new(),
+            new: &[],
+            tombstones: Tombstones::new(0),
+            incremental: false,
+        };
+        let manifest = plan.write(dir, 0)?;
+        manifest.write_atomically(dir)?;
+        Index::load(dir, manifest)
+    }
+
+    /// Takes the writer lock, verifies the current generation's checksums, removes leftovers
+    /// of interrupted commits, and returns the writer.
+    pub fn open_writer(dir: &Path, expect: Option<&IndexMeta>) -> Result<IndexWriter, IndexError> {
+        let lock = WriterLock::acquire(dir)?;
+        let manifest = Manifest::read(dir)?;
+        check_meta(dir, &manifest.meta, expect)?;
+        for entry in manifest.files.values() {
+            verify_file(dir, entry, manifest.generation, true)?;
+        }
+        remove_unlisted_files(dir, &manifest)?;
+        let base = Index::load(dir, manifest)?;
+        let docs = base.doc_count();
+        Ok(IndexWriter {
+            base,
+            _lock: lock,
+            pending: Vec::new(),
+            pending_ids: HashSet::new(),
+            removed: Tombstones::new(docs),
+        })
     }
 }
