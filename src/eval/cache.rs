@@ -12,7 +12,13 @@ use std::path::Path;
 
 use xxhash_rust::xxh3::xxh3_128;
 
-use crate::embed::DocumentVectors;
+use std::time::Instant;
+
+use super::error::{io_err, EvalError};
+use super::log::Log;
+use crate::corpus::PreparedDoc;
+use crate::embed::{embed_documents, DocumentVectors};
+use crate::model::{Embedder, Role};
 
 const MAGIC: &[u8; 8] = b"SDXVEC01";
 
@@ -104,6 +110,54 @@ pub fn save(path: &Path, entries: &HashMap<u128, DocumentVectors>) -> std::io::R
         }
     }
     crate::fsio::write_atomically(path, &buf)
+}
+
+/// Embeds what the cache lacks; returns vectors per record, tokens embedded and hits.
+pub(super) fn vectors_for(
+    embedder: &Embedder,
+    docs: &[PreparedDoc],
+    cache_path: Option<&Path>,
+    log: Log,
+) -> Result<(Vec<Option<DocumentVectors>>, usize, usize), EvalError> {
+    let fp = embedder.settings.fingerprint();
+    let mut cached = match cache_path {
+        Some(p) => load(p).map_err(io_err(p))?,
+        None => HashMap::new(),
+    };
+    let keys: Vec<u128> = docs.iter().map(|d| key(&fp, &d.passages)).collect();
+    let mut missing: Vec<usize> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, k) in keys.iter().enumerate() {
+        if !cached.contains_key(k) && seen.insert(*k) {
+            missing.push(i);
+        }
+    }
+    let hits = docs.len() - missing.len();
+    let mut tokens = 0;
+    if !missing.is_empty() {
+        let paragraphs: Vec<Vec<String>> =
+            missing.iter().map(|&i| docs[i].passages.clone()).collect();
+        let total = missing.len();
+        let t = Instant::now();
+        let vecs = embed_documents(embedder, &paragraphs, Role::Passage, |d, tok| {
+            log(format!(
+                "embedding: {d}/{total} records, {tok} tokens, {:.0} tokens/s",
+                tok as f64 / t.elapsed().as_secs_f64().max(1e-9)
+            ))
+        })?;
+        for (&i, v) in missing.iter().zip(vecs) {
+            tokens += v.passage_tokens.iter().sum::<usize>();
+            cached.insert(keys[i], v);
+        }
+        if let Some(p) = cache_path {
+            save(p, &cached).map_err(io_err(p))?;
+        }
+    }
+    Ok((
+        keys.iter().map(|k| cached.get(k).cloned()).collect(),
+        tokens,
+        hits,
+    ))
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@
 //! and nothing here prints: every job returns a report whose `table()` the CLI shows.
 
 pub mod cache;
+mod error;
+mod log;
 pub mod metrics;
 pub mod natural;
 pub mod synth;
@@ -24,6 +26,10 @@ use crate::corpus::{prepare, PrepareOptions, PreparedDoc};
 use crate::dedup::{self, DedupOptions, DedupReport, Stages, VectorSource};
 use crate::embed::{embed_documents, DocumentVectors};
 use crate::model::{cosine, Embedder, Role};
+use cache::vectors_for;
+use error::io_err;
+pub use error::EvalError;
+pub use log::Log;
 use metrics::{adjusted_rand_index, pair_scores, roc_auc, spearman, PairScores};
 pub use natural::{eval_natural, NaturalEvalOptions};
 pub use synth::{Benchmark, SynthDoc, SynthOptions, VariantKind};
@@ -31,32 +37,6 @@ pub use synth::{Benchmark, SynthDoc, SynthOptions, VariantKind};
 /// The reference Spearman of the default model on the STS-B-zh test (PyTorch, `query: `,
 /// mean pooling, cosine), ×100.
 pub const STSB_REFERENCE_SPEARMAN: f64 = 77.37;
-
-/// Errors of an evaluation.
-#[derive(Debug, thiserror::Error)]
-pub enum EvalError {
-    #[error(transparent)]
-    Data(#[from] synth::DataError),
-    #[error(transparent)]
-    Model(#[from] crate::model::ModelError),
-    #[error(transparent)]
-    Dedup(#[from] dedup::DedupError),
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> EvalError + '_ {
-    move |source| EvalError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-/// Status lines for the user (progress, timings); the CLI sends them to stderr.
-pub type Log<'a> = &'a mut dyn FnMut(String);
 
 // ---------------------------------------------------------------------------------------
 // Dedup benchmark
@@ -158,54 +138,6 @@ fn seed_docs(dir: &Path, first_gold: usize) -> Result<Vec<SynthDoc>, EvalError> 
             })
         })
         .collect()
-}
-
-/// Embeds what the cache lacks; returns vectors per record, tokens embedded and hits.
-fn vectors_for(
-    embedder: &Embedder,
-    docs: &[PreparedDoc],
-    cache_path: Option<&Path>,
-    log: Log,
-) -> Result<(Vec<Option<DocumentVectors>>, usize, usize), EvalError> {
-    let fp = embedder.settings.fingerprint();
-    let mut cached = match cache_path {
-        Some(p) => cache::load(p).map_err(io_err(p))?,
-        None => HashMap::new(),
-    };
-    let keys: Vec<u128> = docs.iter().map(|d| cache::key(&fp, &d.passages)).collect();
-    let mut missing: Vec<usize> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (i, k) in keys.iter().enumerate() {
-        if !cached.contains_key(k) && seen.insert(*k) {
-            missing.push(i);
-        }
-    }
-    let hits = docs.len() - missing.len();
-    let mut tokens = 0;
-    if !missing.is_empty() {
-        let paragraphs: Vec<Vec<String>> =
-            missing.iter().map(|&i| docs[i].passages.clone()).collect();
-        let total = missing.len();
-        let t = Instant::now();
-        let vecs = embed_documents(embedder, &paragraphs, Role::Passage, |d, tok| {
-            log(format!(
-                "embedding: {d}/{total} records, {tok} tokens, {:.0} tokens/s",
-                tok as f64 / t.elapsed().as_secs_f64().max(1e-9)
-            ))
-        })?;
-        for (&i, v) in missing.iter().zip(vecs) {
-            tokens += v.passage_tokens.iter().sum::<usize>();
-            cached.insert(keys[i], v);
-        }
-        if let Some(p) = cache_path {
-            cache::save(p, &cached).map_err(io_err(p))?;
-        }
-    }
-    Ok((
-        keys.iter().map(|k| cached.get(k).cloned()).collect(),
-        tokens,
-        hits,
-    ))
 }
 
 /// Predicted cluster of each record: its cluster's number, or its own position.

@@ -15,7 +15,10 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::{io_err, synth, vectors_for, EvalError, Log};
+use super::cache::vectors_for;
+use super::error::{io_err, EvalError};
+use super::log::Log;
+use super::synth;
 use crate::app::text_record;
 use crate::corpus::{prepare, PrepareOptions};
 use crate::dedup::{self, DedupOptions, DedupReport, Original, VectorSource};
