@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use simdex::app::{self, ModelChoice};
-use simdex::dedup::{self, output, staged, DedupOptions};
+use simdex::dedup::{output, staged, DedupOptions};
 use simdex::model::{Embedder, Precision, Role};
 
 create_exception!(
@@ -128,42 +128,9 @@ fn dedup_records(py: Python<'_>, records: Option<Vec<u8>>, argv: Vec<String>) ->
         let outcome = app::dedup::dedup(&command, embedder.as_ref(), &mut |_, _, _, _| {})
             .map_err(|e| e.to_string())?;
         let (docs, report) = (&outcome.run.docs, &outcome.run.report);
-        let id = |o: &dedup::Original| match o {
-            dedup::Original::Input(i) => docs[*i].record.id.clone(),
-            dedup::Original::Indexed(x) => x.clone(),
-        };
-        let duplicates: Vec<serde_json::Value> = report
-            .removed
-            .iter()
-            .map(|r| {
-                output::duplicate_json(
-                    &docs[r.doc].record.id,
-                    &id(&r.duplicate_of),
-                    r,
-                    r.exact_copy_of.map(|c| docs[c].record.id.clone()),
-                    &docs[r.doc].record.location.to_string(),
-                )
-            })
-            .collect();
-        let clusters: Vec<serde_json::Value> = report
-            .clusters
-            .iter()
-            .map(|c| {
-                let members: Vec<String> = c
-                    .members
-                    .iter()
-                    .map(|&m| docs[m].record.id.clone())
-                    .collect();
-                output::cluster_json(c, &id(&c.kept), &members)
-            })
-            .collect();
-        let related: Vec<serde_json::Value> = report
-            .related
-            .iter()
-            .map(|r| {
-                output::related_json(&docs[r.a].record.id, &docs[r.b].record.id, r.cosine, r.kind)
-            })
-            .collect();
+        let duplicates: Vec<serde_json::Value> = output::duplicate_rows(docs, report).collect();
+        let clusters: Vec<serde_json::Value> = output::cluster_rows(docs, report).collect();
+        let related: Vec<serde_json::Value> = output::related_rows(docs, report).collect();
         let result = serde_json::json!({
             "kept": report.kept.iter().map(|&i| docs[i].record.id.clone()).collect::<Vec<_>>(),
             "duplicates": duplicates,

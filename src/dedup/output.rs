@@ -182,6 +182,50 @@ pub fn cluster_json(
     })
 }
 
+/// The `duplicates` rows of a single-process run, in output order (what the file holds and
+/// what the Python API returns).
+pub fn duplicate_rows<'a>(
+    docs: &'a [PreparedDoc],
+    report: &'a DedupReport,
+) -> impl Iterator<Item = serde_json::Value> + 'a {
+    report.removed.iter().map(|r| {
+        let d = &docs[r.doc];
+        duplicate_json(
+            &d.record.id,
+            &original_id(docs, &r.duplicate_of),
+            r,
+            r.exact_copy_of.map(|c| docs[c].record.id.clone()),
+            &d.record.location.to_string(),
+        )
+    })
+}
+
+/// The `clusters` rows of a single-process run, in output order.
+pub fn cluster_rows<'a>(
+    docs: &'a [PreparedDoc],
+    report: &'a DedupReport,
+) -> impl Iterator<Item = serde_json::Value> + 'a {
+    report.clusters.iter().map(|c| {
+        let members: Vec<String> = c
+            .members
+            .iter()
+            .map(|&m| docs[m].record.id.clone())
+            .collect();
+        cluster_json(c, &original_id(docs, &c.kept), &members)
+    })
+}
+
+/// The `related.jsonl` rows of a single-process run, in output order.
+pub fn related_rows<'a>(
+    docs: &'a [PreparedDoc],
+    report: &'a DedupReport,
+) -> impl Iterator<Item = serde_json::Value> + 'a {
+    report
+        .related
+        .iter()
+        .map(|r| related_json(&docs[r.a].record.id, &docs[r.b].record.id, r.cosine, r.kind))
+}
+
 /// Writes every output file of a single-process run into `dir` (created if needed) through
 /// the one folder writer, [`OutputFolder`], and returns the summary.
 pub fn write_outputs(
@@ -242,38 +286,12 @@ pub fn write_outputs(
     }
     folder.commit(pd)?;
 
-    let dups = report.removed.iter().map(|r| {
-        let d = &docs[r.doc];
-        duplicate_json(
-            &d.record.id,
-            &original_id(docs, &r.duplicate_of),
-            r,
-            r.exact_copy_of.map(|c| docs[c].record.id.clone()),
-            &d.record.location.to_string(),
-        )
-    });
-    folder.write_rows(OutputFile::Duplicates, dups)?;
-
-    let clusters = report.clusters.iter().map(|c| {
-        let members: Vec<String> = c
-            .members
-            .iter()
-            .map(|&m| docs[m].record.id.clone())
-            .collect();
-        cluster_json(c, &original_id(docs, &c.kept), &members)
-    });
-    folder.write_rows(OutputFile::Clusters, clusters)?;
-
+    folder.write_rows(OutputFile::Duplicates, duplicate_rows(docs, report))?;
+    folder.write_rows(OutputFile::Clusters, cluster_rows(docs, report))?;
     folder.write_rejected(rejected)?;
-
     let mut related = folder.lines(OutputFile::Related)?;
-    for r in &report.related {
-        related.json(&related_json(
-            &docs[r.a].record.id,
-            &docs[r.b].record.id,
-            r.cosine,
-            r.kind,
-        ))?;
+    for row in related_rows(docs, report) {
+        related.json(&row)?;
     }
     folder.commit(related)?;
 
