@@ -17,6 +17,17 @@ pub enum Original {
     Indexed(String),
 }
 
+impl Original {
+    /// Its id: an input record's as `input_id` gives it (each driver holds its ids its own
+    /// way), an indexed record's its own.
+    pub fn id<'a>(&'a self, input_id: impl FnOnce(usize) -> &'a str) -> &'a str {
+        match self {
+            Original::Input(i) => input_id(*i),
+            Original::Indexed(id) => id,
+        }
+    }
+}
+
 /// One removed record.
 #[derive(Debug, Clone, Serialize)]
 pub struct Removal {

@@ -54,11 +54,8 @@ pub(crate) fn stripped_record(doc: &PreparedDoc, paragraphs: &[usize]) -> Vec<u8
     serde_json::to_vec(&obj).unwrap_or_default()
 }
 
-fn original_id(docs: &[PreparedDoc], o: &Original) -> String {
-    match o {
-        Original::Input(i) => docs[*i].record.id.clone(),
-        Original::Indexed(id) => id.clone(),
-    }
+fn original_id<'a>(docs: &'a [PreparedDoc], o: &'a Original) -> &'a str {
+    o.id(|i| &docs[i].record.id)
 }
 
 pub(crate) fn round(x: f32) -> f64 {
@@ -192,7 +189,7 @@ pub fn duplicate_rows<'a>(
         let d = &docs[r.doc];
         duplicate_json(
             &d.record.id,
-            &original_id(docs, &r.duplicate_of),
+            original_id(docs, &r.duplicate_of),
             r,
             r.exact_copy_of.map(|c| docs[c].record.id.clone()),
             &d.record.location.to_string(),
@@ -211,7 +208,7 @@ pub fn cluster_rows<'a>(
             .iter()
             .map(|&m| docs[m].record.id.clone())
             .collect();
-        cluster_json(c, &original_id(docs, &c.kept), &members)
+        cluster_json(c, original_id(docs, &c.kept), &members)
     })
 }
 

@@ -149,20 +149,15 @@ pub(super) fn conclude_run(w: &Work) -> Result<usize, StagedError> {
     let mut explained: Vec<(Vec<u64>, Vec<u64>, Vec<String>)> =
         vec![Default::default(); w.shards()];
     for r in &c.removed {
+        let s = Work::shard_of(&acc.offsets, r.doc).min(w.shards() - 1);
         if let Some(of) = crate::dedup::explanation::explained_against(r) {
-            let s = Work::shard_of(&acc.offsets, r.doc).min(w.shards() - 1);
             explained[s].0.push(r.doc as u64);
             explained[s].1.push(of as u64);
             explained[s].2.push(r.cluster.clone());
         }
-        let s = Work::shard_of(&acc.offsets, r.doc).min(w.shards() - 1);
-        let of = match &r.duplicate_of {
-            crate::dedup::outcome::Original::Input(i) => dir.id[*i].clone(),
-            crate::dedup::outcome::Original::Indexed(id) => id.clone(),
-        };
         let line = output::duplicate_json(
             &dir.id[r.doc],
-            &of,
+            r.duplicate_of.id(|i| &dir.id[i]),
             r,
             r.exact_copy_of.map(|x| dir.id[x].clone()),
             &dir.source[r.doc],
@@ -188,12 +183,9 @@ pub(super) fn conclude_run(w: &Work) -> Result<usize, StagedError> {
     }
     let mut lines = Vec::new();
     for cl in &c.clusters {
-        let kept = match &cl.kept {
-            crate::dedup::outcome::Original::Input(i) => dir.id[*i].clone(),
-            crate::dedup::outcome::Original::Indexed(id) => id.clone(),
-        };
+        let kept = cl.kept.id(|i| &dir.id[i]);
         let members: Vec<String> = cl.members.iter().map(|&m| dir.id[m].clone()).collect();
-        lines.push(output::cluster_json(cl, &kept, &members).to_string());
+        lines.push(output::cluster_json(cl, kept, &members).to_string());
     }
     write_lines(&w.p("clusters.jsonl"), &lines)?;
     let mut related = Vec::new();
